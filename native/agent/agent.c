@@ -1,0 +1,333 @@
+/*
+ * The agent's life: a constructor that joins the coordinator before main() runs, and the
+ * checkpoint thread that serves the coordinator's barriers (docs/protocol.md).
+ *
+ * Scope today (issue 2): one process. The process `stasis launch` started is the one that
+ * is checkpointed, across exec too (same pid). Processes it forks inherit the agent but
+ * stay dormant; process trees arrive with issue 3.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <linux/futex.h>
+#include "agent.h"
+#include "../common/fmt.h"
+#include "../common/proto.h"
+#include "../common/sys.h"
+
+#define DEFAULT_SIGNAL 62
+
+static uint8_t frame_buf[PROTO_HEADER + 65536];
+
+static int parse_addr(const char *s, uint32_t *ip, uint16_t *port)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		uint64_t b = parse_dec(&s);
+		if (b > 255 || *s != (i < 3 ? '.' : ':'))
+			return -1;
+		s++;
+		v |= (uint32_t)b << (8 * i); /* network order in memory */
+	}
+	uint64_t p = parse_dec(&s);
+	if (*s || !p || p > 65535)
+		return -1;
+	*ip = v;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static long send_msg(const struct proto_msg *m)
+{
+	uint8_t buf[PROTO_HEADER + 8192];
+	long n = proto_encode(m, buf, sizeof(buf));
+	if (n < 0)
+		return -22;
+	for (long off = 0; off < n;) {
+		long w = sys_call6(SYS_sendto_, g_agent.coord_fd, (long)(buf + off), n - off,
+				   0x4000 /* MSG_NOSIGNAL */, 0, 0);
+		if (w == -4)
+			continue;
+		if (w <= 0)
+			return w ? w : -32;
+		off += w;
+	}
+	return 0;
+}
+
+static long read_full(int fd, uint8_t *p, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		long r = sys_read(fd, p + off, n - off);
+		if (r == -4)
+			continue;
+		if (r <= 0)
+			return r ? r : -104;
+		off += (size_t)r;
+	}
+	return 0;
+}
+
+/* Reads one frame. Returns 0, or -errno / -71 (EPROTO) with the reason logged. */
+static long recv_msg(struct proto_msg *m)
+{
+	const char *why = 0;
+	uint16_t type;
+	long e = read_full(g_agent.coord_fd, frame_buf, PROTO_HEADER);
+	if (e)
+		return e;
+	long len = proto_check_header(frame_buf, &type, &why);
+	if (len < 0 || len > 65536) {
+		agent_log("bad frame from the coordinator: ", why ? why : "too large", 0);
+		return -71;
+	}
+	e = read_full(g_agent.coord_fd, frame_buf + PROTO_HEADER, (size_t)len);
+	if (e)
+		return e;
+	if (proto_decode(type, frame_buf + PROTO_HEADER, (uint32_t)len, m, &why)) {
+		agent_log("bad frame from the coordinator: ", why, 0);
+		return -71;
+	}
+	return 0;
+}
+
+int agent_connect(void)
+{
+	int fd = (int)sys_call3(SYS_socket_, 2 /* AF_INET */, 1 | 02000000 /* STREAM|CLOEXEC */, 0);
+	if (fd < 0)
+		return fd;
+	struct { uint16_t family, port; uint32_t addr; uint8_t zero[8]; } sa = {
+		2, (uint16_t)((g_agent.coord_port >> 8) | (g_agent.coord_port << 8)), g_agent.coord_ip, { 0 }
+	};
+	long e;
+	do
+		e = sys_call3(SYS_connect_, fd, (long)&sa, sizeof(sa));
+	while (e == -4);
+	if (e < 0) {
+		sys_close(fd);
+		return (int)e;
+	}
+	int one = 1;
+	sys_call5(SYS_setsockopt_, fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, (long)&one, 4);
+	/* Keep the agent's fd out of the application's way: high, close-on-exec. */
+	uint64_t lim[2] = { 1024, 1024 };
+	sys_call4(SYS_prlimit64_, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
+	long want = lim[0] >= 1024 ? 1000 : (long)lim[0] - 8;
+	if (want > fd) {
+		long hi = sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, want);
+		if (hi >= 0) {
+			sys_close(fd);
+			fd = (int)hi;
+		}
+	}
+	g_agent.coord_fd = fd;
+	return 0;
+}
+
+int agent_hello(uint32_t flags)
+{
+	static struct proto_msg m;
+	char host[65] = "";
+	struct { char f[6][65]; } u;
+	if (sys_call1(SYS_uname_, (long)&u) == 0)
+		str_copy(host, u.f[1], sizeof(host));
+	mem_zero(&m, sizeof(m));
+	m.type = MSG_HELLO;
+	m.pid = (uint32_t)sys_getpid();
+	m.ppid = (uint32_t)sys_call0(SYS_getppid_);
+	m.flags = flags;
+	m.proc_id = g_agent.proc_id;
+	str_copy(m.name, g_agent.name, sizeof(m.name));
+	str_copy(m.ckpt_dir, g_agent.ckpt_dir, sizeof(m.ckpt_dir));
+	str_copy(m.hostname, host, sizeof(m.hostname));
+	long e = send_msg(&m);
+	if (!e)
+		e = recv_msg(&m);
+	if (!e && m.type != MSG_WELCOME)
+		e = -71;
+	if (!e)
+		g_agent.proc_id = m.proc_id;
+	return (int)e;
+}
+
+static void load_name(void)
+{
+	int fd = (int)sys_openat(-100, "/proc/self/comm", 02000000, 0);
+	long n = fd >= 0 ? sys_read(fd, g_agent.name, sizeof(g_agent.name) - 1) : 0;
+	if (fd >= 0)
+		sys_close(fd);
+	g_agent.name[n > 0 ? n : 0] = 0;
+	for (char *p = g_agent.name; *p; p++)
+		if (*p == '\n')
+			*p = 0;
+}
+
+static void serve(void)
+{
+	static struct proto_msg m, out;
+	static char why[1024];
+	for (;;) {
+		long e = recv_msg(&m);
+		if (e) {
+			if (g_agent.suspending)
+				agent_resume_all();
+			if (e != -104)
+				agent_log_err("lost the coordinator", e);
+			sys_close(g_agent.coord_fd);
+			g_agent.coord_fd = -1;
+			return;
+		}
+		mem_zero(&out, sizeof(out));
+		out.ckpt_id = m.ckpt_id;
+		why[0] = 0;
+		switch (m.type) {
+		case MSG_SUSPEND:
+			out.type = MSG_SUSPENDED;
+			out.status = agent_suspend_all(why, sizeof(why));
+			out.nthreads = (uint32_t)g_agent.nthreads;
+			if (out.status)
+				agent_log("cannot suspend: ", why, 0);
+			break;
+		case MSG_WRITE:
+			out.type = MSG_WRITTEN;
+			g_agent.released = 0;
+			out.status = agent_write_image(m.image_path, m.ckpt_id, &out.image_bytes, why,
+						       sizeof(why));
+			str_copy(out.message, why, sizeof(out.message));
+			if (out.status)
+				agent_log("checkpoint failed: ", why, 0);
+			break;
+		case MSG_RESUME:
+			agent_resume_all();
+			out.type = MSG_RESUMED;
+			break;
+		case MSG_KILL:
+			sys_call2(SYS_kill_, sys_getpid(), 9);
+			continue;
+		default:
+			agent_log("unexpected message from the coordinator: ", proto_type_name(m.type), 0);
+			continue;
+		}
+		if (send_msg(&out))
+			agent_log("cannot answer the coordinator", 0, 0);
+	}
+}
+
+void agent_ckpt_loop(void)
+{
+	if (g_agent.coord_fd >= 0)
+		serve();
+	/* Without a coordinator there is nothing to do: park for good. */
+	static int never;
+	for (;;)
+		sys_futex(&never, FUTEX_WAIT_PRIVATE, 0, 0);
+}
+
+void agent_ckpt_restarted(void)
+{
+	struct restart_info *ri = &g_agent.rinfo;
+	for (;;) {
+		int n = __atomic_load_n(&ri->entered, __ATOMIC_ACQUIRE);
+		if ((unsigned)n >= ri->nthreads)
+			break;
+		sys_futex((int *)&ri->entered, FUTEX_WAIT_PRIVATE, n, 0);
+	}
+	if (ri->loader_len)
+		sys_munmap((void *)ri->loader_start, ri->loader_len);
+	g_agent.coord_ip = ri->coord_ip;
+	g_agent.coord_port = ri->coord_port;
+	if (ri->ckpt_dir[0])
+		str_copy(g_agent.ckpt_dir, ri->ckpt_dir, sizeof(g_agent.ckpt_dir));
+	g_agent.coord_fd = -1;
+	g_agent.suspending = 0;
+	load_name();
+	long e = agent_connect();
+	if (!e)
+		e = agent_hello(HELLO_RESTARTED);
+	static struct proto_msg m;
+	if (!e)
+		e = recv_msg(&m);
+	if (!e && m.type == MSG_RESUME) {
+		agent_release_restored();
+		mem_zero(&m, sizeof(m));
+		m.type = MSG_RESUMED;
+		send_msg(&m);
+	} else {
+		agent_log_err("restarted without a coordinator", e ? e : -71);
+		if (g_agent.coord_fd >= 0)
+			sys_close(g_agent.coord_fd);
+		g_agent.coord_fd = -1;
+		agent_release_restored();
+	}
+	agent_ckpt_loop();
+}
+
+static void *ckpt_main(void *arg)
+{
+	(void)arg;
+	volatile char here;
+	g_agent.ckpt_resume_sp = ((uint64_t)&here - 512) & ~15ull;
+	long head = 0;
+	size_t len = 0;
+	sys_call3(SYS_get_robust_list_, 0, (long)&head, (long)&len);
+	g_agent.ckpt_robust_head = (uint64_t)head;
+	g_agent.ckpt_robust_len = len;
+	agent_ckpt_loop();
+}
+
+__attribute__((constructor)) static void agent_init(void)
+{
+	const char *addr = getenv("STASIS_COORD_ADDR");
+	const char *dir = getenv("STASIS_CKPT_DIR");
+	g_agent.coord_fd = -1;
+	if (!addr || !dir)
+		return;
+	/* Only the launched process is checkpointed (see the top of this file). */
+	const char *root = getenv("STASIS_ROOT_PID");
+	char pidbuf[24];
+	struct sbuf s;
+	sb_init(&s, pidbuf, sizeof(pidbuf));
+	sb_udec(&s, (uint64_t)sys_getpid());
+	sb_cstr(&s);
+	if (root && !str_eq(root, pidbuf))
+		return;
+	setenv("STASIS_ROOT_PID", pidbuf, 1);
+
+	if (parse_addr(addr, &g_agent.coord_ip, &g_agent.coord_port)) {
+		agent_log("STASIS_COORD_ADDR must be IPV4:PORT, not ", addr, 0);
+		sys_exit_group(1);
+	}
+	str_copy(g_agent.ckpt_dir, dir, sizeof(g_agent.ckpt_dir));
+	const char *sig = getenv("STASIS_SIGNAL");
+	g_agent.sig = sig ? atoi(sig) : DEFAULT_SIGNAL;
+	load_name();
+	if (agent_install_handler()) {
+		agent_log("cannot install the suspend signal handler", 0, 0);
+		sys_exit_group(1);
+	}
+	long e = agent_connect();
+	if (!e)
+		e = agent_hello(0);
+	if (e) {
+		agent_log("cannot join the coordinator at ", addr, e == -111 ? ": connection refused" : ": protocol error");
+		sys_exit_group(1);
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 256 * 1024);
+	int err = pthread_create(&th, &at, ckpt_main, 0);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, 0);
+	if (err) {
+		agent_log("cannot start the checkpoint thread", 0, 0);
+		sys_exit_group(1);
+	}
+	pthread_detach(th);
+}

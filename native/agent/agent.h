@@ -1,0 +1,82 @@
+/*
+ * libstasis.so internals. The agent is preloaded into every process of a computation.
+ * Its checkpoint thread talks to the coordinator; on SUSPEND it stops every other thread
+ * with a signal, captures the process and writes one image.
+ *
+ * Contract for code that runs while application threads are stopped (suspend.c,
+ * capture.c, image.c, ../res/): raw syscalls from ../common/sys.h only, no malloc, no
+ * stdio, no locks, memory only from the checkpoint's scratch arena. A stopped thread may
+ * hold any libc lock.
+ */
+#ifndef STASIS_AGENT_H
+#define STASIS_AGENT_H
+#include <stdint.h>
+#include <signal.h>
+#include "../common/img.h"
+#include "../common/wire.h"
+
+#define AGENT_MAX_THREADS 4096
+#define AGENT_EXPORT __attribute__((visibility("default")))
+
+/* One application thread, as its signal handler recorded it when it stopped. */
+struct agent_thread {
+	int32_t tid;
+	uint32_t flags;
+	uint64_t fs_base;
+	uint64_t ctid;
+	uint64_t robust_head, robust_len;
+	stack_t altstack;
+	ucontext_t *uc;      /* the kernel's signal frame, on the thread's own stack */
+	uint64_t resume_sp;
+};
+
+struct agent_state {
+	int sig;                 /* the suspend signal */
+	int coord_fd;
+	uint32_t coord_ip;       /* network byte order */
+	uint16_t coord_port;
+	uint64_t proc_id;
+	char ckpt_dir[4096];
+	char name[256];
+	int ckpt_tid;
+	uint64_t ckpt_resume_sp; /* top of the checkpoint thread's stack, for restart */
+	uint64_t ckpt_robust_head, ckpt_robust_len;
+
+	/* Suspension. The futex words are written by the handler and the checkpoint thread. */
+	volatile int suspending;
+	volatile int nthreads;   /* slots claimed in threads[] */
+	volatile int suspended;  /* threads parked in the handler */
+	volatile int resume_gen; /* bumped to release parked threads */
+	struct agent_thread threads[AGENT_MAX_THREADS];
+
+	/* Restart. */
+	struct restart_info rinfo;
+	volatile int released;   /* restored threads wait for this to become 1 */
+};
+
+extern struct agent_state g_agent;
+
+/* log.c: one line to stderr, prefixed "stasis[pid]: ". Async-signal-safe. */
+void agent_log(const char *a, const char *b, const char *c);
+void agent_log_err(const char *what, long neg_errno);
+
+/* suspend.c */
+int agent_install_handler(void);
+void *agent_handler(void);
+int agent_suspend_all(char *why, int whylen);
+void agent_resume_all(void);
+
+/* capture.c: writes the image of this process to path; returns 0 or -errno. */
+int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen);
+
+/* agent.c */
+int agent_connect(void);
+int agent_hello(uint32_t flags);
+__attribute__((noreturn)) void agent_ckpt_loop(void);
+
+/* restart.c */
+AGENT_EXPORT __attribute__((noreturn)) void stasis_restart_entry(long idx);
+void agent_release_restored(void);
+/* agent.c: the checkpoint thread's life after a restart. */
+__attribute__((noreturn)) void agent_ckpt_restarted(void);
+#endif

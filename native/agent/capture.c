@@ -1,0 +1,702 @@
+/*
+ * Capturing this process into one image, while every other thread is parked.
+ *
+ * Order matters: the fds are probed before the image file is opened (so it is not among
+ * them), and the scratch arena is mapped before /proc/self/maps is read (so it can be left
+ * out by address). Everything here follows the contract in agent.h.
+ */
+#define _GNU_SOURCE
+#include <gnu/libc-version.h>
+#include <stddef.h>
+#include "agent.h"
+#include "image.h"
+#include "../common/fmt.h"
+#include "../common/sys.h"
+#include "../res/res.h"
+
+#define ARENA_SIZE (96ul << 20)
+#define MAX_PROBES 1024
+#define MAX_REGIONS 65536
+#define PAGE 4096ul
+#define PM_BATCH 8192
+#define RUN_MAX (IMG_CHUNK_MAX / PAGE)
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE (1ull << 61)
+
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+enum save_mode { SAVE_NONE, SAVE_PRESENT, SAVE_COW, SAVE_ALL };
+
+struct region {
+	uint64_t start, end, off, dev, ino, fsize;
+	int64_t mtime;
+	uint32_t prot, flags, kind, save;
+	const char *path;
+};
+
+/* A bump allocator over one anonymous mapping, unmapped when the checkpoint ends. */
+struct arena {
+	uint8_t *base;
+	size_t used, cap;
+};
+
+static void *arena_take(struct arena *a, size_t n)
+{
+	n = (n + 63) & ~(size_t)63;
+	if (a->cap - a->used < n)
+		return 0;
+	void *p = a->base + a->used;
+	a->used += n;
+	return p;
+}
+
+struct capture {
+	struct arena a;
+	char *why;
+	int whylen;
+	struct fd_probe *probes;
+	int nprobes;
+	struct region *regions;
+	int nregions;
+	uint8_t *bounce; /* IMG_CHUNK_MAX bytes, for pages read through /proc/self/mem */
+};
+
+static int fail(struct capture *c, const char *a, const char *b, long err)
+{
+	struct sbuf s;
+	sb_init(&s, c->why, (size_t)c->whylen);
+	sb_str(&s, a);
+	if (b)
+		sb_str(&s, b);
+	if (err) {
+		sb_str(&s, ": ");
+		sb_str(&s, strerror_short(err));
+	}
+	return err ? (int)err : -22;
+}
+
+/* Reads a whole small file into the arena, NUL-terminated. */
+static char *slurp(struct capture *c, const char *path, size_t *len)
+{
+	int fd = (int)sys_openat(-100, path, K_O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	char *buf = (char *)(c->a.base + c->a.used);
+	size_t room = c->a.cap - c->a.used - 1, n = 0;
+	for (;;) {
+		long r = sys_read(fd, buf + n, room - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	sys_close(fd);
+	buf[n] = 0;
+	arena_take(&c->a, n + 1);
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* ---- file descriptors ---- */
+
+static int probe_fds(struct capture *c)
+{
+	char dbuf[4096], path[64];
+	struct sbuf s;
+	c->probes = arena_take(&c->a, sizeof(struct fd_probe) * MAX_PROBES);
+	int dfd = (int)sys_openat(-100, "/proc/self/fd", K_O_DIRECTORY | K_O_CLOEXEC, 0);
+	if (dfd < 0 || !c->probes)
+		return fail(c, "cannot list fds", 0, dfd < 0 ? dfd : -12);
+	for (;;) {
+		long n = sys_call3(SYS_getdents64_, dfd, (long)dbuf, sizeof(dbuf));
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; } *d =
+				(void *)(dbuf + off);
+			off += d->reclen;
+			const char *p = d->name;
+			if (*p < '0' || *p > '9')
+				continue;
+			int fd = (int)parse_dec(&p);
+			if (fd == dfd || fd == g_agent.coord_fd)
+				continue;
+			if (c->nprobes >= MAX_PROBES) {
+				sys_close(dfd);
+				return fail(c, "too many open fds", 0, -24);
+			}
+			struct fd_probe *q = &c->probes[c->nprobes++];
+			q->fd = fd;
+			q->dup_of = -1;
+			sb_init(&s, path, sizeof(path));
+			sb_str(&s, "/proc/self/fd/");
+			sb_udec(&s, (uint64_t)fd);
+			long l = sys_call3(SYS_readlink_, (long)sb_cstr(&s), (long)q->link, sizeof(q->link) - 1);
+			q->link[l > 0 ? l : 0] = 0;
+			sys_call2(SYS_fstat_, fd, (long)&q->st);
+			long fl = sys_fcntl(fd, 1 /* F_GETFD */, 0);
+			q->fd_flags = fl > 0 ? (uint32_t)fl : 0;
+			sb_init(&s, path, sizeof(path));
+			sb_str(&s, "/proc/self/fdinfo/");
+			sb_udec(&s, (uint64_t)fd);
+			q->fdinfo = slurp(c, sb_cstr(&s), 0);
+			const char *f = fdinfo_field(q->fdinfo, "pos:");
+			q->pos = f ? parse_dec(&f) : 0;
+			f = fdinfo_field(q->fdinfo, "flags:");
+			q->open_flags = f ? (uint32_t)parse_oct(&f) & ~(uint32_t)K_O_CLOEXEC : 0;
+		}
+	}
+	sys_close(dfd);
+	/* Sort by fd so dup_of always names an fd restored earlier. */
+	for (int i = 1; i < c->nprobes; i++)
+		for (int j = i; j > 0 && c->probes[j - 1].fd > c->probes[j].fd; j--) {
+			struct fd_probe t;
+			mem_copy(&t, &c->probes[j], sizeof(t));
+			mem_copy(&c->probes[j], &c->probes[j - 1], sizeof(t));
+			mem_copy(&c->probes[j - 1], &t, sizeof(t));
+		}
+	long pid = sys_getpid();
+	for (int i = 0; i < c->nprobes; i++)
+		for (int j = 0; j < i && c->probes[i].dup_of < 0; j++)
+			if (c->probes[j].dup_of < 0 &&
+			    sys_call5(312 /* kcmp */, pid, pid, 0 /* KCMP_FILE */, c->probes[j].fd, c->probes[i].fd) == 0)
+				c->probes[i].dup_of = c->probes[j].fd;
+	return 0;
+}
+
+static int write_fds(struct capture *c, struct img_out *o)
+{
+	struct save_ctx sc = { .probes = c->probes, .nprobes = c->nprobes };
+	sc.scratch = c->bounce;
+	sc.scratch_len = 1u << 20;
+	uint8_t *rec = arena_take(&c->a, (2u << 20) + 8192);
+	if (!rec)
+		return fail(c, "out of scratch memory", 0, -12);
+	for (int i = 0; i < c->nprobes; i++) {
+		struct fd_probe *p = &c->probes[i];
+		const struct res_ops *ops = res_find_claim(p);
+		if (!ops && p->dup_of < 0) {
+			char num[16];
+			struct sbuf s;
+			sb_init(&s, num, sizeof(num));
+			sb_udec(&s, (uint64_t)p->fd);
+			char msg[600];
+			sb_init(&s, msg, sizeof(msg));
+			sb_str(&s, "fd ");
+			sb_str(&s, num);
+			sb_str(&s, " (");
+			sb_str(&s, p->link);
+			sb_str(&s, ") is of a kind Stasis cannot checkpoint yet");
+			return fail(c, sb_cstr(&s), 0, 0);
+		}
+		struct wbuf w, extra;
+		wb_init(&extra, rec + 8192, 2u << 20);
+		if (p->dup_of < 0) {
+			int e = ops->save(p, &extra, &sc);
+			if (e < 0 || extra.overflow)
+				return fail(c, "cannot save fd ", p->link, e < 0 ? e : -12);
+		}
+		wb_init(&w, rec, 8192);
+		wb_u32(&w, (uint32_t)p->fd);
+		wb_u32(&w, p->fd_flags & 1);
+		wb_u32(&w, ops ? ops->kind : 0);
+		wb_u32(&w, p->open_flags);
+		wb_u32(&w, (uint32_t)p->dup_of);
+		wb_u32(&w, 0);
+		wb_u64(&w, p->pos);
+		wb_u64(&w, p->st.dev);
+		wb_u64(&w, p->st.ino);
+		wb_u32(&w, p->st.mode);
+		wb_u32(&w, (uint32_t)extra.len);
+		wb_str(&w, p->link);
+		if (w.overflow)
+			return fail(c, "fd path too long: ", p->link, 0);
+		/* Move the extra bytes down to follow the fixed part. */
+		mem_copy(rec + w.len, rec + 8192, extra.len);
+		img_record(o, REC_FD, rec, (uint32_t)(w.len + extra.len));
+	}
+	return 0;
+}
+
+/* ---- memory map ---- */
+
+static uint64_t encode_dev(uint64_t major, uint64_t minor)
+{
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffull) << 12);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = cstrlen(s), m = cstrlen(suffix);
+	return n >= m && str_eq(s + n - m, suffix);
+}
+
+static void classify(struct region *r, int shared)
+{
+	const char *p = r->path;
+	r->flags = shared ? RF_SHARED : 0;
+	r->save = SAVE_PRESENT;
+	if (str_eq(p, "[heap]")) {
+		r->kind = RK_HEAP;
+	} else if (str_eq(p, "[stack]")) {
+		r->kind = RK_STACK;
+		r->flags |= RF_GROWSDOWN;
+	} else if (str_eq(p, "[vdso]")) {
+		r->kind = RK_VDSO, r->save = SAVE_NONE;
+	} else if (str_eq(p, "[vvar]")) {
+		r->kind = RK_VVAR, r->save = SAVE_NONE;
+	} else if (str_eq(p, "[vvar_vclock]")) {
+		r->kind = RK_VVAR_VCLOCK, r->save = SAVE_NONE;
+	} else if (str_eq(p, "[vsyscall]")) {
+		r->kind = RK_VSYSCALL, r->save = SAVE_NONE;
+	} else if (p[0] != '/') {
+		r->kind = shared ? RK_SHMEM_ANON : RK_ANON;
+	} else {
+		struct kstat st;
+		int same = !ends_with(p, " (deleted)") &&
+			   sys_call4(SYS_newfstatat_, -100, (long)p, (long)&st, 0) == 0 &&
+			   st.ino == r->ino && st.dev == r->dev;
+		if (same) {
+			r->kind = RK_FILE;
+			r->fsize = (uint64_t)st.size;
+			r->mtime = st.mtime * 1000000000ll + st.mtime_ns;
+			r->save = shared ? SAVE_NONE : SAVE_COW;
+		} else {
+			/* The file is gone or replaced: keep the contents the process sees. */
+			r->kind = shared ? RK_SHMEM_ANON : RK_ANON;
+			r->save = SAVE_ALL;
+		}
+	}
+}
+
+static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
+{
+	char *text = slurp(c, "/proc/self/maps", 0);
+	c->regions = arena_take(&c->a, sizeof(struct region) * MAX_REGIONS);
+	if (!text || !c->regions)
+		return fail(c, "cannot read /proc/self/maps", 0, -12);
+	for (const char *p = text; *p;) {
+		struct region *r = &c->regions[c->nregions];
+		mem_zero(r, sizeof(*r));
+		r->start = parse_hex(&p);
+		p++;
+		r->end = parse_hex(&p);
+		p++;
+		r->prot = (p[0] == 'r' ? 1u : 0) | (p[1] == 'w' ? 2u : 0) | (p[2] == 'x' ? 4u : 0);
+		int shared = p[3] == 's';
+		p += 5;
+		r->off = parse_hex(&p);
+		p++;
+		uint64_t major = parse_hex(&p);
+		p++;
+		uint64_t minor = parse_hex(&p);
+		r->dev = encode_dev(major, minor);
+		p++;
+		r->ino = parse_dec(&p);
+		while (*p == ' ')
+			p++;
+		char *path = (char *)p;
+		while (*p && *p != '\n')
+			p++;
+		if (*p)
+			*(char *)p++ = 0;
+		r->path = path;
+		if (r->start >= skip_start && r->end <= skip_end)
+			continue;
+		classify(r, shared);
+		if (++c->nregions >= MAX_REGIONS)
+			return fail(c, "too many memory mappings", 0, -12);
+	}
+	return 0;
+}
+
+static void write_region_records(struct capture *c, struct img_out *o)
+{
+	uint8_t rec[4096 + 128];
+	for (int i = 0; i < c->nregions; i++) {
+		struct region *r = &c->regions[i];
+		struct wbuf w;
+		wb_init(&w, rec, sizeof(rec));
+		wb_u64(&w, r->start);
+		wb_u64(&w, r->end);
+		wb_u64(&w, r->off);
+		wb_u32(&w, r->prot);
+		wb_u32(&w, r->flags);
+		wb_u32(&w, r->kind);
+		wb_u32(&w, 0);
+		wb_u64(&w, r->dev);
+		wb_u64(&w, r->ino);
+		wb_u64(&w, r->fsize);
+		wb_u64(&w, (uint64_t)r->mtime);
+		wb_str(&w, r->path);
+		img_record(o, REC_REGION, rec, (uint32_t)w.len);
+	}
+}
+
+static int page_is_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	uint64_t acc = 0;
+	for (size_t i = 0; i < PAGE / 8; i++)
+		acc |= q[i];
+	return acc == 0;
+}
+
+/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. */
+static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, uint64_t n)
+{
+	uint64_t i = 0;
+	while (i < n) {
+		while (i < n && page_is_zero(mem + i * PAGE))
+			i++;
+		uint64_t j = i;
+		while (j < n && !page_is_zero(mem + j * PAGE))
+			j++;
+		if (j > i)
+			img_chunk(o, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE);
+		i = j;
+	}
+}
+
+static void emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd,
+		     uint64_t addr, uint64_t n)
+{
+	/* The writer's own stack changes under it: snapshot it, so data and CRC agree. Its
+	 * frames below the restart stack pointer are dead after a restart anyway. */
+	uint64_t here = (uint64_t)__builtin_frame_address(0);
+	int own_stack = here >= r->start && here < r->end;
+	if ((r->prot & 1) && r->save != SAVE_ALL && !own_stack) {
+		emit_nonzero(o, addr, (const uint8_t *)addr, n);
+		return;
+	}
+	if (own_stack && (r->prot & 1)) {
+		mem_copy(c->bounce, (const void *)addr, n * PAGE);
+		emit_nonzero(o, addr, c->bounce, n);
+		return;
+	}
+	/* Unreadable, or possibly past the end of a vanished file: read via /proc/self/mem,
+	 * which reports such pages as an error instead of raising a signal. */
+	long got = sys_pread(mem_fd, c->bounce, n * PAGE, (long)addr);
+	if (got > 0)
+		emit_nonzero(o, addr, c->bounce, (uint64_t)got / PAGE);
+}
+
+static int candidate(uint32_t save, uint64_t pm)
+{
+	switch (save) {
+	case SAVE_PRESENT:
+		return (pm & (PM_PRESENT | PM_SWAPPED)) != 0;
+	case SAVE_COW:
+		return (pm & PM_SWAPPED) || ((pm & PM_PRESENT) && !(pm & PM_FILE));
+	case SAVE_ALL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int write_chunks(struct capture *c, struct img_out *o)
+{
+	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
+	int mem_fd = (int)sys_openat(-100, "/proc/self/mem", K_O_CLOEXEC, 0);
+	uint64_t *pm = arena_take(&c->a, PM_BATCH * 8);
+	if (pm_fd < 0 || mem_fd < 0 || !pm)
+		return fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
+	for (int i = 0; i < c->nregions && !o->err; i++) {
+		const struct region *r = &c->regions[i];
+		if (r->save == SAVE_NONE)
+			continue;
+		uint64_t run_start = 0, run_len = 0;
+		for (uint64_t addr = r->start; addr < r->end;) {
+			uint64_t n = (r->end - addr) / PAGE;
+			if (n > PM_BATCH)
+				n = PM_BATCH;
+			if (r->save != SAVE_ALL &&
+			    sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
+				sys_close(pm_fd);
+				sys_close(mem_fd);
+				return fail(c, "cannot read /proc/self/pagemap", 0, -5);
+			}
+			for (uint64_t k = 0; k < n; k++) {
+				uint64_t a = addr + k * PAGE;
+				int cand = candidate(r->save, r->save == SAVE_ALL ? 0 : pm[k]);
+				if (cand && run_len && run_start + run_len * PAGE == a && run_len < RUN_MAX) {
+					run_len++;
+					continue;
+				}
+				if (run_len)
+					emit_run(c, o, r, mem_fd, run_start, run_len);
+				run_start = a;
+				run_len = cand ? 1 : 0;
+			}
+			addr += n * PAGE;
+		}
+		if (run_len)
+			emit_run(c, o, r, mem_fd, run_start, run_len);
+	}
+	sys_close(pm_fd);
+	sys_close(mem_fd);
+	return 0;
+}
+
+/* ---- threads ---- */
+
+static void write_thread(struct img_out *o, const struct agent_thread *t, uint8_t *rec, size_t cap)
+{
+	struct wbuf w;
+	wb_init(&w, rec, cap);
+	wb_u32(&w, (uint32_t)t->tid);
+	wb_u32(&w, t->flags);
+	wb_u64(&w, t->fs_base);
+	wb_u64(&w, 0);
+	wb_u64(&w, t->ctid);
+	wb_u64(&w, t->robust_head);
+	wb_u64(&w, t->robust_len);
+	uint64_t mask = 0;
+	if (t->uc)
+		mem_copy(&mask, &t->uc->uc_sigmask, 8);
+	wb_u64(&w, mask);
+	wb_u64(&w, (uint64_t)t->altstack.ss_sp);
+	wb_u64(&w, t->altstack.ss_size);
+	wb_u32(&w, (uint32_t)t->altstack.ss_flags);
+	wb_u32(&w, 0);
+	wb_u64(&w, t->uc ? (uint64_t)t->uc : t->resume_sp);
+	wb_u32(&w, IMG_NGREGS);
+	for (int i = 0; i < IMG_NGREGS; i++)
+		wb_u64(&w, t->uc ? (uint64_t)t->uc->uc_mcontext.gregs[i] : 0);
+	uint32_t xlen = 0;
+	const uint8_t *fp = t->uc ? (const uint8_t *)t->uc->uc_mcontext.fpregs : 0;
+	if (fp) {
+		uint32_t magic1, ext;
+		mem_copy(&magic1, fp + 464, 4);
+		mem_copy(&ext, fp + 468, 4);
+		xlen = magic1 == 0x46505853u ? ext : 512;
+	}
+	wb_u32(&w, xlen);
+	if (xlen)
+		wb_bytes(&w, fp, xlen);
+	img_record(o, REC_THREAD, rec, (uint32_t)w.len);
+}
+
+/* ---- process ---- */
+
+static uint64_t stat_field(const char *stat, int k)
+{
+	const char *p = stat, *close = 0;
+	for (; *p; p++)
+		if (*p == ')')
+			close = p;
+	if (!close)
+		return 0;
+	p = close + 2; /* field 3 */
+	for (int f = 3; f < k && *p; p++)
+		if (*p == ' ')
+			f++;
+	if (*p == '-')
+		return 0;
+	return parse_dec(&p);
+}
+
+static void write_info(struct img_out *o, uint64_t ckpt_id)
+{
+	struct { char f[6][65]; } u;
+	sys_call1(SYS_uname_, (long)&u);
+	struct { long s, ns; } ts;
+	sys_call2(SYS_clock_gettime_, 0, (long)&ts);
+	uint8_t rec[1024];
+	struct wbuf w;
+	wb_init(&w, rec, sizeof(rec));
+	wb_u32(&w, PAGE);
+	wb_u32(&w, 0);
+	wb_u64(&w, (uint64_t)ts.s * 1000000000ull + (uint64_t)ts.ns);
+	wb_u64(&w, ckpt_id);
+	wb_str(&w, u.f[4]);
+	wb_str(&w, u.f[2]);
+	wb_str(&w, u.f[3]);
+	wb_str(&w, gnu_get_libc_version());
+	wb_str(&w, u.f[1]);
+	wb_str(&w, "0.1.0");
+	img_record(o, REC_INFO, rec, (uint32_t)w.len);
+}
+
+static int write_process(struct capture *c, struct img_out *o)
+{
+	char *stat = slurp(c, "/proc/self/stat", 0);
+	size_t auxv_len = 0;
+	char *auxv = slurp(c, "/proc/self/auxv", &auxv_len);
+	char *comm = slurp(c, "/proc/self/comm", 0);
+	uint8_t *rec = arena_take(&c->a, 65536);
+	if (!stat || !auxv || !comm || !rec)
+		return fail(c, "cannot read /proc/self", 0, -5);
+	for (char *p = comm; *p; p++)
+		if (*p == '\n')
+			*p = 0;
+	struct wbuf w;
+	wb_init(&w, rec, 65536);
+	wb_u32(&w, (uint32_t)sys_getpid());
+	wb_u32(&w, (uint32_t)sys_call0(SYS_getppid_));
+	wb_u32(&w, (uint32_t)sys_call0(SYS_getpgrp_));
+	wb_u32(&w, (uint32_t)sys_call1(SYS_getsid_, 0));
+	wb_u32(&w, (uint32_t)sys_call0(SYS_getuid_));
+	wb_u32(&w, (uint32_t)sys_call0(SYS_getgid_));
+	long mask = sys_call1(SYS_umask_, 022);
+	sys_call1(SYS_umask_, mask);
+	wb_u32(&w, (uint32_t)mask);
+	wb_u32(&w, 0);
+	wb_u64(&w, g_agent.proc_id);
+	static const int fields[] = { 26, 27, 45, 46, 47 };
+	for (unsigned i = 0; i < 5; i++)
+		wb_u64(&w, stat_field(stat, fields[i]));
+	wb_u64(&w, (uint64_t)sys_call1(SYS_brk_, 0));
+	wb_u64(&w, stat_field(stat, 28));
+	for (int f = 48; f <= 51; f++)
+		wb_u64(&w, stat_field(stat, f));
+	wb_u64(&w, (uint64_t)&stasis_restart_entry);
+	wb_u64(&w, (uint64_t)&g_agent.rinfo);
+	wb_u32(&w, sizeof(g_agent.rinfo));
+	wb_u32(&w, 0);
+	int rseq_on = &__rseq_size && &__rseq_offset && __rseq_size;
+	wb_u64(&w, rseq_on ? (uint64_t)__rseq_offset : 0);
+	wb_u32(&w, rseq_on ? (__rseq_size < 32 ? 32 : __rseq_size) : 0);
+	wb_u32(&w, 0x53053053u);
+	wb_u32(&w, IMG_NSIG);
+	for (int s = 1; s <= IMG_NSIG; s++) {
+		uint64_t ksa[4] = { 0, 0, 0, 0 };
+		sys_call4(SYS_rt_sigaction_, s, 0, (long)ksa, 8);
+		for (int k = 0; k < 4; k++)
+			wb_u64(&w, ksa[k]);
+	}
+	wb_u32(&w, IMG_NRLIMIT);
+	for (int r = 0; r < IMG_NRLIMIT; r++) {
+		uint64_t lim[2] = { ~0ull, ~0ull };
+		sys_call4(SYS_prlimit64_, 0, r, 0, (long)lim);
+		wb_u64(&w, lim[0]);
+		wb_u64(&w, lim[1]);
+	}
+	char path[4096];
+	long n = sys_call2(SYS_getcwd_, (long)path, sizeof(path));
+	if (n <= 0)
+		return fail(c, "cannot read the working directory", 0, n ? n : -2);
+	wb_str(&w, path);
+	n = sys_call3(SYS_readlink_, (long)"/proc/self/exe", (long)path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = 0;
+	wb_str(&w, path);
+	wb_str(&w, comm);
+	wb_u32(&w, (uint32_t)auxv_len);
+	wb_bytes(&w, auxv, auxv_len);
+	if (w.overflow)
+		return fail(c, "process record too large", 0, -12);
+	img_record(o, REC_PROCESS, rec, (uint32_t)w.len);
+	return 0;
+}
+
+/* ---- the whole image ---- */
+
+static int fsync_parent(const char *path)
+{
+	char dir[4096];
+	str_copy(dir, path, sizeof(dir));
+	char *slash = 0;
+	for (char *p = dir; *p; p++)
+		if (*p == '/')
+			slash = p;
+	if (!slash)
+		return 0;
+	*slash = 0;
+	int dfd = (int)sys_openat(-100, dir[0] ? dir : "/", K_O_DIRECTORY | K_O_CLOEXEC, 0);
+	if (dfd < 0)
+		return dfd;
+	long e = sys_fsync(dfd);
+	sys_close(dfd);
+	return (int)e;
+}
+
+int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen)
+{
+	struct capture c;
+	mem_zero(&c, sizeof(c));
+	c.why = why;
+	c.whylen = whylen;
+	long base = sys_mmap(0, ARENA_SIZE, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
+	if (base < 0)
+		return fail(&c, "cannot map scratch memory", 0, base);
+	c.a.base = (uint8_t *)base;
+	c.a.cap = ARENA_SIZE;
+	c.bounce = arena_take(&c.a, IMG_CHUNK_MAX);
+	uint8_t *stagebuf = arena_take(&c.a, 4u << 20);
+	char tmp[4200];
+	struct sbuf s;
+	sb_init(&s, tmp, sizeof(tmp));
+	sb_str(&s, path);
+	sb_str(&s, ".tmp");
+	sb_cstr(&s);
+
+	int e = probe_fds(&c);
+	if (!e)
+		e = read_maps(&c, (uint64_t)base, (uint64_t)base + ARENA_SIZE);
+	int fd = -1;
+	struct img_out o;
+	if (!e) {
+		fd = (int)sys_openat(-100, tmp, K_O_WRONLY | K_O_CREAT | K_O_TRUNC | K_O_CLOEXEC, 0600);
+		if (fd < 0)
+			e = fail(&c, "cannot create ", tmp, fd);
+	}
+	if (!e) {
+		img_open(&o, fd, stagebuf, 4u << 20);
+		write_info(&o, ckpt_id);
+		e = write_process(&c, &o);
+	}
+	if (!e) {
+		write_region_records(&c, &o);
+		uint8_t *trec = arena_take(&c.a, 16384);
+		for (int i = 0; i < g_agent.nthreads; i++)
+			write_thread(&o, &g_agent.threads[i], trec, 16384);
+		struct agent_thread self;
+		mem_zero(&self, sizeof(self));
+		self.tid = (int32_t)sys_gettid();
+		self.flags = TF_CKPT;
+		unsigned long fsb = 0;
+		sys_arch_prctl(0x1003 /* ARCH_GET_FS */, (long)&fsb);
+		self.fs_base = fsb;
+		unsigned long *ctid = 0;
+		sys_prctl(40 /* PR_GET_TID_ADDRESS */, (long)&ctid, 0, 0, 0);
+		self.ctid = (uint64_t)ctid;
+		long head = 0;
+		size_t len = 0;
+		sys_call3(SYS_get_robust_list_, 0, (long)&head, (long)&len);
+		self.robust_head = (uint64_t)head;
+		self.robust_len = len;
+		self.resume_sp = g_agent.ckpt_resume_sp;
+		write_thread(&o, &self, trec, 16384);
+		e = write_fds(&c, &o);
+	}
+	if (!e)
+		e = write_chunks(&c, &o);
+	if (!e) {
+		long err = img_finish(&o);
+		if (err)
+			e = fail(&c, "cannot write ", tmp, err);
+	}
+	if (!e) {
+		long err = sys_fsync(fd);
+		if (err)
+			e = fail(&c, "cannot fsync ", tmp, err);
+	}
+	if (fd >= 0)
+		sys_close(fd);
+	if (!e) {
+		long err = sys_call2(SYS_rename_, (long)tmp, (long)path);
+		if (err)
+			e = fail(&c, "cannot rename ", tmp, err);
+		else
+			fsync_parent(path);
+		*bytes = o.off;
+	} else if (fd >= 0) {
+		sys_call1(SYS_unlink_, (long)tmp);
+	}
+	sys_munmap((void *)base, ARENA_SIZE);
+	return e;
+}

@@ -1,0 +1,77 @@
+/* Constants of image format v1 (docs/image-format.md, the one definition). */
+#ifndef STASIS_IMG_H
+#define STASIS_IMG_H
+
+#define IMG_MAGIC "STASISIM"
+#define IMG_VERSION 1
+#define IMG_HEADER_SIZE 32
+#define IMG_REC_MAGIC 0x43455253u /* "SREC" */
+#define IMG_REC_HEADER 16
+#define IMG_CHUNK_HEAD 32
+#define IMG_CHUNK_ALIGN 4096
+#define IMG_CHUNK_MAX (8u << 20)
+
+enum img_rec {
+	REC_INFO = 1,
+	REC_PROCESS = 2,
+	REC_REGION = 3,
+	REC_THREAD = 4,
+	REC_FD = 5,
+	REC_CHUNK = 6,
+	REC_END = 15,
+};
+
+enum img_region_kind {
+	RK_ANON = 0,
+	RK_FILE = 1,
+	RK_HEAP = 2,
+	RK_STACK = 3,
+	RK_VDSO = 4,
+	RK_VVAR = 5,
+	RK_VVAR_VCLOCK = 6,
+	RK_VSYSCALL = 7,
+	RK_SHMEM_ANON = 8,
+};
+
+#define RF_SHARED 1u
+#define RF_GROWSDOWN 2u
+
+#define TF_LEADER 1u
+#define TF_CKPT 2u
+
+enum img_fd_kind {
+	FK_REG = 1,
+	FK_DIR = 2,
+	FK_CHR = 3,
+	FK_TTY = 4,
+	FK_PIPE = 5,
+	FK_EVENTFD = 6,
+	FK_EPOLL = 7,
+	FK_SIGNALFD = 8,
+	FK_TIMERFD = 9,
+	FK_INHERIT = 10,
+};
+
+#define IMG_NGREGS 23
+#define IMG_NSIG 64
+#define IMG_NRLIMIT 16
+
+/*
+ * The agent's restart-information block. The loader fills it in, at the address the
+ * PROCESS record names, before any thread resumes. Versioned by magic; fixed layout
+ * because both sides are Stasis code built from this header.
+ */
+#define RESTART_INFO_MAGIC 0x54525453u /* "STRT" */
+struct restart_info {
+	unsigned int magic;
+	unsigned int version;
+	unsigned int coord_ip;   /* network byte order */
+	unsigned short coord_port;
+	unsigned short pad;
+	unsigned long loader_start; /* the loader's relocated blob: unmapped by the agent */
+	unsigned long loader_len;
+	unsigned int nthreads;      /* threads the loader created, leader included */
+	volatile int entered;       /* threads that reached the agent's restart entry */
+	char ckpt_dir[4096];        /* empty: keep the one the process had */
+};
+#endif

@@ -1,0 +1,630 @@
+/*
+ * stasis-restore: turns itself into the process an image describes.
+ *
+ *   stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] IMAGE
+ *
+ * Stage 1 (where the kernel loaded us; may call anything in this binary):
+ *   parse and check the whole image's metadata, check every mapped file is unchanged and
+ *   that this kernel's vdso has the same layout, then copy this binary into a hole that no
+ *   image region uses, relocate the copy and jump to it on a stack inside the hole.
+ * Stage 2 (in the hole; may touch only the hole, the image file and the vdso):
+ *   unmap everything else, move the vdso/vvar block to where the image had it, map the
+ *   regions and read the chunks into place, restore process-wide state and fds, then
+ *   create the threads, each entering the agent's stasis_restart_entry() in the image.
+ *   The agent unmaps the hole once every thread has left it.
+ *
+ *   0 ─────────────────────────────────────────────────────────────── 0x7fff_ffff_f000
+ *   stage 1:  [app-like binaries...] [us: stasis-restore] [heap] ... [stack][vvar|vdso]
+ *   stage 2:  [      image regions      ]   [hole: us + stack + metadata]   [vvar|vdso]
+ *   resumed:  [      image regions      ]   (hole unmapped by the agent)  [vvar|vdso moved]
+ */
+#include "meta.h"
+#include "rt.h"
+#include "../common/crc32c.h"
+#include "../common/fmt.h"
+#include "../common/img.h"
+#include "../common/sys.h"
+
+#define PAGE 4096ul
+#define TOP_OF_USER 0x7ffffffff000ul
+#define LOADER_STACK (1ul << 20)
+#define MAP_PRIVATE_ 0x02
+#define MAP_SHARED_ 0x01
+#define MAP_ANON_ 0x20
+#define MAP_FIXED_ 0x10
+#define MAP_NORESERVE_ 0x4000
+#define MAP_GROWSDOWN_ 0x100
+#define MAP_FIXED_NOREPLACE_ 0x100000
+#define MREMAP_MAYMOVE_ 1
+#define MREMAP_FIXED_ 2
+
+struct span {
+	uintptr_t start, end;
+	uint32_t kind;
+};
+
+struct args {
+	char image[4096];
+	char ckpt_dir[4096];
+	uint32_t coord_ip;
+	uint16_t coord_port;
+	int image_fd;
+	uintptr_t hole, hole_len, arena, arena_len;
+	struct span special[4]; /* this kernel's vvar/vvar_vclock/vdso, as stage 1 saw them */
+	int nspecial;
+};
+
+static uintptr_t page_up(uintptr_t v) { return (v + PAGE - 1) & ~(PAGE - 1); }
+
+static uint32_t special_kind(const char *name)
+{
+	if (str_eq(name, "[vdso]"))
+		return RK_VDSO;
+	if (str_eq(name, "[vvar]"))
+		return RK_VVAR;
+	if (str_eq(name, "[vvar_vclock]"))
+		return RK_VVAR_VCLOCK;
+	return 0;
+}
+
+static int is_special(uint32_t kind)
+{
+	return kind == RK_VDSO || kind == RK_VVAR || kind == RK_VVAR_VCLOCK;
+}
+
+/* Reads this process's vvar/vdso spans from /proc/self/maps. */
+static int current_specials(struct span *out, char *buf, size_t cap)
+{
+	int fd = (int)sys_openat(-100, "/proc/self/maps", 02000000, 0);
+	if (fd < 0)
+		rst_die("cannot read /proc/self/maps", 0, fd);
+	size_t n = 0;
+	for (long r; n + 1 < cap && (r = sys_read(fd, buf + n, cap - 1 - n)) > 0;)
+		n += (size_t)r;
+	sys_close(fd);
+	buf[n] = 0;
+	int k = 0;
+	for (const char *p = buf; *p && k < 4;) {
+		uintptr_t s = parse_hex(&p);
+		p++;
+		uintptr_t e = parse_hex(&p);
+		const char *eol = p;
+		while (*eol && *eol != '\n')
+			eol++;
+		const char *name = eol;
+		while (name > p && name[-1] != ' ')
+			name--;
+		char nm[32];
+		size_t len = (size_t)(eol - name) < sizeof(nm) - 1 ? (size_t)(eol - name) : sizeof(nm) - 1;
+		memcpy(nm, name, len);
+		nm[len] = 0;
+		uint32_t kind = special_kind(nm);
+		if (kind)
+			out[k++] = (struct span){ s, e, kind };
+		p = *eol ? eol + 1 : eol;
+	}
+	return k;
+}
+
+/* The image's spans of one special kind must match this kernel's in size and order. */
+static void check_vdso_layout(const struct meta *m, const struct span *cur, int ncur)
+{
+	int k = 0;
+	for (int i = 0; i < m->nregions; i++) {
+		const struct m_region *g = &m->regions[i];
+		if (!is_special(g->kind))
+			continue;
+		if (k >= ncur || cur[k].kind != g->kind || cur[k].end - cur[k].start != g->end - g->start)
+			rst_die("this kernel's vdso/vvar layout differs from the checkpointed one; "
+				"restart on the kernel the checkpoint was taken on", 0, 0);
+		k++;
+	}
+	if (k && k != ncur)
+		rst_die("this kernel's vdso/vvar layout differs from the checkpointed one", 0, 0);
+}
+
+static void check_files(const struct meta *m)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct m_region *g = &m->regions[i];
+		if (g->kind != RK_FILE)
+			continue;
+		struct kstat st;
+		long e = sys_call4(SYS_newfstatat_, -100, (long)g->path, (long)&st, 0);
+		if (e < 0)
+			rst_die("a file the process had mapped is gone: ", g->path, e);
+		if ((uint64_t)st.size != g->fsize || st.mtime * 1000000000ll + st.mtime_ns != g->mtime)
+			rst_die("a file the process had mapped changed since the checkpoint: ", g->path, 0);
+	}
+}
+
+/* Finds `len` bytes of address space outside every image region and maps them. */
+static uintptr_t find_hole(const struct meta *m, size_t len)
+{
+	uintptr_t hi = TOP_OF_USER;
+	for (int i = m->nregions; i >= 0; i--) {
+		uintptr_t lo = 0x10000;
+		int j = i - 1;
+		while (j >= 0 && m->regions[j].kind == RK_VSYSCALL)
+			j--;
+		if (j >= 0)
+			lo = m->regions[j].end;
+		if (i < m->nregions && m->regions[i].kind == RK_VSYSCALL)
+			continue;
+		if (hi > lo + len + 2 * PAGE) {
+			/* Try the top and the bottom of this gap: whatever we are now may be there. */
+			uintptr_t tries[2] = { (hi - len - PAGE) & ~(PAGE - 1), page_up(lo + PAGE) };
+			for (int t = 0; t < 2; t++) {
+				long a = sys_mmap((void *)tries[t], len, 3,
+						  MAP_PRIVATE_ | MAP_ANON_ | MAP_FIXED_NOREPLACE_ | MAP_NORESERVE_, -1, 0);
+				if (a == (long)tries[t])
+					return (uintptr_t)a;
+				if (a > 0)
+					sys_munmap((void *)a, len);
+			}
+		}
+		if (i > 0)
+			hi = m->regions[i - 1].start;
+	}
+	rst_die("no room in the address space for the loader", 0, -12);
+}
+
+static int parse_ipv4(const char *s, uint32_t *ip, uint16_t *port)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		uint64_t b = parse_dec(&s);
+		if (b > 255 || *s != (i < 3 ? '.' : ':'))
+			return -1;
+		s++;
+		v |= (uint32_t)b << (8 * i);
+	}
+	uint64_t p = parse_dec(&s);
+	if (*s || !p || p > 65535)
+		return -1;
+	*ip = v;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static void stage2(void *argp);
+
+/* ---- stage 2 ---- */
+
+static void unmap_all_but(const struct args *a)
+{
+	struct span keep[5];
+	int n = 0;
+	keep[n++] = (struct span){ a->hole, a->hole + a->hole_len, 0 };
+	for (int i = 0; i < a->nspecial; i++)
+		keep[n++] = a->special[i];
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && keep[j - 1].start > keep[j].start; j--) {
+			struct span t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	uintptr_t at = PAGE;
+	for (int i = 0; i <= n; i++) {
+		uintptr_t until = i < n ? keep[i].start : TOP_OF_USER;
+		if (until > at)
+			sys_munmap((void *)at, until - at);
+		if (i < n)
+			at = keep[i].end;
+	}
+}
+
+static void move_vdso(const struct meta *m, const struct args *a)
+{
+	int k = 0;
+	struct span dst[4];
+	for (int i = 0; i < m->nregions; i++)
+		if (is_special(m->regions[i].kind))
+			dst[k++] = (struct span){ m->regions[i].start, m->regions[i].end, m->regions[i].kind };
+	if (!k) {
+		for (int i = 0; i < a->nspecial; i++)
+			sys_munmap((void *)a->special[i].start, a->special[i].end - a->special[i].start);
+		return;
+	}
+	/* Park the block in the hole's spare stack room first if source and target overlap. */
+	struct span src[4];
+	for (int i = 0; i < k; i++)
+		src[i] = a->special[i];
+	int overlap = 0;
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < k; j++)
+			overlap |= src[i].start < dst[j].end && dst[j].start < src[i].end;
+	if (overlap) {
+		long tmp = sys_mmap(0, dst[k - 1].end - dst[0].start, 0, MAP_PRIVATE_ | MAP_ANON_, -1, 0);
+		if (tmp < 0)
+			rst_die("cannot move the vdso", 0, tmp);
+		for (int i = 0; i < k; i++) {
+			uintptr_t to = (uintptr_t)tmp + (src[i].start - src[0].start);
+			long r = sys_mremap((void *)src[i].start, src[i].end - src[i].start,
+					    src[i].end - src[i].start, MREMAP_MAYMOVE_ | MREMAP_FIXED_, (void *)to);
+			if (r < 0)
+				rst_die("cannot move the vdso", 0, r);
+			src[i].end = to + (src[i].end - src[i].start);
+			src[i].start = to;
+		}
+	}
+	for (int i = 0; i < k; i++) {
+		long r = sys_mremap((void *)src[i].start, src[i].end - src[i].start,
+				    src[i].end - src[i].start, MREMAP_MAYMOVE_ | MREMAP_FIXED_, (void *)dst[i].start);
+		if (r < 0)
+			rst_die("cannot move the vdso to its checkpointed address", 0, r);
+	}
+}
+
+static void map_regions(const struct meta *m)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct m_region *g = &m->regions[i];
+		size_t len = g->end - g->start;
+		long r;
+		switch (g->kind) {
+		case RK_VDSO:
+		case RK_VVAR:
+		case RK_VVAR_VCLOCK:
+		case RK_VSYSCALL:
+			continue;
+		case RK_FILE: {
+			int shared = g->flags & RF_SHARED;
+			int acc = shared && (g->prot & 2) ? K_O_RDWR : 0;
+			int fd = (int)sys_openat(-100, g->path, acc | K_O_CLOEXEC, 0);
+			if (fd < 0)
+				rst_die("cannot open ", g->path, fd);
+			int prot = shared ? (int)g->prot : 3;
+			r = sys_mmap((void *)g->start, len, prot,
+				     (shared ? MAP_SHARED_ : MAP_PRIVATE_) | MAP_FIXED_NOREPLACE_, fd, (long)g->off);
+			sys_close(fd);
+			break;
+		}
+		case RK_SHMEM_ANON:
+			r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_ANON_ | MAP_FIXED_NOREPLACE_, -1, 0);
+			break;
+		default:
+			r = sys_mmap((void *)g->start, len, 3,
+				     MAP_PRIVATE_ | MAP_ANON_ | MAP_FIXED_NOREPLACE_ |
+					     (g->flags & RF_GROWSDOWN ? MAP_GROWSDOWN_ : 0), -1, 0);
+			break;
+		}
+		if (r != (long)g->start)
+			rst_die("cannot map memory at its checkpointed address for ", g->path[0] ? g->path : "anonymous memory",
+				r < 0 ? r : -17);
+	}
+}
+
+static int chunk_target_ok(const struct meta *m, uint64_t addr, uint64_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct m_region *g = &m->regions[i];
+		if (addr >= g->start && addr + len <= g->end && addr + len > addr)
+			return !is_special(g->kind) && g->kind != RK_VSYSCALL &&
+			       !(g->kind == RK_FILE && (g->flags & RF_SHARED));
+	}
+	return 0;
+}
+
+static void read_chunks(const struct meta *m, int fd, const char *path)
+{
+	static const uint8_t zeros[4096];
+	uint64_t off = m->first_chunk, nchunks = 0, content = 0;
+	for (;;) {
+		uint8_t h[IMG_REC_HEADER + IMG_CHUNK_HEAD];
+		long got = sys_pread(fd, h, sizeof(h), (long)off);
+		if (got < IMG_REC_HEADER)
+			rst_die(path, ": the image is truncated (no END record)", 0);
+		struct rbuf r;
+		rb_init(&r, h, (size_t)got);
+		uint32_t magic = rb_u32(&r);
+		uint16_t type = rb_u16(&r);
+		rb_u16(&r);
+		uint32_t len = rb_u32(&r), crc = rb_u32(&r);
+		if (magic != IMG_REC_MAGIC)
+			rst_die(path, ": corrupt record header among the chunks", 0);
+		if (type == REC_END) {
+			uint8_t e[32];
+			if (len != 32 || sys_pread(fd, e, 32, (long)(off + IMG_REC_HEADER)) != 32 || crc32c(0, e, 32) != crc)
+				rst_die(path, ": corrupt END record", 0);
+			struct rbuf er;
+			rb_init(&er, e, 32);
+			rb_u64(&er);
+			if (rb_u64(&er) != nchunks || rb_u64(&er) != content || rb_u64(&er) != off)
+				rst_die(path, ": the END record does not match the chunks (truncated or corrupt image)", 0);
+			return;
+		}
+		uint64_t next = off + IMG_REC_HEADER + len + ((8 - (len & 7)) & 7);
+		if (type != REC_CHUNK) {
+			off = next;
+			continue;
+		}
+		if (got != (long)sizeof(h))
+			rst_die(path, ": the image is truncated", 0);
+		uint64_t addr = rb_u64(&r), raw = rb_u64(&r);
+		uint32_t enc = rb_u32(&r), stored = rb_u32(&r), pad = rb_u32(&r);
+		if (enc != 0 || stored != raw || pad >= 4096 || (uint64_t)IMG_CHUNK_HEAD + pad + stored != len ||
+		    (addr & (PAGE - 1)) || !chunk_target_ok(m, addr, raw))
+			rst_die(path, ": malformed chunk record (corrupt image)", 0);
+		for (uint64_t done = 0; done < stored;) {
+			long n = sys_pread(fd, (char *)addr + done, stored - done,
+					   (long)(off + sizeof(h) + pad + done));
+			if (n == -4)
+				continue;
+			if (n <= 0)
+				rst_die(path, ": the image is truncated", 0);
+			done += (uint64_t)n;
+		}
+		uint32_t c = crc32c(0, h + IMG_REC_HEADER, IMG_CHUNK_HEAD);
+		c = crc32c(c, zeros, pad);
+		c = crc32c(c, (const void *)addr, stored);
+		if (c != crc) {
+			char mem[96];
+			struct sbuf s;
+			sb_init(&s, mem, sizeof(mem));
+			sb_str(&s, ": corrupt memory chunk at offset ");
+			sb_udec(&s, off);
+			sb_str(&s, " (CRC mismatch)");
+			rst_die(path, sb_cstr(&s), 0);
+		}
+		nchunks++;
+		content += raw;
+		off = next;
+	}
+}
+
+static void protect_regions(const struct meta *m)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct m_region *g = &m->regions[i];
+		if (is_special(g->kind) || g->kind == RK_VSYSCALL || (g->kind == RK_FILE && (g->flags & RF_SHARED)))
+			continue;
+		long e = sys_mprotect((void *)g->start, g->end - g->start, (int)g->prot);
+		if (e < 0)
+			rst_die("cannot protect ", g->path, e);
+	}
+}
+
+static void restore_process(const struct meta *m)
+{
+	const struct m_process *p = &m->proc;
+	struct {
+		uint64_t mm[11];
+		uint64_t auxv;
+		uint32_t auxv_size, exe_fd;
+	} map;
+	memcpy(map.mm, p->mm, sizeof(map.mm));
+	map.auxv = (uint64_t)p->auxv;
+	map.auxv_size = p->auxv_len;
+	map.exe_fd = (uint32_t)-1;
+	int exe = p->exe[0] ? (int)sys_openat(-100, p->exe, K_O_CLOEXEC, 0) : -1;
+	long e = -1;
+	if (exe >= 0) {
+		map.exe_fd = (uint32_t)exe; /* needs CAP_CHECKPOINT_RESTORE; fine to fail */
+		e = sys_prctl(35 /* PR_SET_MM */, 14 /* PR_SET_MM_MAP */, (long)&map, sizeof(map), 0);
+		sys_close(exe);
+	}
+	if (e < 0) {
+		map.exe_fd = (uint32_t)-1;
+		e = sys_prctl(35, 14, (long)&map, sizeof(map), 0);
+	}
+	if (e < 0)
+		rst_die("cannot restore the memory layout (brk, argv, environment)", 0, e);
+	sys_prctl(15 /* PR_SET_NAME */, (long)p->comm, 0, 0, 0);
+	e = sys_call1(SYS_chdir_, (long)p->cwd);
+	if (e < 0)
+		rst_die("cannot return to the working directory ", p->cwd, e);
+	sys_call1(SYS_umask_, p->umask);
+	for (uint32_t r = 0; r < p->nrlimit; r++) {
+		if (sys_call4(SYS_prlimit64_, 0, r, (long)p->rlim[r], 0) < 0) {
+			uint64_t cur[2];
+			sys_call4(SYS_prlimit64_, 0, r, 0, (long)cur);
+			cur[0] = p->rlim[r][0] < cur[1] ? p->rlim[r][0] : cur[1];
+			sys_call4(SYS_prlimit64_, 0, r, (long)cur, 0);
+		}
+	}
+	for (uint32_t s = 1; s <= p->nsig; s++) {
+		if (s == 9 || s == 19)
+			continue;
+		sys_call4(SYS_rt_sigaction_, s, (long)p->sigact[s - 1], 0, 8);
+	}
+}
+
+static void restore_fds(const struct meta *m, struct rst_fds *c)
+{
+	for (int i = 0; i < m->nfds; i++) {
+		const struct fd_rec *r = &m->fds[i];
+		int nfd;
+		const struct res_ops *ops = 0;
+		if (r->dup_of >= 0) {
+			nfd = (int)sys_fcntl(r->dup_of, 1030, 0);
+		} else {
+			ops = res_find_kind(r->kind);
+			if (!ops)
+				rst_die("the image has an fd of unknown kind", 0, 0);
+			nfd = ops->restore(r, c);
+		}
+		if (nfd < 0)
+			rst_die(c->why[0] ? c->why : "cannot restore an fd", 0, 0);
+		int cloexec = r->fd_flags & 1;
+		if (nfd != r->fd) {
+			long e = sys_dup3(nfd, r->fd, cloexec ? K_O_CLOEXEC : 0);
+			sys_close(nfd);
+			if (e < 0)
+				rst_die("cannot place an fd", 0, e);
+		} else if (!cloexec) {
+			sys_fcntl(nfd, 2 /* F_SETFD */, 0);
+		}
+		if (ops && ops->set_fl)
+			sys_fcntl(r->fd, 4 /* F_SETFL */, (long)r->open_flags);
+	}
+	for (int i = 0; i < m->nfds; i++) {
+		const struct fd_rec *r = &m->fds[i];
+		const struct res_ops *ops = r->dup_of < 0 ? res_find_kind(r->kind) : 0;
+		if (ops && ops->restore_late && ops->restore_late(r, c) < 0)
+			rst_die(c->why, 0, 0);
+	}
+}
+
+static void stage2(void *argp)
+{
+	struct args *a = argp;
+	unmap_all_but(a);
+	struct m_arena arena = { (uint8_t *)a->arena, 0, a->arena_len };
+	struct meta *m = m_take(&arena, sizeof(*m));
+	meta_read(a->image_fd, a->image, m, &arena);
+	move_vdso(m, a);
+	map_regions(m);
+	read_chunks(m, a->image_fd, a->image);
+	sys_close(a->image_fd);
+	protect_regions(m);
+	restore_process(m);
+
+	struct rst_fds *c = m_take(&arena, sizeof(*c));
+	static char why[1024];
+	c->why = why;
+	c->whylen = sizeof(why);
+	c->stash_base = m->max_fd + 1 < 3 ? 3 : m->max_fd + 1;
+	for (int i = 0; i < 3; i++)
+		c->stdio[i] = (int)sys_fcntl(i, 1030, c->stash_base);
+	if (c->stdio[2] >= 0)
+		rst_err_fd = c->stdio[2];
+	sys_call3(SYS_close_range_, 0, (long)c->stash_base - 1, 0);
+	restore_fds(m, c);
+
+	if (m->proc.restart_info_size != sizeof(struct restart_info))
+		rst_die("the image's agent is of another Stasis version", 0, 0);
+	if (!chunk_target_ok(m, m->proc.restart_info, sizeof(struct restart_info)))
+		rst_die("the image's restart block is not in writable memory", 0, 0);
+	struct restart_info *ri = (struct restart_info *)m->proc.restart_info;
+	ri->magic = RESTART_INFO_MAGIC;
+	ri->version = 1;
+	ri->coord_ip = a->coord_ip;
+	ri->coord_port = a->coord_port;
+	ri->loader_start = a->hole;
+	ri->loader_len = a->hole_len;
+	ri->nthreads = (unsigned)m->nthreads;
+	ri->entered = 0;
+	str_copy(ri->ckpt_dir, a->ckpt_dir, sizeof(ri->ckpt_dir));
+
+	int leader = -1;
+	void (*entry)(void *) = (void (*)(void *))m->proc.restart_entry;
+	for (int i = 0; i < m->nthreads; i++) {
+		const struct m_thread *t = &m->threads[i];
+		uintptr_t sp = t->flags & TF_CKPT ? (t->resume_sp & ~15ul) : ((t->resume_sp - 1024) & ~15ul);
+		if (t->flags & TF_LEADER) {
+			leader = i;
+			continue;
+		}
+		unsigned long flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000;
+		if (t->ctid)
+			flags |= 0x01000000 | 0x00200000;
+		long tid = rst_clone_thread(flags, (void *)sp, (void *)t->ctid, t->fs_base, (void *)entry, i);
+		if (tid < 0)
+			rst_die("cannot create a thread", 0, tid);
+	}
+	if (leader < 0)
+		rst_die("the image has no main thread", 0, 0);
+	const struct m_thread *t = &m->threads[leader];
+	sys_arch_prctl(0x1002 /* ARCH_SET_FS */, (long)t->fs_base);
+	if (t->ctid) {
+		sys_call1(SYS_set_tid_address_, (long)t->ctid);
+		*(int *)t->ctid = (int)sys_gettid();
+	}
+	sys_call3(SYS_close_range_, (long)c->stash_base, 0x7fffffff, 0);
+	rst_switch((void *)((t->resume_sp - 1024) & ~15ul), entry, (void *)(long)leader);
+}
+
+/* ---- stage 1 ---- */
+
+static void usage(void)
+{
+	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] IMAGE", 0, 0);
+}
+
+__attribute__((used)) static void stage1(long *sp)
+{
+	uint64_t all = ~0ull;
+	sys_call4(SYS_rt_sigprocmask_, 2 /* SIG_SETMASK */, (long)&all, 0, 8);
+	rst_relocate(rst_image_base());
+
+	int argc = (int)sp[0];
+	char **argv = (char **)(sp + 1);
+	const char *image = 0, *coord = 0, *dir = "";
+	for (int i = 1; i < argc; i++) {
+		if (str_eq(argv[i], "--coord") && i + 1 < argc)
+			coord = argv[++i];
+		else if (str_eq(argv[i], "--ckpt-dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (argv[i][0] != '-' && !image)
+			image = argv[i];
+		else
+			usage();
+	}
+	if (!image || !coord)
+		usage();
+	uint32_t ip;
+	uint16_t port;
+	if (parse_ipv4(coord, &ip, &port))
+		rst_die("--coord must be IPV4:PORT, not ", coord, 0);
+	if (cstrlen(image) >= 4096 || cstrlen(dir) >= 4096)
+		rst_die("path too long", 0, 0);
+
+	int fd = (int)sys_openat(-100, image, K_O_CLOEXEC, 0);
+	if (fd < 0)
+		rst_die("cannot open ", image, fd);
+	uint64_t msize = meta_size(fd, image);
+	size_t arena_len = page_up(msize * 4 + (64ul << 20));
+	long tmp = sys_mmap(0, arena_len, 3, MAP_PRIVATE_ | MAP_ANON_ | MAP_NORESERVE_, -1, 0);
+	if (tmp < 0)
+		rst_die("cannot map memory", 0, tmp);
+	struct m_arena arena = { (uint8_t *)tmp, 0, arena_len };
+	struct meta *m = m_take(&arena, sizeof(*m));
+	meta_read(fd, image, m, &arena);
+
+	static char mapsbuf[1 << 20];
+	struct span cur[4];
+	int ncur = current_specials(cur, mapsbuf, sizeof(mapsbuf));
+	check_vdso_layout(m, cur, ncur);
+	check_files(m);
+	int leaders = 0;
+	for (int i = 0; i < m->nthreads; i++)
+		leaders += (m->threads[i].flags & TF_LEADER) != 0;
+	if (leaders != 1)
+		rst_die(image, ": the image must have exactly one main thread", 0);
+
+	uintptr_t base = rst_image_base();
+	size_t self_len = page_up(rst_image_end()) - base;
+	size_t hole_len = self_len + LOADER_STACK + page_up(sizeof(struct args)) + arena_len;
+	uintptr_t hole = find_hole(m, hole_len);
+	memcpy((void *)hole, (void *)base, self_len);
+	rst_relocate(hole);
+	rst_protect_copy(hole);
+
+	struct args *a = (struct args *)(hole + self_len + LOADER_STACK);
+	str_copy(a->image, image, sizeof(a->image));
+	str_copy(a->ckpt_dir, dir, sizeof(a->ckpt_dir));
+	a->coord_ip = ip;
+	a->coord_port = port;
+	a->image_fd = fd;
+	a->hole = hole;
+	a->hole_len = hole_len;
+	a->arena = (uintptr_t)a + page_up(sizeof(struct args));
+	a->arena_len = arena_len;
+	for (int i = 0; i < ncur; i++)
+		a->special[i] = cur[i];
+	a->nspecial = ncur;
+	void (*fn)(void *) = (void (*)(void *))((uintptr_t)&stage2 - base + hole);
+	rst_switch((void *)(hole + self_len + LOADER_STACK - 64), fn, a);
+}
+
+__asm__(".text\n"
+	".global _start\n"
+	"_start:\n"
+	"	xor %rbp, %rbp\n"
+	"	mov %rsp, %rdi\n"
+	"	and $-16, %rsp\n"
+	"	call stage1\n"
+	"	hlt\n");

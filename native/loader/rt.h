@@ -1,0 +1,32 @@
+/*
+ * The loader's runtime: it has no libc. Entry, self-relocation (it is a static PIE that
+ * moves itself, so it applies its own R_X86_64_RELATIVE relocations, as musl's _dlstart
+ * does), output and the few memory functions the compiler may call.
+ */
+#ifndef STASIS_LOADER_RT_H
+#define STASIS_LOADER_RT_H
+#include <stdint.h>
+#include <stddef.h>
+
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+extern int rst_err_fd; /* where messages go: the restarter's stderr */
+
+void rst_say(const char *a, const char *b, const char *c);
+__attribute__((noreturn)) void rst_die(const char *a, const char *b, long err);
+
+/* Applies this binary's relative relocations as if it were loaded at `base`. */
+void rst_relocate(uintptr_t base);
+uintptr_t rst_image_base(void);
+uintptr_t rst_image_end(void);
+/* Makes each PT_LOAD of a copy at `base` as protected as its segment says. */
+void rst_protect_copy(uintptr_t base);
+
+/* Jumps to fn(arg) on a new stack. */
+__attribute__((noreturn)) void rst_switch(void *sp, void (*fn)(void *), void *arg);
+/* Creates a thread that runs fn(arg) on stack; returns its tid or -errno. */
+long rst_clone_thread(unsigned long flags, void *stack, void *ctid, unsigned long tls,
+		      void *fn, long arg);
+#endif

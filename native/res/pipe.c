@@ -1,0 +1,137 @@
+/*
+ * Pipes. The unread bytes are saved with the first fd of each pipe: drained from a read
+ * end (made non-blocking for the moment) and written straight back, so the running
+ * process loses nothing. On restore the first fd of a pipe creates it with its old
+ * capacity and refills it; later fds of the same pipe take the matching end. An end that
+ * no fd of the process held is closed once all fds are placed.
+ */
+#include "res.h"
+#include "../common/fmt.h"
+#include "../common/sys.h"
+
+#define F_SETFL_ 4
+#define F_SETPIPE_SZ 1031
+#define F_GETPIPE_SZ 1032
+
+static int pipe_claims(const struct fd_probe *p)
+{
+	return (p->st.mode & K_S_IFMT) == K_S_IFIFO && str_starts(p->link, "pipe:");
+}
+
+static int is_read_end(uint32_t oflags)
+{
+	return (oflags & K_O_ACCMODE) == 0;
+}
+
+static long drain_and_refill(const struct fd_probe *p, struct save_ctx *c)
+{
+	const struct fd_probe *rd = 0, *wr = 0;
+	for (int i = 0; i < c->nprobes; i++) {
+		const struct fd_probe *q = &c->probes[i];
+		if (!pipe_claims(q) || q->st.ino != p->st.ino)
+			continue;
+		if (is_read_end(q->open_flags) && !rd)
+			rd = q;
+		if (!is_read_end(q->open_flags) && !wr)
+			wr = q;
+	}
+	if (!rd)
+		return 0;
+	long got = 0;
+	sys_fcntl(rd->fd, F_SETFL_, (long)(rd->open_flags | K_O_NONBLOCK));
+	while ((size_t)got < c->scratch_len) {
+		long n = sys_read(rd->fd, c->scratch + got, c->scratch_len - (size_t)got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	sys_fcntl(rd->fd, F_SETFL_, (long)rd->open_flags);
+	if (!got)
+		return 0;
+	int wfd = wr ? wr->fd : -1, opened = 0;
+	if (wfd < 0) {
+		char path[64];
+		struct sbuf s;
+		sb_init(&s, path, sizeof(path));
+		sb_str(&s, "/proc/self/fd/");
+		sb_udec(&s, (uint64_t)rd->fd);
+		wfd = (int)sys_openat(-100, sb_cstr(&s), K_O_WRONLY | K_O_NONBLOCK | K_O_CLOEXEC, 0);
+		opened = 1;
+	} else {
+		sys_fcntl(wfd, F_SETFL_, (long)(wr->open_flags | K_O_NONBLOCK));
+	}
+	long put = 0;
+	while (wfd >= 0 && put < got) {
+		long n = sys_write(wfd, c->scratch + put, (size_t)(got - put));
+		if (n <= 0)
+			break;
+		put += n;
+	}
+	if (opened && wfd >= 0)
+		sys_close(wfd);
+	else if (wr)
+		sys_fcntl(wfd, F_SETFL_, (long)wr->open_flags);
+	return put == got ? got : -5;
+}
+
+static int pipe_save(const struct fd_probe *p, struct wbuf *extra, struct save_ctx *c)
+{
+	int first = 1;
+	for (int i = 0; i < c->nsaved_pipes; i++)
+		first &= c->saved_pipes[i] != p->st.ino;
+	long data = 0;
+	if (first) {
+		if (c->nsaved_pipes >= (int)(sizeof(c->saved_pipes) / sizeof(c->saved_pipes[0])))
+			return -24;
+		c->saved_pipes[c->nsaved_pipes++] = p->st.ino;
+		data = drain_and_refill(p, c);
+		if (data < 0)
+			return (int)data;
+	}
+	long size = sys_fcntl(p->fd, F_GETPIPE_SZ, 0);
+	wb_u64(extra, p->st.ino);
+	wb_u32(extra, is_read_end(p->open_flags) ? 0 : 1);
+	wb_u32(extra, size > 0 ? (uint32_t)size : 65536);
+	wb_u32(extra, (uint32_t)data);
+	wb_bytes(extra, c->scratch, (size_t)data);
+	return 0;
+}
+
+static int pipe_restore(const struct fd_rec *r, struct rst_fds *c)
+{
+	struct rbuf rb;
+	rb_init(&rb, r->extra, r->extra_len);
+	uint64_t id = rb_u64(&rb);
+	uint32_t end = rb_u32(&rb), size = rb_u32(&rb), len = rb_u32(&rb);
+	const uint8_t *data = rb_take(&rb, len);
+	if (rb.bad)
+		return rst_fail(c, "malformed pipe record", 0, 0);
+	int i = 0;
+	while (i < c->npipes && c->pipes[i].id != id)
+		i++;
+	if (i == c->npipes) {
+		if (c->npipes >= (int)(sizeof(c->pipes) / sizeof(c->pipes[0])))
+			return rst_fail(c, "too many pipes", 0, -24);
+		int fds[2];
+		long e = sys_call2(SYS_pipe2_, (long)fds, K_O_CLOEXEC);
+		if (e < 0)
+			return rst_fail(c, "cannot create a pipe", 0, e);
+		c->pipes[i].id = id;
+		c->pipes[i].rfd = rst_stash(c, fds[0]);
+		c->pipes[i].wfd = rst_stash(c, fds[1]);
+		c->npipes++;
+		sys_fcntl(c->pipes[i].wfd, F_SETPIPE_SZ, size);
+		for (uint32_t put = 0; put < len;) {
+			long n = sys_write(c->pipes[i].wfd, data + put, len - put);
+			if (n <= 0)
+				return rst_fail(c, "cannot refill a pipe", 0, n ? n : -5);
+			put += (uint32_t)n;
+		}
+	}
+	return (int)sys_fcntl(end ? c->pipes[i].wfd : c->pipes[i].rfd, 1030, 0);
+}
+
+const struct res_ops res_pipe = {
+	.kind = 5, .name = "pipe", .claims = pipe_claims, .save = pipe_save,
+	.restore = pipe_restore, .set_fl = 1,
+};

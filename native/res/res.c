@@ -1,0 +1,65 @@
+/* The fd-kind table, in claiming order, and helpers the kinds share. */
+#include "res.h"
+#include "../common/fmt.h"
+#include "../common/sys.h"
+
+extern const struct res_ops res_tty, res_inherit, res_reg, res_dir, res_chr, res_pipe,
+	res_eventfd, res_epoll, res_signalfd, res_timerfd;
+
+/* Order matters: a terminal is a TTY before it is a character device, and a stdio fd of
+ * a kind Stasis cannot rebuild is inherited from `stasis restart` before any other kind
+ * gets to look at it. */
+static const struct res_ops *const kinds[] = {
+	&res_tty, &res_inherit, &res_reg, &res_dir, &res_chr, &res_pipe,
+	&res_eventfd, &res_epoll, &res_signalfd, &res_timerfd,
+};
+
+const struct res_ops *res_find_claim(const struct fd_probe *p)
+{
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->claims(p))
+			return kinds[i];
+	return 0;
+}
+
+const struct res_ops *res_find_kind(uint32_t kind)
+{
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->kind == kind)
+			return kinds[i];
+	return 0;
+}
+
+const char *fdinfo_field(const char *fdinfo, const char *key)
+{
+	const char *f = fdinfo ? str_find(fdinfo, key) : 0;
+	if (!f)
+		return 0;
+	f += cstrlen(key);
+	while (*f == ' ' || *f == '\t')
+		f++;
+	return f;
+}
+
+int rst_stash(struct rst_fds *c, int fd)
+{
+	if (fd < 0 || fd >= c->stash_base)
+		return fd;
+	int n = (int)sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, c->stash_base);
+	sys_close(fd);
+	return n;
+}
+
+int rst_fail(struct rst_fds *c, const char *a, const char *b, long err)
+{
+	struct sbuf s;
+	sb_init(&s, c->why, (size_t)c->whylen);
+	sb_str(&s, a);
+	if (b)
+		sb_str(&s, b);
+	if (err) {
+		sb_str(&s, ": ");
+		sb_str(&s, strerror_short(err));
+	}
+	return err ? (int)err : -22;
+}

@@ -1,0 +1,96 @@
+/*
+ * Decodes a protocol frame with the agent's C codec and prints it as one JSON line, so
+ * test/protocol-vectors.test.ts can check the C and TypeScript sides agree on the same
+ * vectors. Also re-encodes agent messages and checks the bytes round-trip.
+ *   proto-vectors decode FILE.bin
+ */
+#include <stdio.h>
+#include <string.h>
+#include "../common/proto.h"
+
+static void json_str(const char *key, const char *v)
+{
+	printf(",\"%s\":\"", key);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t buf[PROTO_HEADER + PROTO_MAX_PAYLOAD + 16], again[PROTO_HEADER + PROTO_MAX_PAYLOAD];
+	static struct proto_msg m;
+	if (argc != 3 || strcmp(argv[1], "decode")) {
+		fprintf(stderr, "usage: proto-vectors decode FILE.bin\n");
+		return 2;
+	}
+	FILE *f = fopen(argv[2], "rb");
+	if (!f) {
+		perror(argv[2]);
+		return 2;
+	}
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	const char *why = "truncated frame";
+	uint16_t type;
+	long len = n >= PROTO_HEADER ? proto_check_header(buf, &type, &why) : -1;
+	if (len < 0 || (size_t)len + PROTO_HEADER > n) {
+		printf("error: %s\n", len < 0 ? why : "truncated frame");
+		return 1;
+	}
+	if ((size_t)len + PROTO_HEADER < n) {
+		printf("error: trailing bytes after frame\n");
+		return 1;
+	}
+	if (proto_decode(type, buf + PROTO_HEADER, (uint32_t)len, &m, &why)) {
+		printf("error: %s\n", why);
+		return 1;
+	}
+	long re = proto_encode(&m, again, sizeof(again));
+	if (re != (long)n || memcmp(again, buf, n)) {
+		printf("error: re-encoding differs\n");
+		return 1;
+	}
+	printf("{\"type\":\"%s\"", proto_type_name(type));
+	switch (type) {
+	case MSG_HELLO:
+		printf(",\"pid\":%u,\"ppid\":%u,\"flags\":%u,\"procId\":\"%llu\"", m.pid, m.ppid, m.flags,
+		       (unsigned long long)m.proc_id);
+		json_str("name", m.name);
+		json_str("ckptDir", m.ckpt_dir);
+		json_str("hostname", m.hostname);
+		break;
+	case MSG_WELCOME:
+		printf(",\"procId\":\"%llu\"", (unsigned long long)m.proc_id);
+		break;
+	case MSG_SUSPEND:
+	case MSG_RESUME:
+	case MSG_RESUMED:
+		printf(",\"ckptId\":\"%llu\"", (unsigned long long)m.ckpt_id);
+		break;
+	case MSG_SUSPENDED:
+		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"nthreads\":%u", (unsigned long long)m.ckpt_id,
+		       m.status, m.nthreads);
+		break;
+	case MSG_WRITE:
+		printf(",\"ckptId\":\"%llu\"", (unsigned long long)m.ckpt_id);
+		json_str("imagePath", m.image_path);
+		break;
+	case MSG_WRITTEN:
+		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"imageBytes\":\"%llu\"", (unsigned long long)m.ckpt_id,
+		       m.status, (unsigned long long)m.image_bytes);
+		json_str("message", m.message);
+		break;
+	default:
+		printf(",\"json\":%.*s", (int)m.json_len, (const char *)m.json);
+		break;
+	}
+	printf("}\n");
+	return 0;
+}
