@@ -304,10 +304,25 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 		if (*p)
 			*(char *)p++ = 0;
 		r->path = path;
-		if (r->start >= skip_start && r->end <= skip_end)
-			continue;
 		classify(r, shared);
-		if (++c->nregions >= MAX_REGIONS)
+		/* Leave out the scratch arena. The kernel may have merged it with a neighbouring
+		 * anonymous mapping, so keep whatever of the mapping lies outside it. */
+		if (r->start < skip_end && skip_start < r->end) {
+			if (r->start < skip_start && r->end > skip_end) {
+				struct region *hi = &c->regions[c->nregions + 1];
+				*hi = *r;
+				hi->start = skip_end;
+				r->end = skip_start;
+				c->nregions++;
+			} else if (r->start < skip_start) {
+				r->end = skip_start;
+			} else if (r->end > skip_end) {
+				r->start = skip_end;
+			} else {
+				continue;
+			}
+		}
+		if (++c->nregions >= MAX_REGIONS - 1)
 			return fail(c, "too many memory mappings", 0, -12);
 	}
 	return 0;

@@ -19,6 +19,7 @@
  *   resumed:  [      image regions      ]   (hole unmapped by the agent)  [vvar|vdso moved]
  */
 #include "meta.h"
+#include "ns.h"
 #include "rt.h"
 #include "../common/crc32c.h"
 #include "../common/fmt.h"
@@ -521,9 +522,17 @@ static void stage2(void *argp)
 		unsigned long flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000;
 		if (t->ctid)
 			flags |= 0x01000000 | 0x00200000;
-		long tid = rst_clone_thread(flags, (void *)sp, (void *)t->ctid, t->fs_base, (void *)entry, i);
+		uint32_t want = t->tid;
+		struct {
+			uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+				set_tid, set_tid_size, cgroup;
+		} ca = { flags, 0, t->ctid, 0, 0, sp - 16 - 4096, 4096, t->fs_base,
+			 rst_in_pidns ? (uint64_t)&want : 0, rst_in_pidns ? 1 : 0, 0 };
+		((uint64_t *)sp)[-2] = (uint64_t)entry;
+		((uint64_t *)sp)[-1] = (uint64_t)i;
+		long tid = rst_clone3_thread(&ca, sizeof(ca));
 		if (tid < 0)
-			rst_die("cannot create a thread", 0, tid);
+			rst_die("cannot create a thread with its old TID", 0, tid);
 	}
 	if (leader < 0)
 		rst_die("the image has no main thread", 0, 0);
@@ -541,7 +550,7 @@ static void stage2(void *argp)
 
 static void usage(void)
 {
-	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] IMAGE", 0, 0);
+	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--no-pidns] IMAGE", 0, 0);
 }
 
 __attribute__((used)) static void stage1(long *sp)
@@ -553,11 +562,14 @@ __attribute__((used)) static void stage1(long *sp)
 	int argc = (int)sp[0];
 	char **argv = (char **)(sp + 1);
 	const char *image = 0, *coord = 0, *dir = "";
+	int no_pidns = 0;
 	for (int i = 1; i < argc; i++) {
 		if (str_eq(argv[i], "--coord") && i + 1 < argc)
 			coord = argv[++i];
 		else if (str_eq(argv[i], "--ckpt-dir") && i + 1 < argc)
 			dir = argv[++i];
+		else if (str_eq(argv[i], "--no-pidns"))
+			no_pidns = 1;
 		else if (argv[i][0] != '-' && !image)
 			image = argv[i];
 		else
@@ -589,6 +601,8 @@ __attribute__((used)) static void stage1(long *sp)
 	int ncur = current_specials(cur, mapsbuf, sizeof(mapsbuf));
 	check_vdso_layout(m, cur, ncur);
 	check_files(m);
+	if (!no_pidns)
+		rst_enter_namespace(m->proc.pid);
 	int leaders = 0;
 	for (int i = 0; i < m->nthreads; i++)
 		leaders += (m->threads[i].flags & TF_LEADER) != 0;

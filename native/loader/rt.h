@@ -26,7 +26,7 @@ void rst_protect_copy(uintptr_t base);
 
 /* Jumps to fn(arg) on a new stack. */
 __attribute__((noreturn)) void rst_switch(void *sp, void (*fn)(void *), void *arg);
-/* Creates a thread that runs fn(arg) on stack; returns its tid or -errno. */
-long rst_clone_thread(unsigned long flags, void *stack, void *ctid, unsigned long tls,
-		      void *fn, long arg);
+/* clone3 for a thread whose new stack top holds fn and its argument (top-16, top-8):
+ * the child pops them and jumps to fn(arg). Returns the tid or -errno. */
+long rst_clone3_thread(void *clone_args, unsigned long size);
 #endif
