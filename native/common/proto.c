@@ -100,28 +100,67 @@ long proto_check_header(const uint8_t *h, uint16_t *type, const char **why)
 	*type = rb_u16(&r);
 	uint32_t len = rb_u32(&r);
 	if (magic != PROTO_MAGIC) {
-		*why = "bad magic";
+		*why = "bad-magic";
 		return -1;
 	}
 	if (version != PROTO_VERSION) {
-		*why = "unsupported version";
+		*why = "bad-version";
 		return -1;
 	}
 	if (len > PROTO_MAX_PAYLOAD) {
-		*why = "payload too large";
+		*why = "too-long";
 		return -1;
 	}
 	if (!proto_type_name(*type)) {
-		*why = "unknown type";
+		*why = "unknown-type";
 		return -1;
 	}
 	return len;
+}
+
+/* Reads a `str` into dst, checking it is UTF-8 and fits. */
+static void get_str(struct rbuf *r, char *dst, size_t cap, const char **field_err)
+{
+	uint16_t n = rb_u16(r);
+	const uint8_t *p = rb_take(r, n);
+	dst[0] = 0;
+	if (!p)
+		return;
+	if (n >= cap) {
+		*field_err = "bad-field";
+		return;
+	}
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		if (!len || i + len > n || (len == 2 && c < 0xc2)) {
+			*field_err = "bad-utf8";
+			return;
+		}
+		uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80) {
+				*field_err = "bad-utf8";
+				return;
+			}
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+			*field_err = "bad-utf8";
+			return;
+		}
+		i += len;
+	}
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (char)p[i];
+	dst[n] = 0;
 }
 
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why)
 {
 	struct rbuf r;
+	const char *field_err = 0;
 	rb_init(&r, payload, len);
 	uint8_t *z = (uint8_t *)m;
 	for (size_t i = 0; i < sizeof(*m); i++)
@@ -133,11 +172,11 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		m->ppid = rb_u32(&r);
 		m->flags = rb_u32(&r);
 		if (rb_u32(&r) != 0)
-			r.bad = 1;
+			field_err = "bad-field";
 		m->proc_id = rb_u64(&r);
-		rb_str(&r, m->name, sizeof(m->name));
-		rb_str(&r, m->ckpt_dir, sizeof(m->ckpt_dir));
-		rb_str(&r, m->hostname, sizeof(m->hostname));
+		get_str(&r, m->name, sizeof(m->name), &field_err);
+		get_str(&r, m->ckpt_dir, sizeof(m->ckpt_dir), &field_err);
+		get_str(&r, m->hostname, sizeof(m->hostname), &field_err);
 		break;
 	case MSG_WELCOME:
 		m->proc_id = rb_u64(&r);
@@ -154,15 +193,15 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		break;
 	case MSG_WRITE:
 		m->ckpt_id = rb_u64(&r);
-		rb_str(&r, m->image_path, sizeof(m->image_path));
+		get_str(&r, m->image_path, sizeof(m->image_path), &field_err);
 		break;
 	case MSG_WRITTEN:
 		m->ckpt_id = rb_u64(&r);
 		m->status = (int32_t)rb_u32(&r);
 		if (rb_u32(&r) != 0)
-			r.bad = 1;
+			field_err = "bad-field";
 		m->image_bytes = rb_u64(&r);
-		rb_str(&r, m->message, sizeof(m->message));
+		get_str(&r, m->message, sizeof(m->message), &field_err);
 		break;
 	case MSG_KILL:
 		break;
@@ -174,15 +213,19 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		r.off = len;
 		break;
 	default:
-		*why = "unknown type";
+		*why = "unknown-type";
 		return -1;
 	}
 	if (r.bad) {
-		*why = "malformed payload";
+		*why = "short-payload";
 		return -1;
 	}
 	if (r.off != len) {
-		*why = "trailing bytes in payload";
+		*why = "trailing-bytes";
+		return -1;
+	}
+	if (field_err) {
+		*why = field_err;
 		return -1;
 	}
 	return 0;

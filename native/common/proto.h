@@ -33,11 +33,11 @@ struct proto_msg {
 	uint32_t pid, ppid, flags, nthreads;
 	int32_t status;
 	uint64_t proc_id, ckpt_id, image_bytes;
-	char name[256];
+	char name[PROTO_STR_MAX];
 	char ckpt_dir[PROTO_STR_MAX];
-	char hostname[256];
+	char hostname[PROTO_STR_MAX];
 	char image_path[PROTO_STR_MAX];
-	char message[1024];
+	char message[PROTO_STR_MAX];
 	const uint8_t *json; /* REQUEST/RESPONSE/PROGRESS: points into the payload */
 	uint32_t json_len;
 };
@@ -46,12 +46,15 @@ struct proto_msg {
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
 
 /*
- * Checks a 12-byte header. Returns the payload length, or -1 with *why set to a
- * static reason ("bad magic", "unsupported version", "payload too large", "unknown type").
+ * Checks a 12-byte header. Returns the payload length, or -1 with *why set to a static
+ * keyword shared with the TypeScript codec and the vectors: "bad-magic", "bad-version",
+ * "too-long", "unknown-type".
  */
 long proto_check_header(const uint8_t *h, uint16_t *type, const char **why);
 
-/* Decodes a payload of a known type. Returns 0, or -1 with *why set. */
+/* Decodes a payload of a known type. Returns 0, or -1 with *why set to "short-payload",
+ * "trailing-bytes", "bad-field" (a reserved field not 0, a string too long for us) or
+ * "bad-utf8". */
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why);
 

@@ -37,15 +37,15 @@ int main(int argc, char **argv)
 	}
 	size_t n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	const char *why = "truncated frame";
+	const char *why = "truncated";
 	uint16_t type;
 	long len = n >= PROTO_HEADER ? proto_check_header(buf, &type, &why) : -1;
 	if (len < 0 || (size_t)len + PROTO_HEADER > n) {
-		printf("error: %s\n", len < 0 ? why : "truncated frame");
+		printf("error: %s\n", len < 0 ? why : "truncated");
 		return 1;
 	}
 	if ((size_t)len + PROTO_HEADER < n) {
-		printf("error: trailing bytes after frame\n");
+		printf("error: trailing-bytes\n");
 		return 1;
 	}
 	if (proto_decode(type, buf + PROTO_HEADER, (uint32_t)len, &m, &why)) {
@@ -86,6 +86,8 @@ int main(int argc, char **argv)
 		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"imageBytes\":\"%llu\"", (unsigned long long)m.ckpt_id,
 		       m.status, (unsigned long long)m.image_bytes);
 		json_str("message", m.message);
+		break;
+	case MSG_KILL:
 		break;
 	default:
 		printf(",\"json\":%.*s", (int)m.json_len, (const char *)m.json);

@@ -1,0 +1,67 @@
+/*
+ * `stasis launch -- PROGRAM [ARGS...]`: run a program under the agent. Makes sure a
+ * coordinator answers (starting an auto-exiting one if none does), then runs the program
+ * with libstasis.so preloaded and the coordinator address and checkpoint directory in its
+ * environment.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { formatAddress } from '../client/client';
+import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordinator';
+import { requireNative } from '../native/paths';
+import { CommandSpec, intOption, ParsedArgs, usageError } from './args';
+import { runForeground } from './child';
+import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './common';
+
+const spec: CommandSpec = {
+  name: 'launch',
+  summary: 'Run PROGRAM so that it can be checkpointed with `stasis checkpoint`.',
+  usage: '[--ckpt-dir D] [--interval S] [--keep N] -- PROGRAM [ARGS...]',
+  details:
+    'If no coordinator answers at the coordinator address, one is started in the background; it\n' +
+    'exits when the last launched process does. The exit status is PROGRAM\'s (128+N if signal N\n' +
+    'killed it).',
+  options: [
+    CKPT_DIR_OPTION,
+    { name: 'interval', value: 'S', help: 'checkpoint every S seconds (for a coordinator that launch starts)' },
+    { name: 'keep', value: 'N', help: 'generations to keep (for a coordinator that launch starts; default 2)' },
+  ],
+  maxPositionals: Infinity,
+  stopAtFirstPositional: true,
+};
+
+/** Prepends the agent to LD_PRELOAD, keeping what the user preloads already. */
+export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string): NodeJS.ProcessEnv {
+  const existing = base.LD_PRELOAD;
+  return {
+    ...base,
+    LD_PRELOAD: existing ? `${agent}:${existing}` : agent,
+    STASIS_COORD_ADDR: coordAddr,
+    STASIS_CKPT_DIR: ckptDir,
+  };
+}
+
+async function run(args: ParsedArgs): Promise<number> {
+  const [program, ...programArgs] = args.positionals;
+  if (program === undefined || program === '') throw usageError(spec, 'no program to launch: `stasis launch -- PROGRAM [ARGS...]`');
+  const intervalSec = intOption(spec, args, 'interval', 1, 365 * 24 * 3600);
+  const keep = intOption(spec, args, 'keep', 1, 100000);
+  const agent = requireNative('agent');
+  const addr = await coordAddressIPv4(spec, args);
+  const ckptDir = ckptDirFrom(args);
+  fs.mkdirSync(ckptDir, { recursive: true, mode: 0o700 });
+
+  const ensured = await ensureCoordinator({ addr, logFile: path.join(ckptDir, 'coordinator.log'), intervalSec, keep });
+  if (!ensured.started && (intervalSec !== undefined || keep !== undefined)) {
+    process.stderr.write(`stasis: note: using the running coordinator at ${formatAddress(addr)}; --interval and --keep apply only to one that launch starts\n`);
+  }
+  try {
+    return await runForeground(program, programArgs, agentEnvironment(process.env, agent, formatAddress(addr), ckptDir));
+  } catch (err) {
+    if (ensured.started) await releaseCoordinator(addr);
+    throw err;
+  }
+}
+
+export const launchCommand: Command = { spec, run };

@@ -1,0 +1,57 @@
+/*
+ * `stasis restart [DIR]`: restore the process of a generation. Everything that can be
+ * checked here is checked before anything starts (the generation is complete, its manifest
+ * valid, the image's header and records intact), then the freestanding loader
+ * native/build/stasis-restore takes over in the foreground.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveGeneration } from '../ckpt-dir/resolve';
+import { formatAddress } from '../client/client';
+import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordinator';
+import { StasisError } from '../errors';
+import { readImage } from '../image/reader';
+import { requireNative } from '../native/paths';
+import { CommandSpec, ParsedArgs, stringOption } from './args';
+import { runForeground } from './child';
+import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './common';
+
+const spec: CommandSpec = {
+  name: 'restart',
+  summary: 'Restart the process saved in a checkpoint directory (its latest generation) or a generation folder.',
+  usage: '[--ckpt-dir D] [DIR]',
+  details:
+    'DIR defaults to the checkpoint directory. The restarted process checkpoints into --ckpt-dir if given,\n' +
+    'else into the directory that holds the generation. The exit status is the process\'s.',
+  options: [CKPT_DIR_OPTION],
+  maxPositionals: 1,
+};
+
+async function run(args: ParsedArgs): Promise<number> {
+  const gen = await resolveGeneration(args.positionals[0] ?? ckptDirFrom(args));
+  if (gen.images.length === 0) {
+    throw new StasisError('BAD_MANIFEST', `generation ${gen.path} lists no processes — restart from an earlier one`);
+  }
+  if (gen.images.length > 1) {
+    throw new StasisError('NOT_SUPPORTED', `multi-process restart is not supported yet (issue 3): ${gen.path} holds ${gen.images.length} processes`);
+  }
+  const image = gen.images[0]!.path;
+  await readImage(image);
+
+  const restorer = requireNative('restorer');
+  const addr = await coordAddressIPv4(spec, args);
+  const ckptDir = stringOption(args, 'ckpt-dir') !== undefined ? ckptDirFrom(args) : gen.ckptDir;
+  fs.mkdirSync(ckptDir, { recursive: true, mode: 0o700 });
+  const ensured = await ensureCoordinator({ addr, logFile: path.join(ckptDir, 'coordinator.log') });
+  const coord = formatAddress(addr);
+  const env = { ...process.env, STASIS_COORD_ADDR: coord, STASIS_CKPT_DIR: ckptDir };
+  try {
+    return await runForeground(restorer, ['--coord', coord, '--ckpt-dir', ckptDir, image], env);
+  } catch (err) {
+    if (ensured.started) await releaseCoordinator(addr);
+    throw err;
+  }
+}
+
+export const restartCommand: Command = { spec, run };

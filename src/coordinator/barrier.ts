@@ -1,0 +1,312 @@
+/*
+ * One checkpoint, run as barriers across a fixed set of agents (docs/protocol.md,
+ * "A checkpoint"):
+ *
+ *   SUSPEND all ─▶ SUSPENDED from all ─▶ create generation folder(s) ─▶ WRITE to each
+ *   ─▶ WRITTEN from all ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
+ *
+ * Transport-agnostic: peers are anything with `send`; the owner feeds agent answers in with
+ * `deliver` and disconnects with `peerLost`. The first failure wins (a nonzero status, a
+ * lost agent, a timeout, a filesystem error); on failure every still-connected participant
+ * gets RESUME — including the one that failed — the generation is not committed and its
+ * folder is removed once every participant has answered, so no agent is still writing into
+ * it. Agents answer in their own order (SUSPENDED, WRITTEN if it got WRITE, RESUMED if it got
+ * RESUME); any other message from a participant is a protocol violation (`deliver` → false).
+ */
+
+import * as path from 'node:path';
+import { StasisError } from '../errors';
+import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
+import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION } from '../ckpt-dir/manifest';
+import { CoordToAgent, JsonObject, ResumedMessage, SuspendedMessage, WrittenMessage } from '../protocol/messages';
+import { describeStatus } from './errno';
+import { Logger, silentLogger } from './log';
+
+export type AgentState = 'running' | 'restoring' | 'suspending' | 'suspended' | 'writing' | 'written' | 'resuming';
+
+export interface BarrierPeer {
+  readonly procId: number;
+  readonly pid: number;
+  readonly name: string;
+  readonly ckptDir: string;
+  state: AgentState;
+  send(msg: CoordToAgent): void;
+}
+
+export interface GenerationResult {
+  ckptDir: string;
+  path: string;
+  number: number;
+  processes: number;
+  bytes: number;
+}
+
+export interface CheckpointOutcome {
+  ckptId: number;
+  generations: GenerationResult[];
+  durationMs: number;
+  bytes: number;
+  processes: number;
+}
+
+export interface BarrierOptions {
+  /** Complete generations to keep per checkpoint directory (at least 1). */
+  keep: number;
+  /** How long one phase may wait for the slowest agent. */
+  phaseTimeoutMs: number;
+  progress?: (body: JsonObject) => void;
+  log?: Logger;
+}
+
+type Answer = 'SUSPENDED' | 'WRITTEN' | 'RESUMED';
+
+interface Participant {
+  peer: BarrierPeer;
+  lost: boolean;
+  sentWrite: boolean;
+  sentResume: boolean;
+  suspended: boolean;
+  written: boolean;
+  resumed: boolean;
+  gen: GenerationEntry | null;
+  imageName: string;
+  bytes: number;
+}
+
+export class CheckpointBarrier {
+  private readonly parts: Participant[];
+  private readonly log: Logger;
+  private failure: StasisError | null = null;
+  /** Set once the commit starts: losing an agent after that does not undo the checkpoint. */
+  private committing = false;
+  private waiter: (() => void) | null = null;
+  private started = false;
+
+  constructor(readonly ckptId: number, peers: readonly BarrierPeer[], private readonly opts: BarrierOptions) {
+    this.parts = peers.map((peer) => ({
+      peer, lost: false, sentWrite: false, sentResume: false,
+      suspended: false, written: false, resumed: false, gen: null, imageName: '', bytes: 0,
+    }));
+    this.log = opts.log ?? silentLogger;
+  }
+
+  has(peer: BarrierPeer): boolean {
+    return this.find(peer) !== undefined;
+  }
+
+  /** Feeds an agent's answer. Returns false when it was not expected from that peer now. */
+  deliver(peer: BarrierPeer, msg: SuspendedMessage | WrittenMessage | ResumedMessage): boolean {
+    const p = this.find(peer);
+    if (!p || p.lost || msg.ckptId !== BigInt(this.ckptId) || this.expected(p) !== msg.type) return false;
+    const who = describePeer(peer);
+    switch (msg.type) {
+      case 'SUSPENDED':
+        p.suspended = true;
+        if (msg.status !== 0) {
+          this.fail(new StasisError('AGENT_FAILED', `${who} could not suspend: ${describeStatus(msg.status)} — see its stderr; the checkpoint was abandoned`));
+        } else if (!p.sentResume) {
+          peer.state = 'suspended';
+        }
+        break;
+      case 'WRITTEN':
+        p.written = true;
+        if (msg.status !== 0) {
+          const why = msg.message !== '' ? `${msg.message} (${describeStatus(msg.status)})` : describeStatus(msg.status);
+          this.fail(new StasisError('AGENT_FAILED', `${who} could not write its image: ${why} — the previous generation is intact`));
+        } else {
+          p.bytes = Number(msg.imageBytes);
+          if (!p.sentResume) peer.state = 'written';
+        }
+        break;
+      case 'RESUMED':
+        p.resumed = true;
+        peer.state = 'running';
+        break;
+    }
+    this.poke();
+    return true;
+  }
+
+  peerLost(peer: BarrierPeer): void {
+    const p = this.find(peer);
+    if (!p || p.lost) return;
+    p.lost = true;
+    if (!this.committing) {
+      this.fail(new StasisError('AGENT_LOST', `${describePeer(peer)} disconnected during the checkpoint — the previous generation is intact`));
+    } else {
+      this.log(`${describePeer(peer)} disconnected after checkpoint ${this.ckptId} was committed`);
+    }
+    this.poke();
+  }
+
+  /** Runs the checkpoint; resolves when every agent has resumed, rejects with the first failure. */
+  async run(): Promise<CheckpointOutcome> {
+    if (this.started) throw new Error('CheckpointBarrier.run called twice');
+    this.started = true;
+    const t0 = Date.now();
+    const id = BigInt(this.ckptId);
+    const n = this.parts.length;
+    const gens = new Map<string, GenerationEntry>();
+    const committed = new Set<GenerationEntry>();
+    try {
+      for (const p of this.parts) {
+        p.peer.state = 'suspending';
+        p.peer.send({ type: 'SUSPEND', ckptId: id });
+      }
+      this.progress({ phase: 'suspending', processes: n });
+      await this.phase('SUSPEND', (p) => p.suspended);
+      this.throwIfFailed();
+      this.progress({ phase: 'suspended', processes: n });
+
+      for (const p of this.live()) {
+        let gen = gens.get(p.peer.ckptDir);
+        if (!gen) {
+          gen = await createGeneration(p.peer.ckptDir);
+          gens.set(p.peer.ckptDir, gen);
+          this.log(`checkpoint ${this.ckptId}: writing ${gen.path}`);
+        }
+        p.gen = gen;
+        p.imageName = this.imageNameFor(p, gen);
+      }
+      this.throwIfFailed();
+      for (const p of this.live()) {
+        p.sentWrite = true;
+        p.peer.state = 'writing';
+        p.peer.send({ type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName) });
+      }
+      this.progress({ phase: 'writing', processes: n });
+      await this.phase('WRITE', (p) => p.written);
+      this.throwIfFailed();
+
+      this.committing = true;
+      const results: GenerationResult[] = [];
+      for (const gen of gens.values()) {
+        const members = this.parts.filter((p) => p.gen === gen);
+        const manifest: Manifest = {
+          format: MANIFEST_FORMAT,
+          version: MANIFEST_VERSION,
+          generation: gen.number,
+          ckptId: this.ckptId,
+          created: new Date().toISOString(),
+          processes: members.map((p) => ({
+            procId: p.peer.procId, pid: p.peer.pid, name: p.peer.name, image: p.imageName, bytes: p.bytes,
+          })),
+        };
+        await commitGeneration(gen, manifest, this.opts.keep);
+        committed.add(gen);
+        const bytes = members.reduce((s, p) => s + p.bytes, 0);
+        results.push({ ckptDir: path.dirname(gen.path), path: gen.path, number: gen.number, processes: members.length, bytes });
+        this.log(`checkpoint ${this.ckptId}: committed ${gen.path} (${members.length} processes, ${bytes} bytes)`);
+      }
+      this.progress({ phase: 'committed', generation: results[0]?.path ?? '' });
+
+      this.resumeAll();
+      await this.phase('RESUME', (p) => p.resumed, false);
+      const bytes = results.reduce((s, r) => s + r.bytes, 0);
+      return { ckptId: this.ckptId, generations: results, durationMs: Date.now() - t0, bytes, processes: n };
+    } catch (err) {
+      this.fail(err instanceof StasisError ? err
+        : new StasisError('IO', `checkpoint ${this.ckptId} failed: ${(err as Error).message} — check the checkpoint directory`));
+      this.resumeAll();
+      await this.phase('RESUME', (p) => p.resumed, false);
+      for (const gen of gens.values()) {
+        if (committed.has(gen)) continue;
+        try {
+          await discardGeneration(gen);
+        } catch (e) {
+          this.log(`could not remove partial generation ${gen.path}: ${(e as Error).message}`);
+        }
+      }
+      throw this.failure!;
+    }
+  }
+
+  private find(peer: BarrierPeer): Participant | undefined {
+    return this.parts.find((p) => p.peer === peer);
+  }
+
+  private live(): Participant[] {
+    return this.parts.filter((p) => !p.lost);
+  }
+
+  /** The next answer this participant owes, in the order an agent sends them. */
+  private expected(p: Participant): Answer | null {
+    if (!p.suspended) return 'SUSPENDED';
+    if (p.sentWrite && !p.written) return 'WRITTEN';
+    if (p.sentResume && !p.resumed) return 'RESUMED';
+    return null;
+  }
+
+  private fail(err: StasisError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.log(`checkpoint ${this.ckptId} failed: ${err.message}`);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private resumeAll(): void {
+    const id = BigInt(this.ckptId);
+    for (const p of this.live()) {
+      if (p.sentResume) continue;
+      p.sentResume = true;
+      p.peer.state = 'resuming';
+      p.peer.send({ type: 'RESUME', ckptId: id });
+    }
+  }
+
+  /**
+   * Waits until every live participant has `done`, or — when `stopOnFailure` — a failure is
+   * recorded. A timeout is a failure in the forward phases and only logged while resuming.
+   */
+  private async phase(what: string, done: (p: Participant) => boolean, stopOnFailure = true): Promise<void> {
+    const ready = (): boolean => (stopOnFailure && this.failure !== null) || this.live().every(done);
+    if (ready()) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        const late = this.live().filter((p) => !done(p)).map((p) => describePeer(p.peer));
+        const secs = Math.round(this.opts.phaseTimeoutMs / 1000);
+        if (stopOnFailure) {
+          this.fail(new StasisError('TIMEOUT', `${late[0] ?? 'an agent'} did not answer ${what} within ${secs} s — see its stderr; the previous generation is intact`));
+        } else {
+          this.log(`checkpoint ${this.ckptId}: no answer to ${what} within ${secs} s from ${late.join(', ')}`);
+        }
+        resolve();
+      }, this.opts.phaseTimeoutMs);
+      this.waiter = () => {
+        if (!ready()) return;
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve();
+      };
+    });
+  }
+
+  private poke(): void {
+    this.waiter?.();
+  }
+
+  private imageNameFor(p: Participant, gen: GenerationEntry): string {
+    const base = `${sanitizeName(p.peer.name)}-${p.peer.pid}`;
+    const taken = (name: string): boolean => this.parts.some((q) => q !== p && q.gen === gen && q.imageName === name);
+    const plain = `${base}.img`;
+    return taken(plain) ? `${base}-${p.peer.procId}.img` : plain;
+  }
+
+  private progress(body: JsonObject): void {
+    this.opts.progress?.(body);
+  }
+}
+
+/** Keeps [A-Za-z0-9._-]; anything else becomes `_`. */
+export function sanitizeName(name: string): string {
+  const clean = name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+  return clean === '' || clean === '.' || clean === '..' ? 'proc' : clean;
+}
+
+export function describePeer(peer: BarrierPeer): string {
+  return `process ${peer.name} (pid ${peer.pid}, procId ${peer.procId})`;
+}

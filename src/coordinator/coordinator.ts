@@ -1,0 +1,340 @@
+/*
+ * The coordinator's core: which agents are connected, which client asked for what, and
+ * when a checkpoint runs. It knows nothing about sockets — the net adapter
+ * (net-server.ts) turns connections into AgentLink/ClientReply objects and feeds decoded
+ * messages in; a ProtocolError thrown back means "drop that connection".
+ *
+ * Checkpoints are serialized: a request that arrives while one runs waits for it and then
+ * takes its own; a periodic tick that finds one running is skipped.
+ */
+
+import * as path from 'node:path';
+import { StasisError } from '../errors';
+import { ProtocolError } from '../protocol/frame';
+import { CoordToAgent, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
+import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer } from './barrier';
+import { Logger, silentLogger } from './log';
+
+export const DEFAULT_KEEP = 2;
+export const DEFAULT_PHASE_TIMEOUT_MS = 5 * 60 * 1000;
+export const DEFAULT_FIRST_AGENT_TIMEOUT_MS = 60 * 1000;
+
+export interface AgentLink {
+  readonly remote: string;
+  send(msg: CoordToAgent): void;
+}
+
+export interface ClientReply {
+  progress(body: JsonObject): void;
+  respond(body: JsonObject): void;
+}
+
+export interface CoordinatorOptions {
+  /** Complete generations kept per checkpoint directory (default 2). */
+  keep?: number;
+  /** Seconds between periodic checkpoints; 0 or absent: none. */
+  intervalSec?: number;
+  /**
+   * Call onIdle once the last agent has gone (after at least one came) and no checkpoint
+   * runs — or when no agent has come within firstAgentTimeoutMs (the program it was started
+   * for never ran under the agent).
+   */
+  exitWhenIdle?: boolean;
+  /** With exitWhenIdle (default 60 s). */
+  firstAgentTimeoutMs?: number;
+  phaseTimeoutMs?: number;
+  log?: Logger;
+  onIdle?: () => void;
+  /** A client asked for `shutdown`; called after the response was sent. */
+  onShutdown?: () => void;
+}
+
+export class AgentSession implements BarrierPeer {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly name: string;
+  readonly hostname: string;
+  readonly ckptDir: string;
+  readonly restarted: boolean;
+  readonly connectedAt = new Date();
+  state: AgentState;
+  /** A restarted agent owes RESUMED(0) for the RESUME(0) sent after WELCOME. */
+  awaitingRestoreResume: boolean;
+
+  constructor(private readonly link: AgentLink, hello: HelloMessage, readonly procId: number) {
+    this.pid = hello.pid;
+    this.ppid = hello.ppid;
+    this.name = hello.name;
+    this.hostname = hello.hostname;
+    this.ckptDir = hello.ckptDir;
+    this.restarted = (hello.flags & HELLO_RESTARTED) !== 0;
+    this.state = this.restarted ? 'restoring' : 'running';
+    this.awaitingRestoreResume = this.restarted;
+  }
+
+  get remote(): string {
+    return this.link.remote;
+  }
+
+  send(msg: CoordToAgent): void {
+    this.link.send(msg);
+  }
+}
+
+interface LastCheckpoint {
+  ckptId: number;
+  generation: string;
+  generations: string[];
+  durationMs: number;
+  bytes: number;
+  processes: number;
+  finishedAt: string;
+}
+
+export class Coordinator {
+  private readonly agents = new Map<number, AgentSession>();
+  private readonly log: Logger;
+  private readonly keep: number;
+  private nextProcId = 1;
+  private nextCkptId = 1;
+  private current: CheckpointBarrier | null = null;
+  private running: Promise<CheckpointOutcome> | null = null;
+  private hadAgent = false;
+  private idleFired = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private firstAgentTimer: NodeJS.Timeout | null = null;
+  private last: LastCheckpoint | null = null;
+  private lastError: { code: string; message: string; at: string } | null = null;
+  private address = { host: '', port: 0 };
+
+  constructor(private readonly opts: CoordinatorOptions = {}) {
+    this.log = opts.log ?? silentLogger;
+    this.keep = Math.max(1, opts.keep ?? DEFAULT_KEEP);
+  }
+
+  setAddress(host: string, port: number): void {
+    this.address = { host, port };
+  }
+
+  get agentCount(): number {
+    return this.agents.size;
+  }
+
+  get checkpointRunning(): boolean {
+    return this.running !== null;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+    if (this.opts.exitWhenIdle && !this.hadAgent) {
+      const ms = this.opts.firstAgentTimeoutMs ?? DEFAULT_FIRST_AGENT_TIMEOUT_MS;
+      this.firstAgentTimer = setTimeout(() => {
+        this.firstAgentTimer = null;
+        if (this.hadAgent || this.idleFired) return;
+        this.idleFired = true;
+        this.log(`no process connected within ${Math.round(ms / 1000)} s; exiting`);
+        this.opts.onIdle?.();
+      }, ms);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.firstAgentTimer) clearTimeout(this.firstAgentTimer);
+    this.timer = null;
+    this.firstAgentTimer = null;
+  }
+
+  /** A HELLO opened an agent connection. Throws ProtocolError when it is not acceptable. */
+  agentHello(link: AgentLink, hello: HelloMessage): AgentSession {
+    if (hello.pid < 1) throw new ProtocolError('bad-field', `HELLO.pid is ${hello.pid}`);
+    if (!path.isAbsolute(hello.ckptDir)) {
+      throw new ProtocolError('bad-field', `HELLO.ckptDir ${JSON.stringify(hello.ckptDir)} is not an absolute path`);
+    }
+    if (hello.procId > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ProtocolError('bad-field', `HELLO.procId ${hello.procId} is out of range`);
+    }
+    const wanted = Number(hello.procId);
+    let procId = wanted;
+    if (wanted === 0 || this.agents.has(wanted)) {
+      if (wanted !== 0) this.log(`procId ${wanted} asked by pid ${hello.pid} is held by another process; assigning a new one`);
+      procId = this.nextProcId;
+    }
+    this.nextProcId = Math.max(this.nextProcId, procId + 1);
+    const agent = new AgentSession(link, hello, procId);
+    this.agents.set(procId, agent);
+    this.hadAgent = true;
+    agent.send({ type: 'WELCOME', procId: BigInt(procId) });
+    if (agent.restarted) agent.send({ type: 'RESUME', ckptId: 0n });
+    this.log(`${describePeer(agent)} on ${agent.hostname} connected from ${link.remote}${agent.restarted ? ' (restarted)' : ''}`);
+    return agent;
+  }
+
+  /** A message after HELLO. Throws ProtocolError when it is not allowed now. */
+  agentMessage(agent: AgentSession, msg: Message): void {
+    switch (msg.type) {
+      case 'HELLO':
+        throw new ProtocolError('unexpected', 'second HELLO on one connection');
+      case 'RESUMED':
+      case 'SUSPENDED':
+      case 'WRITTEN': {
+        if (msg.type === 'RESUMED' && msg.ckptId === 0n && agent.awaitingRestoreResume) {
+          agent.awaitingRestoreResume = false;
+          if (agent.state === 'restoring') agent.state = 'running';
+          return;
+        }
+        const barrier = this.current;
+        if (barrier && barrier.has(agent) && barrier.deliver(agent, msg)) return;
+        throw new ProtocolError('unexpected', `${msg.type} for checkpoint ${msg.ckptId} was not expected from ${describePeer(agent)}`);
+      }
+      default:
+        throw new ProtocolError('wrong-direction', `agents do not send ${msg.type}`);
+    }
+  }
+
+  agentGone(agent: AgentSession): void {
+    if (this.agents.get(agent.procId) === agent) this.agents.delete(agent.procId);
+    this.log(`${describePeer(agent)} disconnected`);
+    this.current?.peerLost(agent);
+    this.checkIdle();
+  }
+
+  /** Handles one client request; never rejects (errors become `{ok:false}` responses). */
+  async request(body: JsonObject, reply: ClientReply): Promise<void> {
+    try {
+      switch (body.cmd) {
+        case 'checkpoint': {
+          const out = await this.checkpoint((p) => reply.progress(p));
+          reply.respond({
+            ok: true,
+            ckptId: out.ckptId,
+            generation: out.generations[0]?.path ?? '',
+            generations: out.generations.map((g) => g.path),
+            durationMs: out.durationMs,
+            bytes: out.bytes,
+            processes: out.processes,
+          });
+          return;
+        }
+        case 'status':
+          reply.respond({ ok: true, ...this.status() });
+          return;
+        case 'kill':
+          reply.respond({ ok: true, killed: this.kill() });
+          return;
+        case 'shutdown':
+          reply.respond({ ok: true });
+          this.log('shutdown requested');
+          this.opts.onShutdown?.();
+          return;
+        default:
+          throw new StasisError('BAD_REQUEST', `unknown command ${JSON.stringify(body.cmd)} — expected checkpoint, status, kill or shutdown`);
+      }
+    } catch (err) {
+      if (err instanceof StasisError) {
+        reply.respond({ ok: false, code: err.code, message: err.message });
+      } else {
+        this.log(`internal error: ${(err as Error).stack ?? String(err)}`);
+        reply.respond({ ok: false, code: 'INTERNAL', message: `coordinator internal error: ${(err as Error).message} — see its log` });
+      }
+    }
+  }
+
+  /** Runs one checkpoint of every connected agent, after any running one. */
+  async checkpoint(progress?: (body: JsonObject) => void): Promise<CheckpointOutcome> {
+    while (this.running) {
+      try {
+        await this.running;
+      } catch {
+        // its failure belongs to whoever asked for it
+      }
+    }
+    if (this.stopped) throw new StasisError('SHUTDOWN', 'the coordinator is shutting down — start a new one');
+    if (this.agents.size === 0) {
+      throw new StasisError('NO_PROCESSES', 'no processes are connected to the coordinator — start one with `stasis launch`');
+    }
+    const barrier = new CheckpointBarrier(this.nextCkptId++, [...this.agents.values()], {
+      keep: this.keep,
+      phaseTimeoutMs: this.opts.phaseTimeoutMs ?? DEFAULT_PHASE_TIMEOUT_MS,
+      progress,
+      log: this.log,
+    });
+    this.log(`checkpoint ${barrier.ckptId}: ${this.agents.size} processes`);
+    const run = barrier.run();
+    this.current = barrier;
+    this.running = run;
+    try {
+      const out = await run;
+      this.last = {
+        ckptId: out.ckptId,
+        generation: out.generations[0]?.path ?? '',
+        generations: out.generations.map((g) => g.path),
+        durationMs: out.durationMs,
+        bytes: out.bytes,
+        processes: out.processes,
+        finishedAt: new Date().toISOString(),
+      };
+      return out;
+    } catch (err) {
+      const e = err instanceof StasisError ? err : new StasisError('IO', String(err));
+      this.lastError = { code: e.code, message: e.message, at: new Date().toISOString() };
+      throw e;
+    } finally {
+      if (this.running === run) {
+        this.running = null;
+        this.current = null;
+      }
+      this.checkIdle();
+    }
+  }
+
+  status(): JsonObject {
+    const processes = [...this.agents.values()]
+      .sort((a, b) => a.procId - b.procId)
+      .map((a) => ({
+        procId: a.procId, pid: a.pid, ppid: a.ppid, name: a.name, hostname: a.hostname,
+        ckptDir: a.ckptDir, state: a.state, restarted: a.restarted,
+      }));
+    return {
+      coordinator: { host: this.address.host, port: this.address.port, pid: process.pid, keep: this.keep, intervalSec: this.opts.intervalSec ?? 0 },
+      checkpointRunning: this.running !== null,
+      processes,
+      lastCheckpoint: this.last,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Sends KILL to every agent; returns how many. */
+  kill(): number {
+    for (const a of this.agents.values()) a.send({ type: 'KILL' });
+    this.log(`KILL sent to ${this.agents.size} processes`);
+    return this.agents.size;
+  }
+
+  private schedule(): void {
+    const secs = this.opts.intervalSec ?? 0;
+    if (this.stopped || !(secs > 0)) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.agents.size === 0 || this.running !== null) {
+        this.schedule();
+        return;
+      }
+      void this.checkpoint().then(
+        (out) => this.log(`periodic checkpoint ${out.ckptId} done in ${out.durationMs} ms`),
+        (err: unknown) => this.log(`periodic checkpoint failed: ${(err as Error).message}`),
+      ).finally(() => this.schedule());
+    }, secs * 1000);
+  }
+
+  private checkIdle(): void {
+    if (!this.opts.exitWhenIdle || this.idleFired || !this.hadAgent) return;
+    if (this.agents.size > 0 || this.running !== null) return;
+    this.idleFired = true;
+    this.log('last process gone; exiting');
+    this.opts.onIdle?.();
+  }
+}

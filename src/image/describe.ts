@@ -1,0 +1,120 @@
+/*
+ * Presentations of a parsed image: the JSON form (used by `stasis inspect --json` and by the
+ * image vector expectations in test/vectors/image/) and the text report of `stasis inspect`.
+ *
+ * JSON form: the ParsedImage objects with u64/i64 values as decimal strings, byte fields as
+ * lowercase hex strings, and names added beside numeric kinds (`kindName`).
+ */
+
+import {
+  fdKindName, ImageRegion, ParsedImage, REG_RIP, REG_RSP, regionKindName, THREAD_CKPT, THREAD_LEADER,
+  REGION_GROWSDOWN, REGION_SHARED,
+} from './format';
+
+export function toJsonValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  if (Array.isArray(v)) return v.map(toJsonValue);
+  if (typeof v === 'object' && v !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toJsonValue(x);
+    return out;
+  }
+  return v;
+}
+
+export function imageToJson(img: ParsedImage): Record<string, unknown> {
+  return toJsonValue({
+    ...img,
+    regions: img.regions.map((r) => ({ ...r, kindName: regionKindName(r.kind) })),
+    fds: img.fds.map((f) => ({ ...f, kindName: fdKindName(f.kind) })),
+  }) as Record<string, unknown>;
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+function protString(prot: number, flags: number): string {
+  return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}${flags & REGION_SHARED ? 's' : 'p'}`;
+}
+
+/** Bytes of chunk data stored for each region (chunks may span adjacent regions). */
+function storedPerRegion(img: ParsedImage): Map<ImageRegion, bigint> {
+  const out = new Map<ImageRegion, bigint>(img.regions.map((r) => [r, 0n]));
+  for (const c of img.chunks) {
+    const cEnd = c.addr + c.rawLen;
+    for (const r of img.regions) {
+      const lo = r.start > c.addr ? r.start : c.addr;
+      const hi = r.end < cEnd ? r.end : cEnd;
+      if (hi > lo) out.set(r, out.get(r)! + (hi - lo));
+    }
+  }
+  return out;
+}
+
+function table(rows: string[][], indent = '  '): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+export function describeImage(img: ParsedImage): string {
+  const { info, process: p } = img;
+  const created = new Date(Number(info.createdUnixNs / 1000000n)).toISOString();
+  const lines: string[] = [];
+  lines.push(`image    ${img.path}`);
+  lines.push(`format   version ${img.version}, ${img.end.records + 1n} records${img.verified ? ', chunk data verified' : ''}`);
+  lines.push(`created  ${created} on ${info.hostname} (checkpoint ${info.ckptId})`);
+  lines.push(`machine  ${info.machine}, kernel ${info.kernelRelease} ${info.kernelVersion}, glibc ${info.glibcVersion}, stasis ${info.stasisVersion}, page ${info.pageSize}`);
+  lines.push('');
+  lines.push(`process  pid ${p.pid} (ppid ${p.ppid}, pgid ${p.pgid}, sid ${p.sid}, procId ${p.procId}) ${p.comm}`);
+  lines.push(`  exe    ${p.exe}`);
+  lines.push(`  cwd    ${p.cwd}`);
+  lines.push(`  uid    ${p.uid} gid ${p.gid} umask ${p.umask.toString(8).padStart(4, '0')}`);
+  lines.push(`  brk    ${hex(p.brk)} (heap starts ${hex(p.startBrk)})`);
+  lines.push('');
+  const stored = storedPerRegion(img);
+  lines.push(`memory map (${img.regions.length} regions)`);
+  lines.push(...table([
+    ['START-END', 'PROT', 'KIND', 'STORED', 'PATH'],
+    ...img.regions.map((r) => [
+      `${r.start.toString(16).padStart(12, '0')}-${r.end.toString(16).padStart(12, '0')}`,
+      protString(r.prot, r.flags),
+      regionKindName(r.kind) + (r.flags & REGION_GROWSDOWN ? ' (grows down)' : ''),
+      formatBytes(Number(stored.get(r) ?? 0n)),
+      r.path,
+    ]),
+  ]));
+  lines.push('');
+  lines.push(`threads (${img.threads.length})`);
+  lines.push(...table([
+    ['TID', 'FLAGS', 'RIP', 'RSP'],
+    ...img.threads.map((t) => {
+      const flags = [t.flags & THREAD_LEADER ? 'leader' : '', t.flags & THREAD_CKPT ? 'ckpt' : ''].filter(Boolean).join(',') || '-';
+      const reg = (i: number): string => (t.gregs.length > i ? hex(t.gregs[i]!) : '-');
+      return [String(t.tid), flags, reg(REG_RIP), reg(REG_RSP)];
+    }),
+  ]));
+  lines.push('');
+  lines.push(`fds (${img.fds.length})`);
+  lines.push(...table([
+    ['FD', 'KIND', 'OFFSET', 'PATH'],
+    ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), f.path]),
+  ]));
+  lines.push('');
+  const storedTotal = img.chunks.reduce((s, c) => s + c.storedLen, 0);
+  lines.push(`totals   ${img.chunks.length} chunks, ${formatBytes(storedTotal)} stored (${storedTotal} bytes), file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`);
+  if (img.unknownRecords.length > 0) lines.push(`note     ${img.unknownRecords.length} records of unknown types were skipped`);
+  return lines.join('\n');
+}

@@ -1,0 +1,214 @@
+/*
+ * Constants and typed records of the image format (docs/image-format.md). The reader
+ * produces these objects, the test writer consumes them; u64/i64 fields are bigints.
+ */
+
+export const IMAGE_MAGIC = Buffer.from('STASISIM', 'latin1');
+export const IMAGE_VERSION = 1;
+export const FILE_HEADER_SIZE = 32;
+export const RECORD_MAGIC = Buffer.from('SREC', 'latin1');
+export const RECORD_HEADER_SIZE = 16;
+export const RECORD_ALIGN = 8;
+export const CHUNK_HEAD_SIZE = 32;
+export const CHUNK_DATA_ALIGN = 4096;
+export const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+
+export const RecordType = {
+  INFO: 1,
+  PROCESS: 2,
+  REGION: 3,
+  THREAD: 4,
+  FD: 5,
+  CHUNK: 6,
+  END: 15,
+} as const;
+
+const RECORD_NAMES = new Map<number, string>(Object.entries(RecordType).map(([k, v]) => [v, k]));
+
+export function recordTypeName(type: number): string {
+  return RECORD_NAMES.get(type) ?? `type ${type}`;
+}
+
+export const REGION_KINDS = ['ANON', 'FILE', 'HEAP', 'STACK', 'VDSO', 'VVAR', 'VVAR_VCLOCK', 'VSYSCALL', 'SHMEM_ANON'] as const;
+export const RegionKind = Object.fromEntries(REGION_KINDS.map((k, i) => [k, i])) as { [K in (typeof REGION_KINDS)[number]]: number };
+export const REGION_SHARED = 1;
+export const REGION_GROWSDOWN = 2;
+
+export function regionKindName(kind: number): string {
+  return REGION_KINDS[kind] ?? `kind ${kind}`;
+}
+
+export const FD_KINDS: { readonly [kind: number]: string } = {
+  1: 'REG', 2: 'DIR', 3: 'CHR', 4: 'TTY', 5: 'PIPE', 6: 'EVENTFD', 7: 'EPOLL', 8: 'SIGNALFD', 9: 'TIMERFD', 10: 'INHERIT',
+};
+export const FdKind = {
+  REG: 1, DIR: 2, CHR: 3, TTY: 4, PIPE: 5, EVENTFD: 6, EPOLL: 7, SIGNALFD: 8, TIMERFD: 9, INHERIT: 10,
+} as const;
+
+export function fdKindName(kind: number): string {
+  return FD_KINDS[kind] ?? `kind ${kind}`;
+}
+
+export const THREAD_LEADER = 1;
+export const THREAD_CKPT = 2;
+
+/** Indexes into THREAD gregs (x86-64 `uc_mcontext.gregs` order). */
+export const REG_RSP = 15;
+export const REG_RIP = 16;
+
+export interface ImageInfo {
+  pageSize: number;
+  flags: number;
+  createdUnixNs: bigint;
+  ckptId: bigint;
+  machine: string;
+  kernelRelease: string;
+  kernelVersion: string;
+  glibcVersion: string;
+  hostname: string;
+  stasisVersion: string;
+}
+
+export interface SigAction {
+  handler: bigint;
+  flags: bigint;
+  restorer: bigint;
+  mask: bigint;
+}
+
+export interface Rlimit {
+  cur: bigint;
+  max: bigint;
+}
+
+export interface ImageProcess {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  uid: number;
+  gid: number;
+  umask: number;
+  procId: bigint;
+  startCode: bigint;
+  endCode: bigint;
+  startData: bigint;
+  endData: bigint;
+  startBrk: bigint;
+  brk: bigint;
+  startStack: bigint;
+  argStart: bigint;
+  argEnd: bigint;
+  envStart: bigint;
+  envEnd: bigint;
+  restartEntry: bigint;
+  restartInfo: bigint;
+  restartInfoSize: number;
+  rseqOffset: bigint;
+  rseqSize: number;
+  rseqSig: number;
+  sigactions: SigAction[];
+  rlimits: Rlimit[];
+  cwd: string;
+  exe: string;
+  comm: string;
+  auxv: Buffer;
+}
+
+export interface ImageRegion {
+  start: bigint;
+  end: bigint;
+  fileOffset: bigint;
+  prot: number;
+  flags: number;
+  kind: number;
+  dev: bigint;
+  inode: bigint;
+  fileSize: bigint;
+  fileMtimeNs: bigint;
+  path: string;
+}
+
+export interface ImageThread {
+  tid: number;
+  flags: number;
+  fsBase: bigint;
+  gsBase: bigint;
+  clearChildTid: bigint;
+  robustList: bigint;
+  robustListLen: bigint;
+  sigmask: bigint;
+  altstackSp: bigint;
+  altstackSize: bigint;
+  altstackFlags: number;
+  resumeSp: bigint;
+  gregs: bigint[];
+  xsave: Buffer;
+}
+
+export type FdExtra =
+  | { kind: 'REG'; size: bigint }
+  | { kind: 'PIPE'; pipeId: bigint; end: number; pipeSize: number; data: Buffer }
+  | { kind: 'EVENTFD'; count: bigint; flags: number }
+  | { kind: 'EPOLL'; entries: { fd: number; events: number; data: bigint }[] }
+  | { kind: 'SIGNALFD'; mask: bigint }
+  | { kind: 'TIMERFD'; clockid: number; flags: number; valueNs: bigint; intervalNs: bigint }
+  | { kind: 'RAW'; bytes: Buffer };
+
+export interface ImageFd {
+  fd: number;
+  fdFlags: number;
+  kind: number;
+  openFlags: number;
+  /** -1, or the lowest fd sharing this fd's open file description (restored by dup). */
+  dupOf: number;
+  offset: bigint;
+  dev: bigint;
+  inode: bigint;
+  mode: number;
+  path: string;
+  /** Null for kinds without extra bytes; RAW for kinds this reader does not know. */
+  extra: FdExtra | null;
+}
+
+export interface ImageChunk {
+  addr: bigint;
+  rawLen: bigint;
+  encoding: number;
+  storedLen: number;
+  /** File offset of the chunk's data (a multiple of 4096). */
+  dataOffset: number;
+}
+
+export interface ImageEnd {
+  records: bigint;
+  chunks: bigint;
+  contentBytes: bigint;
+  endOffset: bigint;
+}
+
+export interface UnknownRecord {
+  type: number;
+  offset: number;
+  length: number;
+}
+
+export interface ParsedImage {
+  path: string;
+  fileSize: number;
+  version: number;
+  info: ImageInfo;
+  process: ImageProcess;
+  regions: ImageRegion[];
+  threads: ImageThread[];
+  fds: ImageFd[];
+  chunks: ImageChunk[];
+  end: ImageEnd;
+  unknownRecords: UnknownRecord[];
+  /** True when chunk data CRCs were checked too. */
+  verified: boolean;
+}
+
+export function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}

@@ -1,0 +1,271 @@
+/*
+ * Streaming reader of image files (docs/image-format.md). Images can be GiBs, so the file is
+ * read through a small window: every record header and every non-CHUNK payload is read and
+ * CRC-checked; a CHUNK's 32-byte head is parsed and its data skipped, unless `verify` asks
+ * for the data's CRC too (then it is streamed in 1 MiB pieces).
+ *
+ * The structure is checked as a loader would need it: record order, exact payload lengths,
+ * zero padding, page-aligned chunk data inside the recorded regions, and an END record that
+ * agrees with what came before it and ends the file. Every problem is a StasisError
+ * (code BAD_IMAGE) naming the file, the record and its offset.
+ */
+
+import * as fsp from 'node:fs/promises';
+import { ByteReader, DecodeError } from '../binary/cursor';
+import { errnoCode, StasisError } from '../errors';
+import { crc32c } from './crc32c';
+import {
+  align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd,
+  ImageInfo, ImageProcess, ImageRegion, ImageThread, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
+  RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd,
+} from './format';
+import {
+  chunkFromHead, decodeChunkHead, decodeEnd, decodeFd, decodeInfo, decodeProcess, decodeRegion, decodeThread,
+} from './records';
+
+export interface ReadImageOptions {
+  /** Also check the CRC of every CHUNK's data (reads the whole file). */
+  verify?: boolean;
+}
+
+/** Non-CHUNK records larger than this are corrupt (a PROCESS or FD record is KiBs). */
+const MAX_META_RECORD = 64 * 1024 * 1024;
+const WINDOW = 1024 * 1024;
+
+/** Order rank of each known record type; records may not go back to a lower rank. */
+const RANK: { [type: number]: number } = {
+  [RecordType.INFO]: 0,
+  [RecordType.PROCESS]: 1,
+  [RecordType.REGION]: 2,
+  [RecordType.THREAD]: 3,
+  [RecordType.FD]: 4,
+  [RecordType.CHUNK]: 5,
+  [RecordType.END]: 6,
+};
+
+const DAMAGED = 'the image is damaged — restart from an earlier generation';
+
+class WindowedFile {
+  private winStart = 0;
+  private win = Buffer.alloc(0);
+
+  constructor(private readonly fh: fsp.FileHandle, readonly size: number) {}
+
+  /** Exactly `len` bytes at `offset`; the caller has checked they lie inside the file. */
+  async read(offset: number, len: number): Promise<Buffer> {
+    if (offset >= this.winStart && offset + len <= this.winStart + this.win.length) {
+      return this.win.subarray(offset - this.winStart, offset - this.winStart + len);
+    }
+    const want = Math.min(Math.max(len, WINDOW), this.size - offset);
+    const buf = Buffer.alloc(want);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.fh.read(buf, got, want - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got < len) throw new Error(`short read at offset ${offset}`);
+    this.winStart = offset;
+    this.win = buf.subarray(0, got);
+    return this.win.subarray(0, len);
+  }
+
+  async crcOf(offset: number, len: number, previous: number): Promise<number> {
+    let crc = previous;
+    const buf = Buffer.alloc(Math.min(WINDOW, Math.max(len, 1)));
+    for (let done = 0; done < len;) {
+      const n = Math.min(buf.length, len - done);
+      const { bytesRead } = await this.fh.read(buf, 0, n, offset + done);
+      if (bytesRead === 0) throw new Error(`short read at offset ${offset + done}`);
+      crc = crc32c(buf.subarray(0, bytesRead), crc);
+      done += bytesRead;
+    }
+    return crc;
+  }
+}
+
+export async function readImage(file: string, opts: ReadImageOptions = {}): Promise<ParsedImage> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    const why = errnoCode(err) === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new StasisError('BAD_IMAGE', `cannot open image ${file}: ${why}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new StasisError('BAD_IMAGE', `${file} is not a regular file — pass an image or a generation folder`);
+    return await parse(file, new WindowedFile(fh, st.size), opts.verify === true);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function parse(file: string, f: WindowedFile, verify: boolean): Promise<ParsedImage> {
+  const bad = (what: string): StasisError => new StasisError('BAD_IMAGE', `${file}: ${what} — ${DAMAGED}`);
+
+  // File header.
+  if (f.size < FILE_HEADER_SIZE) {
+    if (f.size >= IMAGE_MAGIC.length && !(await f.read(0, IMAGE_MAGIC.length)).equals(IMAGE_MAGIC)) {
+      throw new StasisError('BAD_IMAGE', `${file} is not a Stasis image (wrong magic)`);
+    }
+    throw bad(`truncated: ${f.size} bytes, shorter than the ${FILE_HEADER_SIZE}-byte file header`);
+  }
+  const hdr = await f.read(0, FILE_HEADER_SIZE);
+  if (!hdr.subarray(0, 8).equals(IMAGE_MAGIC)) {
+    throw new StasisError('BAD_IMAGE', `${file} is not a Stasis image (magic ${JSON.stringify(hdr.subarray(0, 8).toString('latin1'))}, expected "STASISIM")`);
+  }
+  const version = hdr.readUInt32LE(8);
+  if (version !== IMAGE_VERSION) {
+    throw new StasisError('BAD_IMAGE', `${file}: image format version ${version} is not supported (this stasis reads version ${IMAGE_VERSION}) — use a matching stasis`);
+  }
+  if (hdr.readUInt32LE(24) !== crc32c(hdr.subarray(0, 24))) throw bad('CRC mismatch in the file header at offset 0');
+  if (hdr.readUInt32LE(12) !== FILE_HEADER_SIZE) throw bad(`file header size ${hdr.readUInt32LE(12)}, expected ${FILE_HEADER_SIZE}`);
+  const flags = hdr.readBigUInt64LE(16);
+  if (flags !== 0n) {
+    throw new StasisError('BAD_IMAGE', `${file}: image flags 0x${flags.toString(16)} are not supported by this stasis — use a matching stasis`);
+  }
+
+  let info: ImageInfo | null = null;
+  let proc: ImageProcess | null = null;
+  const regions: ImageRegion[] = [];
+  const threads: ImageThread[] = [];
+  const fds: ImageFd[] = [];
+  const chunks: ImageChunk[] = [];
+  const unknownRecords: UnknownRecord[] = [];
+  let end: ImageEnd | null = null;
+  let rank = -1;
+  let contentBytes = 0n;
+  let index = 0;
+  let offset = FILE_HEADER_SIZE;
+
+  while (end === null) {
+    const at = `record #${index}`;
+    if (offset + RECORD_HEADER_SIZE > f.size) {
+      throw bad(`truncated at offset ${offset}: the file ends before ${at}${offset === f.size ? '' : "'s header"} and has no END record`);
+    }
+    const rh = await f.read(offset, RECORD_HEADER_SIZE);
+    if (!rh.subarray(0, 4).equals(RECORD_MAGIC)) throw bad(`${at} at offset ${offset} has no SREC magic`);
+    const type = rh.readUInt16LE(4);
+    const len = rh.readUInt32LE(8);
+    const crc = rh.readUInt32LE(12);
+    const name = `${at} (${recordTypeName(type)}) at offset ${offset}`;
+    const payloadAt = offset + RECORD_HEADER_SIZE;
+    const next = payloadAt + align(len, RECORD_ALIGN);
+    if (payloadAt + len > f.size) throw bad(`truncated: ${name} needs ${len} payload bytes, the file ends ${f.size - payloadAt} bytes in`);
+    if (next > f.size) throw bad(`truncated: ${name} is missing its padding`);
+
+    const r = RANK[type];
+    if (r !== undefined) {
+      if (r < rank || (r === rank && (r <= 1 || r === 6))) throw bad(`${name} is out of order`);
+      if (r > 0 && info === null) throw bad(`${name} comes before the INFO record`);
+      if (r > 1 && proc === null) throw bad(`${name} comes before the PROCESS record`);
+      rank = r;
+    }
+
+    if (type === RecordType.CHUNK) {
+      if (len < CHUNK_HEAD_SIZE) throw bad(`${name} is ${len} bytes, shorter than a chunk head`);
+      const head = decodeChunkHead(new ByteReader(await f.read(payloadAt, CHUNK_HEAD_SIZE)));
+      const dataAt = payloadAt + CHUNK_HEAD_SIZE + head.pad;
+      const pageSize = BigInt(info!.pageSize);
+      if (head.pad >= CHUNK_DATA_ALIGN || dataAt % CHUNK_DATA_ALIGN !== 0) throw bad(`${name}: data at offset ${dataAt} is not 4096-aligned`);
+      if (CHUNK_HEAD_SIZE + head.pad + head.storedLen !== len) throw bad(`${name}: head says ${CHUNK_HEAD_SIZE + head.pad + head.storedLen} bytes, record has ${len}`);
+      if (head.encoding !== 0) throw new StasisError('BAD_IMAGE', `${file}: ${name} uses chunk encoding ${head.encoding}, not supported by image version 1 — use a matching stasis`);
+      if (BigInt(head.storedLen) !== head.rawLen) throw bad(`${name}: raw chunk stores ${head.storedLen} bytes for ${head.rawLen}`);
+      if (head.rawLen === 0n || head.rawLen > BigInt(MAX_CHUNK_BYTES) || head.rawLen % pageSize !== 0n || head.addr % pageSize !== 0n) {
+        throw bad(`${name}: chunk 0x${head.addr.toString(16)}+${head.rawLen} is not a whole number of pages up to 8 MiB`);
+      }
+      if (!coveredByRegions(regions, head.addr, head.addr + head.rawLen)) {
+        throw bad(`${name}: chunk 0x${head.addr.toString(16)}-0x${(head.addr + head.rawLen).toString(16)} lies outside the recorded memory regions`);
+      }
+      if (verify) {
+        const headAndPad = await f.read(payloadAt, CHUNK_HEAD_SIZE + head.pad);
+        if (!isZero(headAndPad.subarray(CHUNK_HEAD_SIZE))) throw bad(`${name}: nonzero bytes in the alignment pad`);
+        const sum = await f.crcOf(dataAt, head.storedLen, crc32c(headAndPad));
+        if (sum !== crc) throw bad(`CRC mismatch in ${name} (chunk data)`);
+      }
+      chunks.push(chunkFromHead(head, dataAt));
+      contentBytes += head.rawLen;
+    } else if (r === undefined && len > MAX_META_RECORD) {
+      unknownRecords.push({ type, offset, length: len }); // a later version's bulk record: skip unread
+    } else {
+      if (len > MAX_META_RECORD) throw bad(`${name} is ${len} bytes, implausibly large`);
+      const raw = await f.read(payloadAt, next - payloadAt);
+      const payload = raw.subarray(0, len);
+      if (crc32c(payload) !== crc) throw bad(`CRC mismatch in ${name}`);
+      if (!isZero(raw.subarray(len))) throw bad(`${name} has nonzero padding`);
+      const pr = new ByteReader(payload);
+      try {
+        switch (type) {
+          case RecordType.INFO: info = decodeInfo(pr); break;
+          case RecordType.PROCESS: proc = decodeProcess(pr); break;
+          case RecordType.REGION: regions.push(decodeRegion(pr)); break;
+          case RecordType.THREAD: threads.push(decodeThread(pr)); break;
+          case RecordType.FD: fds.push(decodeFd(pr)); break;
+          case RecordType.END: end = decodeEnd(pr); break;
+          default: unknownRecords.push({ type, offset, length: len }); pr.bytes(pr.remaining);
+        }
+        pr.end(name);
+      } catch (err) {
+        if (err instanceof DecodeError) throw bad(`${name}: ${err.message}`);
+        throw err;
+      }
+      if (type === RecordType.INFO) checkInfo(info!, bad, name);
+      if (type === RecordType.REGION) checkRegion(regions, info!, bad, name);
+      if (type === RecordType.END) {
+        const e = end!;
+        const expect: [string, bigint, bigint][] = [
+          ['records', e.records, BigInt(index)],
+          ['chunks', e.chunks, BigInt(chunks.length)],
+          ['content_bytes', e.contentBytes, contentBytes],
+          ['end_offset', e.endOffset, BigInt(offset)],
+        ];
+        for (const [field, got, want] of expect) {
+          if (got !== want) throw bad(`truncated or spliced: END says ${field} ${got}, the file has ${want}`);
+        }
+        if (next !== f.size) throw bad(`${f.size - next} bytes of trailing data after the END record at offset ${offset}`);
+      }
+    }
+    index += 1;
+    offset = next;
+  }
+
+  if (proc === null) throw bad('no PROCESS record');
+  if (threads.length === 0) throw bad('no THREAD record');
+  return {
+    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, chunks, end,
+    unknownRecords, verified: verify,
+  };
+}
+
+function checkInfo(info: ImageInfo, bad: (w: string) => StasisError, name: string): void {
+  const p = info.pageSize;
+  if (p < 4096 || p > 1 << 30 || (p & (p - 1)) !== 0) throw bad(`${name}: page size ${p} is not a power of two of at least 4096`);
+}
+
+function checkRegion(regions: ImageRegion[], info: ImageInfo, bad: (w: string) => StasisError, name: string): void {
+  const r = regions[regions.length - 1]!;
+  const page = BigInt(info.pageSize);
+  if (r.start >= r.end || r.start % page !== 0n || r.end % page !== 0n) {
+    throw bad(`${name}: region 0x${r.start.toString(16)}-0x${r.end.toString(16)} is empty or not page aligned`);
+  }
+  const prev = regions[regions.length - 2];
+  if (prev && prev.end > r.start) throw bad(`${name}: region 0x${r.start.toString(16)} overlaps or precedes the one before it`);
+}
+
+/** True when [start, end) is covered by the (sorted, disjoint) regions without a gap. */
+function coveredByRegions(regions: ImageRegion[], start: bigint, end: bigint): boolean {
+  let at = start;
+  for (const r of regions) {
+    if (r.end <= at) continue;
+    if (r.start > at) return false;
+    at = r.end;
+    if (at >= end) return true;
+  }
+  return false;
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}

@@ -1,0 +1,272 @@
+/*
+ * Payload codecs of the image records, both directions side by side so a field changed in
+ * one is seen in the other. Decoders must consume the payload exactly (the caller checks
+ * with ByteReader.end); they throw DecodeError, which the reader turns into a StasisError
+ * naming the record and its offset.
+ */
+
+import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
+import {
+  FdExtra, FdKind, ImageChunk, ImageEnd, ImageFd, ImageInfo, ImageProcess, ImageRegion, ImageThread,
+} from './format';
+
+// --- INFO -----------------------------------------------------------------------------
+
+export function decodeInfo(r: ByteReader): ImageInfo {
+  return {
+    pageSize: r.u32('page_size'),
+    flags: r.u32('flags'),
+    createdUnixNs: r.u64('created_unix_ns'),
+    ckptId: r.u64('ckpt_id'),
+    machine: r.str('machine'),
+    kernelRelease: r.str('kernel_release'),
+    kernelVersion: r.str('kernel_version'),
+    glibcVersion: r.str('glibc_version'),
+    hostname: r.str('hostname'),
+    stasisVersion: r.str('stasis_version'),
+  };
+}
+
+export function encodeInfo(w: ByteWriter, v: ImageInfo): void {
+  w.u32(v.pageSize).u32(v.flags).u64(v.createdUnixNs).u64(v.ckptId)
+    .str(v.machine).str(v.kernelRelease).str(v.kernelVersion).str(v.glibcVersion).str(v.hostname).str(v.stasisVersion);
+}
+
+// --- PROCESS --------------------------------------------------------------------------
+
+const MM_FIELDS = [
+  'startCode', 'endCode', 'startData', 'endData', 'startBrk', 'brk', 'startStack', 'argStart', 'argEnd', 'envStart', 'envEnd',
+] as const;
+
+export function decodeProcess(r: ByteReader): ImageProcess {
+  const pid = r.u32('pid');
+  const ppid = r.u32('ppid');
+  const pgid = r.u32('pgid');
+  const sid = r.u32('sid');
+  const uid = r.u32('uid');
+  const gid = r.u32('gid');
+  const umask = r.u32('umask');
+  r.u32('reserved');
+  const procId = r.u64('proc_id');
+  const mm = {} as Record<(typeof MM_FIELDS)[number], bigint>;
+  for (const f of MM_FIELDS) mm[f] = r.u64(f);
+  const restartEntry = r.u64('restart_entry');
+  const restartInfo = r.u64('restart_info');
+  const restartInfoSize = r.u32('restart_info_size');
+  r.u32('reserved');
+  const rseqOffset = r.i64('rseq_offset');
+  const rseqSize = r.u32('rseq_size');
+  const rseqSig = r.u32('rseq_sig');
+  const nsig = r.u32('nsig');
+  const sigactions = [];
+  for (let i = 0; i < nsig; i++) {
+    sigactions.push({ handler: r.u64('sa_handler'), flags: r.u64('sa_flags'), restorer: r.u64('sa_restorer'), mask: r.u64('sa_mask') });
+  }
+  const nrlimit = r.u32('nrlimit');
+  const rlimits = [];
+  for (let i = 0; i < nrlimit; i++) rlimits.push({ cur: r.u64('rlim_cur'), max: r.u64('rlim_max') });
+  const cwd = r.str('cwd');
+  const exe = r.str('exe');
+  const comm = r.str('comm');
+  const auxvLen = r.u32('auxv_len');
+  const auxv = Buffer.from(r.bytes(auxvLen, 'auxv'));
+  return {
+    pid, ppid, pgid, sid, uid, gid, umask, procId, ...mm, restartEntry, restartInfo, restartInfoSize,
+    rseqOffset, rseqSize, rseqSig, sigactions, rlimits, cwd, exe, comm, auxv,
+  };
+}
+
+export function encodeProcess(w: ByteWriter, v: ImageProcess): void {
+  w.u32(v.pid).u32(v.ppid).u32(v.pgid).u32(v.sid).u32(v.uid).u32(v.gid).u32(v.umask).u32(0).u64(v.procId);
+  for (const f of MM_FIELDS) w.u64(v[f]);
+  w.u64(v.restartEntry).u64(v.restartInfo).u32(v.restartInfoSize).u32(0);
+  w.i64(v.rseqOffset).u32(v.rseqSize).u32(v.rseqSig);
+  w.u32(v.sigactions.length);
+  for (const s of v.sigactions) w.u64(s.handler).u64(s.flags).u64(s.restorer).u64(s.mask);
+  w.u32(v.rlimits.length);
+  for (const l of v.rlimits) w.u64(l.cur).u64(l.max);
+  w.str(v.cwd).str(v.exe).str(v.comm).u32(v.auxv.length).bytes(v.auxv);
+}
+
+// --- REGION ---------------------------------------------------------------------------
+
+export function decodeRegion(r: ByteReader): ImageRegion {
+  const start = r.u64('start');
+  const end = r.u64('end');
+  const fileOffset = r.u64('file_offset');
+  const prot = r.u32('prot');
+  const flags = r.u32('flags');
+  const kind = r.u32('kind');
+  r.u32('reserved');
+  return {
+    start, end, fileOffset, prot, flags, kind,
+    dev: r.u64('dev'), inode: r.u64('inode'), fileSize: r.u64('file_size'), fileMtimeNs: r.i64('file_mtime_ns'),
+    path: r.str('path'),
+  };
+}
+
+export function encodeRegion(w: ByteWriter, v: ImageRegion): void {
+  w.u64(v.start).u64(v.end).u64(v.fileOffset).u32(v.prot).u32(v.flags).u32(v.kind).u32(0)
+    .u64(v.dev).u64(v.inode).u64(v.fileSize).i64(v.fileMtimeNs).str(v.path);
+}
+
+// --- THREAD ---------------------------------------------------------------------------
+
+/** More general registers than any architecture has: the count is corrupt. */
+const MAX_GREGS = 256;
+
+export function decodeThread(r: ByteReader): ImageThread {
+  const tid = r.u32('tid');
+  const flags = r.u32('flags');
+  const fsBase = r.u64('fs_base');
+  const gsBase = r.u64('gs_base');
+  const clearChildTid = r.u64('clear_child_tid');
+  const robustList = r.u64('robust_list');
+  const robustListLen = r.u64('robust_list_len');
+  const sigmask = r.u64('sigmask');
+  const altstackSp = r.u64('altstack_sp');
+  const altstackSize = r.u64('altstack_size');
+  const altstackFlags = r.u32('altstack_flags');
+  r.u32('reserved');
+  const resumeSp = r.u64('resume_sp');
+  const ngregs = r.u32('ngregs');
+  if (ngregs > MAX_GREGS) throw new DecodeError('short', `ngregs ${ngregs} is implausible`);
+  const gregs: bigint[] = [];
+  for (let i = 0; i < ngregs; i++) gregs.push(r.u64('greg'));
+  const xsaveLen = r.u32('xsave_len');
+  const xsave = Buffer.from(r.bytes(xsaveLen, 'xsave'));
+  return {
+    tid, flags, fsBase, gsBase, clearChildTid, robustList, robustListLen, sigmask,
+    altstackSp, altstackSize, altstackFlags, resumeSp, gregs, xsave,
+  };
+}
+
+export function encodeThread(w: ByteWriter, v: ImageThread): void {
+  w.u32(v.tid).u32(v.flags).u64(v.fsBase).u64(v.gsBase).u64(v.clearChildTid).u64(v.robustList).u64(v.robustListLen)
+    .u64(v.sigmask).u64(v.altstackSp).u64(v.altstackSize).u32(v.altstackFlags).u32(0).u64(v.resumeSp);
+  w.u32(v.gregs.length);
+  for (const g of v.gregs) w.u64(g);
+  w.u32(v.xsave.length).bytes(v.xsave);
+}
+
+// --- FD -------------------------------------------------------------------------------
+
+export function decodeFd(r: ByteReader): ImageFd {
+  const fd = r.i32('fd');
+  const fdFlags = r.u32('fd_flags');
+  const kind = r.u32('kind');
+  const openFlags = r.u32('open_flags');
+  const dupOf = r.i32('dup_of');
+  r.u32('reserved');
+  const offset = r.u64('offset');
+  const dev = r.u64('dev');
+  const inode = r.u64('inode');
+  const mode = r.u32('mode');
+  const extraLen = r.u32('extra_len');
+  const path = r.str('path');
+  const extraBytes = r.bytes(extraLen, 'extra');
+  if (dupOf >= fd) throw new DecodeError('short', `fd ${fd} duplicates fd ${dupOf}, which is not lower`);
+  if (dupOf >= 0 && extraLen !== 0) throw new DecodeError('short', `duplicated fd ${fd} has extra bytes`);
+  const extra = dupOf >= 0 ? null : decodeFdExtra(kind, new ByteReader(extraBytes));
+  return { fd, fdFlags, kind, openFlags, dupOf, offset, dev, inode, mode, path, extra };
+}
+
+function decodeFdExtra(kind: number, r: ByteReader): FdExtra | null {
+  let extra: FdExtra | null;
+  switch (kind) {
+    case FdKind.REG:
+      extra = { kind: 'REG', size: r.u64('size') };
+      break;
+    case FdKind.DIR: case FdKind.CHR: case FdKind.TTY: case FdKind.INHERIT:
+      extra = null;
+      break;
+    case FdKind.PIPE: {
+      const pipeId = r.u64('pipe_id');
+      const end = r.u32('end');
+      const pipeSize = r.u32('pipe_size');
+      const dataLen = r.u32('data_len');
+      extra = { kind: 'PIPE', pipeId, end, pipeSize, data: Buffer.from(r.bytes(dataLen, 'pipe data')) };
+      break;
+    }
+    case FdKind.EVENTFD: {
+      const count = r.u64('count');
+      const flags = r.u32('flags');
+      r.u32('reserved');
+      extra = { kind: 'EVENTFD', count, flags };
+      break;
+    }
+    case FdKind.EPOLL: {
+      const n = r.u32('n');
+      r.u32('reserved');
+      const entries = [];
+      for (let i = 0; i < n; i++) entries.push({ fd: r.i32('epoll fd'), events: r.u32('events'), data: r.u64('data') });
+      extra = { kind: 'EPOLL', entries };
+      break;
+    }
+    case FdKind.SIGNALFD:
+      extra = { kind: 'SIGNALFD', mask: r.u64('mask') };
+      break;
+    case FdKind.TIMERFD:
+      extra = { kind: 'TIMERFD', clockid: r.u32('clockid'), flags: r.u32('flags'), valueNs: r.u64('value_ns'), intervalNs: r.u64('interval_ns') };
+      break;
+    default:
+      return { kind: 'RAW', bytes: Buffer.from(r.bytes(r.remaining, 'extra')) };
+  }
+  r.end('fd extra');
+  return extra;
+}
+
+export function encodeFd(w: ByteWriter, v: ImageFd): void {
+  const extra = new ByteWriter();
+  const x = v.extra;
+  if (x) {
+    switch (x.kind) {
+      case 'REG': extra.u64(x.size); break;
+      case 'PIPE': extra.u64(x.pipeId).u32(x.end).u32(x.pipeSize).u32(x.data.length).bytes(x.data); break;
+      case 'EVENTFD': extra.u64(x.count).u32(x.flags).u32(0); break;
+      case 'EPOLL':
+        extra.u32(x.entries.length).u32(0);
+        for (const e of x.entries) extra.i32(e.fd).u32(e.events).u64(e.data);
+        break;
+      case 'SIGNALFD': extra.u64(x.mask); break;
+      case 'TIMERFD': extra.u32(x.clockid).u32(x.flags).u64(x.valueNs).u64(x.intervalNs); break;
+      case 'RAW': extra.bytes(x.bytes); break;
+    }
+  }
+  w.i32(v.fd).u32(v.fdFlags).u32(v.kind).u32(v.openFlags).i32(v.dupOf).u32(0).u64(v.offset).u64(v.dev).u64(v.inode).u32(v.mode)
+    .u32(extra.length).str(v.path).bytes(extra.toBuffer());
+}
+
+// --- CHUNK head -----------------------------------------------------------------------
+
+export interface ChunkHead {
+  addr: bigint;
+  rawLen: bigint;
+  encoding: number;
+  storedLen: number;
+  pad: number;
+}
+
+export function decodeChunkHead(r: ByteReader): ChunkHead {
+  const head = { addr: r.u64('addr'), rawLen: r.u64('raw_len'), encoding: r.u32('encoding'), storedLen: r.u32('stored_len'), pad: r.u32('pad') };
+  r.u32('reserved');
+  return head;
+}
+
+export function encodeChunkHead(w: ByteWriter, v: ChunkHead): void {
+  w.u64(v.addr).u64(v.rawLen).u32(v.encoding).u32(v.storedLen).u32(v.pad).u32(0);
+}
+
+export function chunkFromHead(h: ChunkHead, dataOffset: number): ImageChunk {
+  return { addr: h.addr, rawLen: h.rawLen, encoding: h.encoding, storedLen: h.storedLen, dataOffset };
+}
+
+// --- END ------------------------------------------------------------------------------
+
+export function decodeEnd(r: ByteReader): ImageEnd {
+  return { records: r.u64('records'), chunks: r.u64('chunks'), contentBytes: r.u64('content_bytes'), endOffset: r.u64('end_offset') };
+}
+
+export function encodeEnd(w: ByteWriter, v: ImageEnd): void {
+  w.u64(v.records).u64(v.chunks).u64(v.contentBytes).u64(v.endOffset);
+}

@@ -1,0 +1,258 @@
+/*
+ * Messages of the wire protocol (docs/protocol.md), defined once as a table of field lists.
+ * The binary codec, the exact-length check and the JSON form used by the test vectors are
+ * all derived from that table, so a field cannot be added to one and forgotten in another.
+ *
+ * u64 fields are bigints here; `reserved` fields are not part of the message objects: they
+ * are written as 0 and a nonzero value is rejected (reason `bad-field`).
+ */
+
+import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
+import { encodeFrame, Frame, FrameReader, ProtocolError } from './frame';
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface HelloMessage {
+  type: 'HELLO';
+  pid: number;
+  ppid: number;
+  flags: number;
+  procId: bigint;
+  name: string;
+  ckptDir: string;
+  hostname: string;
+}
+export interface WelcomeMessage { type: 'WELCOME'; procId: bigint }
+export interface SuspendMessage { type: 'SUSPEND'; ckptId: bigint }
+export interface SuspendedMessage { type: 'SUSPENDED'; ckptId: bigint; status: number; nthreads: number }
+export interface WriteMessage { type: 'WRITE'; ckptId: bigint; imagePath: string }
+export interface WrittenMessage {
+  type: 'WRITTEN';
+  ckptId: bigint;
+  status: number;
+  imageBytes: bigint;
+  message: string;
+}
+export interface ResumeMessage { type: 'RESUME'; ckptId: bigint }
+export interface ResumedMessage { type: 'RESUMED'; ckptId: bigint }
+export interface KillMessage { type: 'KILL' }
+export interface RequestMessage { type: 'REQUEST'; body: JsonObject }
+export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
+export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
+
+/** Sent by an agent to the coordinator. */
+export type AgentToCoord = HelloMessage | SuspendedMessage | WrittenMessage | ResumedMessage;
+/** Sent by the coordinator to an agent. */
+export type CoordToAgent = WelcomeMessage | SuspendMessage | WriteMessage | ResumeMessage | KillMessage;
+export type AgentMessage = AgentToCoord | CoordToAgent;
+export type ClientMessage = RequestMessage | ResponseMessage | ProgressMessage;
+export type Message = AgentMessage | ClientMessage;
+export type MessageName = Message['type'];
+
+/** HELLO.flags bit 0: the process was just restored from an image. */
+export const HELLO_RESTARTED = 1;
+
+type FieldKind = 'u32' | 'i32' | 'u64' | 'str' | 'json' | 'reserved32';
+type Direction = 'agent-to-coord' | 'coord-to-agent' | 'client-to-coord' | 'coord-to-client';
+
+interface MessageSpec {
+  code: number;
+  direction: Direction;
+  /** [field name, kind] in wire order; reserved fields have an empty name. */
+  fields: ReadonlyArray<readonly [string, FieldKind]>;
+}
+
+const SPECS: { readonly [K in MessageName]: MessageSpec } = {
+  HELLO: {
+    code: 0x01,
+    direction: 'agent-to-coord',
+    fields: [
+      ['pid', 'u32'], ['ppid', 'u32'], ['flags', 'u32'], ['', 'reserved32'],
+      ['procId', 'u64'], ['name', 'str'], ['ckptDir', 'str'], ['hostname', 'str'],
+    ],
+  },
+  WELCOME: { code: 0x02, direction: 'coord-to-agent', fields: [['procId', 'u64']] },
+  SUSPEND: { code: 0x03, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
+  SUSPENDED: {
+    code: 0x04,
+    direction: 'agent-to-coord',
+    fields: [['ckptId', 'u64'], ['status', 'i32'], ['nthreads', 'u32']],
+  },
+  WRITE: { code: 0x05, direction: 'coord-to-agent', fields: [['ckptId', 'u64'], ['imagePath', 'str']] },
+  WRITTEN: {
+    code: 0x06,
+    direction: 'agent-to-coord',
+    fields: [['ckptId', 'u64'], ['status', 'i32'], ['', 'reserved32'], ['imageBytes', 'u64'], ['message', 'str']],
+  },
+  RESUME: { code: 0x07, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
+  RESUMED: { code: 0x08, direction: 'agent-to-coord', fields: [['ckptId', 'u64']] },
+  KILL: { code: 0x09, direction: 'coord-to-agent', fields: [] },
+  REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },
+  RESPONSE: { code: 0x21, direction: 'coord-to-client', fields: [['body', 'json']] },
+  PROGRESS: { code: 0x22, direction: 'coord-to-client', fields: [['body', 'json']] },
+};
+
+const NAMES = Object.keys(SPECS) as MessageName[];
+const BY_CODE = new Map<number, MessageName>(NAMES.map((name) => [SPECS[name].code, name]));
+
+export function messageNames(): readonly MessageName[] {
+  return NAMES;
+}
+
+export function messageCode(name: MessageName): number {
+  return SPECS[name].code;
+}
+
+export function isKnownMessageType(code: number): boolean {
+  return BY_CODE.has(code);
+}
+
+/** A FrameReader that knows the message types of this protocol. */
+export function newFrameReader(): FrameReader {
+  return new FrameReader(isKnownMessageType);
+}
+
+export function isAgentToCoord(msg: Message): msg is AgentToCoord {
+  return SPECS[msg.type].direction === 'agent-to-coord';
+}
+
+export function isAgentMessage(name: MessageName): boolean {
+  const d = SPECS[name].direction;
+  return d === 'agent-to-coord' || d === 'coord-to-agent';
+}
+
+/** Encodes a message as a whole frame. Throws RangeError on out-of-range field values. */
+export function encodeMessage(msg: Message): Buffer {
+  const spec = SPECS[msg.type];
+  const values = msg as unknown as Record<string, unknown>;
+  const w = new ByteWriter();
+  for (const [name, kind] of spec.fields) {
+    const v = values[name];
+    switch (kind) {
+      case 'reserved32': w.u32(0); break;
+      case 'u32': w.u32(v as number); break;
+      case 'i32': w.i32(v as number); break;
+      case 'u64': w.u64(v as bigint); break;
+      case 'str': w.str(v as string); break;
+      case 'json': w.bytes(Buffer.from(JSON.stringify(v), 'utf8')); break;
+    }
+  }
+  return encodeFrame(spec.code, w.toBuffer());
+}
+
+/** Decodes a frame's payload, requiring its fields to consume it exactly. Throws ProtocolError. */
+export function decodeMessage(frame: Frame): Message {
+  const name = BY_CODE.get(frame.type);
+  if (name === undefined) {
+    throw new ProtocolError('unknown-type', `message type 0x${frame.type.toString(16).padStart(2, '0')} is not defined`);
+  }
+  const r = new ByteReader(frame.payload);
+  const msg: Record<string, unknown> = { type: name };
+  try {
+    for (const [field, kind] of SPECS[name].fields) {
+      const what = `${name}.${field || 'reserved'}`;
+      switch (kind) {
+        case 'reserved32': {
+          const v = r.u32(what);
+          if (v !== 0) throw new ProtocolError('bad-field', `${what} is ${v}, must be 0`);
+          break;
+        }
+        case 'u32': msg[field] = r.u32(what); break;
+        case 'i32': msg[field] = r.i32(what); break;
+        case 'u64': msg[field] = r.u64(what); break;
+        case 'str': msg[field] = r.str(what); break;
+        case 'json': msg[field] = parseJsonObject(r.restAsUtf8(what), what); break;
+      }
+    }
+    r.end(name);
+  } catch (err) {
+    if (err instanceof DecodeError) {
+      const reason = err.kind === 'short' ? 'short-payload' : err.kind === 'trailing' ? 'trailing-bytes' : 'bad-utf8';
+      throw new ProtocolError(reason, err.message);
+    }
+    throw err;
+  }
+  return msg as unknown as Message;
+}
+
+function parseJsonObject(text: string, what: string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProtocolError('bad-json', `${what} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('bad-json', `${what} must be a JSON object`);
+  }
+  return value as JsonObject;
+}
+
+/*
+ * The JSON form of a message, shared with native/build/proto-vectors (see
+ * test/vectors/protocol/README.md): {"type": NAME, field: value, ...} with the field names
+ * above, u64 values as decimal strings, other integers as numbers, reserved fields left out;
+ * a client message's payload object is under the key "json" (the spec's name for it).
+ */
+
+function jsonKey(field: string, kind: FieldKind): string {
+  return kind === 'json' ? 'json' : field;
+}
+
+export function messageToJson(msg: Message): JsonObject {
+  const out: JsonObject = { type: msg.type };
+  const values = msg as unknown as Record<string, unknown>;
+  for (const [field, kind] of SPECS[msg.type].fields) {
+    if (kind === 'reserved32') continue;
+    const v = values[field];
+    out[jsonKey(field, kind)] = typeof v === 'bigint' ? v.toString() : v;
+  }
+  return out;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Validates a JSON form and builds the message. Throws Error naming the bad field. */
+export function messageFromJson(json: unknown): Message {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('message JSON must be an object');
+  const obj = json as JsonObject;
+  const name = obj.type;
+  if (typeof name !== 'string' || !(name in SPECS)) throw new Error(`unknown message type ${JSON.stringify(name)}`);
+  const spec = SPECS[name as MessageName];
+  const msg: Record<string, unknown> = { type: name };
+  const allowed = new Set(['type']);
+  for (const [field, kind] of spec.fields) {
+    if (kind === 'reserved32') continue;
+    const key = jsonKey(field, kind);
+    allowed.add(key);
+    const v = obj[key];
+    const bad = (want: string): Error => new Error(`${name}.${key} must be ${want}, got ${JSON.stringify(v)}`);
+    switch (kind) {
+      case 'u32':
+        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffffffff) throw bad('a u32 number');
+        msg[field] = v;
+        break;
+      case 'i32':
+        if (!Number.isInteger(v) || (v as number) < -0x80000000 || (v as number) > 0x7fffffff) throw bad('an i32 number');
+        msg[field] = v;
+        break;
+      case 'u64': {
+        if (typeof v !== 'string' || !/^(0|[1-9][0-9]*)$/.test(v) || BigInt(v) > U64_MAX) throw bad('a u64 decimal string');
+        msg[field] = BigInt(v);
+        break;
+      }
+      case 'str':
+        if (typeof v !== 'string') throw bad('a string');
+        msg[field] = v;
+        break;
+      case 'json':
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('an object');
+        msg[field] = v;
+        break;
+    }
+  }
+  for (const key of Object.keys(obj)) {
+    if (!allowed.has(key)) throw new Error(`${name} has no field ${JSON.stringify(key)}`);
+  }
+  return msg as unknown as Message;
+}

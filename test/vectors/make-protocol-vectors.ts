@@ -1,0 +1,165 @@
+/*
+ * Generates the wire-protocol vectors in test/vectors/protocol/ (see the README there).
+ *
+ *   node dist/test/vectors/make-protocol-vectors.js --write   rewrite the files
+ *   node dist/test/vectors/make-protocol-vectors.js           check that they are current
+ *
+ * The files are committed: the C implementation is tested against them without Node. The
+ * test runner also runs this file (it lives under test/), which is the check mode.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../../src/native/paths';
+import { FRAME_HEADER_SIZE } from '../../src/protocol/frame';
+import { encodeMessage, Message, messageCode, messageToJson } from '../../src/protocol/messages';
+
+export interface GoodVector {
+  name: string;
+  message: Message;
+}
+
+export interface BadVector {
+  name: string;
+  bytes: Buffer;
+  reason: string;
+}
+
+const CKPT = '/home/user/stasis-ckpt';
+
+/** Client-message vectors are named client-*; the C side does not speak those. */
+export const GOOD: GoodVector[] = [
+  { name: 'hello-first', message: { type: 'HELLO', pid: 4242, ppid: 1, flags: 0, procId: 0n, name: 'app', ckptDir: CKPT, hostname: 'node1' } },
+  { name: 'hello-restarted', message: { type: 'HELLO', pid: 31337, ppid: 31336, flags: 1, procId: 7n, name: 'café-π', ckptDir: '/tmp/ckpt dir/ünï', hostname: 'build-host.example.org' } },
+  { name: 'hello-empty-strings', message: { type: 'HELLO', pid: 1, ppid: 0, flags: 0, procId: 0n, name: '', ckptDir: '', hostname: '' } },
+  { name: 'hello-max', message: { type: 'HELLO', pid: 0xffffffff, ppid: 0xffffffff, flags: 0xffffffff, procId: (1n << 64n) - 1n, name: 'x'.repeat(300), ckptDir: CKPT, hostname: 'h' } },
+  { name: 'welcome', message: { type: 'WELCOME', procId: 1n } },
+  { name: 'welcome-big', message: { type: 'WELCOME', procId: 0x0123456789abcdefn } },
+  { name: 'suspend', message: { type: 'SUSPEND', ckptId: 3n } },
+  { name: 'suspended-ok', message: { type: 'SUSPENDED', ckptId: 3n, status: 0, nthreads: 4 } },
+  { name: 'suspended-error', message: { type: 'SUSPENDED', ckptId: 3n, status: -12, nthreads: 0 } },
+  { name: 'write', message: { type: 'WRITE', ckptId: 3n, imagePath: `${CKPT}/gen-000001/app-4242.img` } },
+  { name: 'written-ok', message: { type: 'WRITTEN', ckptId: 3n, status: 0, imageBytes: 1234567890123n, message: '' } },
+  { name: 'written-error', message: { type: 'WRITTEN', ckptId: 3n, status: -28, imageBytes: 0n, message: 'write app-4242.img.tmp: No space left on device' } },
+  { name: 'written-min-status', message: { type: 'WRITTEN', ckptId: 9n, status: -2147483648, imageBytes: 0n, message: 'x' } },
+  { name: 'resume', message: { type: 'RESUME', ckptId: 3n } },
+  { name: 'resume-restart', message: { type: 'RESUME', ckptId: 0n } },
+  { name: 'resumed', message: { type: 'RESUMED', ckptId: 3n } },
+  { name: 'kill', message: { type: 'KILL' } },
+  { name: 'client-request-checkpoint', message: { type: 'REQUEST', body: { cmd: 'checkpoint' } } },
+  { name: 'client-request-status', message: { type: 'REQUEST', body: { cmd: 'status' } } },
+  { name: 'client-progress', message: { type: 'PROGRESS', body: { phase: 'suspended', processes: 1 } } },
+  { name: 'client-response-ok', message: { type: 'RESPONSE', body: { ok: true, generation: `${CKPT}/gen-000001`, durationMs: 12, bytes: 1048576 } } },
+  { name: 'client-response-error', message: { type: 'RESPONSE', body: { ok: false, code: 'NO_PROCESSES', message: 'no processes are connected to the coordinator' } } },
+];
+
+function header(magic: string, version: number, type: number, length: number): Buffer {
+  const h = Buffer.alloc(FRAME_HEADER_SIZE);
+  h.write(magic, 0, 'latin1');
+  h.writeUInt16LE(version, 4);
+  h.writeUInt16LE(type, 6);
+  h.writeUInt32LE(length, 8);
+  return h;
+}
+
+function frame(type: number, payload: Buffer, length = payload.length): Buffer {
+  return Buffer.concat([header('STSP', 1, type, length), payload]);
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+
+function u64(v: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b;
+}
+
+function str(raw: Buffer): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(raw.length);
+  return Buffer.concat([b, raw]);
+}
+
+function helloPayload(reserved: number, name: Buffer): Buffer {
+  return Buffer.concat([u32(42), u32(1), u32(0), u32(reserved), u64(0n), str(name), str(Buffer.from(CKPT)), str(Buffer.from('h'))]);
+}
+
+const HELLO = messageCode('HELLO');
+const WELCOME = messageCode('WELCOME');
+const SUSPEND = messageCode('SUSPEND');
+const WRITTEN = messageCode('WRITTEN');
+const KILL = messageCode('KILL');
+const REQUEST = messageCode('REQUEST');
+const welcome = encodeMessage({ type: 'WELCOME', procId: 1n });
+
+/** Bad frames: each .bin is rejected with the reason keyword in its .txt. */
+export const BAD: BadVector[] = [
+  { name: 'bad-magic', bytes: Buffer.concat([header('STSQ', 1, WELCOME, 8), u64(1n)]), reason: 'bad-magic' },
+  { name: 'bad-magic-http', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), reason: 'bad-magic' },
+  { name: 'bad-version-0', bytes: Buffer.concat([header('STSP', 0, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-2', bytes: Buffer.concat([header('STSP', 2, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'unknown-type-0', bytes: frame(0x00, Buffer.alloc(0)), reason: 'unknown-type' },
+  { name: 'unknown-type-0x10', bytes: frame(0x10, u64(1n)), reason: 'unknown-type' },
+  { name: 'too-long', bytes: header('STSP', 1, WELCOME, 1048577), reason: 'too-long' },
+  { name: 'too-long-max', bytes: header('STSP', 1, HELLO, 0xffffffff), reason: 'too-long' },
+  { name: 'truncated-header', bytes: welcome.subarray(0, 7), reason: 'truncated' },
+  { name: 'truncated-payload', bytes: welcome.subarray(0, welcome.length - 3), reason: 'truncated' },
+  { name: 'short-payload-welcome', bytes: frame(WELCOME, u32(1)), reason: 'short-payload' },
+  { name: 'short-payload-hello-str', bytes: frame(HELLO, Buffer.concat([u32(42), u32(1), u32(0), u32(0), u64(0n), u32(100)])), reason: 'short-payload' },
+  { name: 'trailing-bytes-suspend', bytes: frame(SUSPEND, Buffer.concat([u64(3n), Buffer.from([0])])), reason: 'trailing-bytes' },
+  { name: 'trailing-bytes-kill', bytes: frame(KILL, u32(0)), reason: 'trailing-bytes' },
+  { name: 'bad-utf8-hello-name', bytes: frame(HELLO, helloPayload(0, Buffer.from([0x61, 0xff, 0xfe]))), reason: 'bad-utf8' },
+  { name: 'bad-field-hello-reserved', bytes: frame(HELLO, helloPayload(5, Buffer.from('app'))), reason: 'bad-field' },
+  { name: 'bad-field-written-reserved', bytes: frame(WRITTEN, Buffer.concat([u64(3n), u32(0), u32(1), u64(10n), str(Buffer.alloc(0))])), reason: 'bad-field' },
+  { name: 'client-bad-json', bytes: frame(REQUEST, Buffer.from('{"cmd":')), reason: 'bad-json' },
+  { name: 'client-json-not-object', bytes: frame(REQUEST, Buffer.from('["checkpoint"]')), reason: 'bad-json' },
+];
+
+export function vectorDir(): string {
+  return path.join(packageRoot(), 'test', 'vectors', 'protocol');
+}
+
+function expectedFiles(): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const v of GOOD) {
+    files.set(`${v.name}.bin`, encodeMessage(v.message));
+    files.set(`${v.name}.json`, Buffer.from(JSON.stringify(messageToJson(v.message)) + '\n'));
+  }
+  for (const v of BAD) {
+    files.set(path.join('bad', `${v.name}.bin`), v.bytes);
+    files.set(path.join('bad', `${v.name}.txt`), Buffer.from(`${v.reason}\n`));
+  }
+  return files;
+}
+
+function main(argv: string[]): number {
+  const dir = vectorDir();
+  const files = expectedFiles();
+  if (argv.includes('--write')) {
+    fs.mkdirSync(path.join(dir, 'bad'), { recursive: true });
+    for (const [name, bytes] of files) fs.writeFileSync(path.join(dir, name), bytes);
+    process.stdout.write(`wrote ${files.size} files to ${dir}\n`);
+    return 0;
+  }
+  const stale: string[] = [];
+  for (const [name, bytes] of files) {
+    let onDisk: Buffer | null = null;
+    try {
+      onDisk = fs.readFileSync(path.join(dir, name));
+    } catch {
+      // missing
+    }
+    if (onDisk === null || !onDisk.equals(bytes)) stale.push(name);
+  }
+  if (stale.length > 0) {
+    process.stderr.write(`protocol vectors out of date: ${stale.join(', ')} — run node dist/test/vectors/make-protocol-vectors.js --write\n`);
+    return 1;
+  }
+  return 0;
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
