@@ -54,11 +54,11 @@ static int write_file(const char *path, const char *text)
 	return n < 0 ? (int)n : 0;
 }
 
-static int map_ids(void)
+/* uid and gid must be read before unshare: afterwards they read as the overflow id. */
+static int map_ids(long uid, long gid)
 {
 	char line[64];
 	struct sbuf s;
-	long uid = sys_call0(SYS_getuid_), gid = sys_call0(SYS_getgid_);
 	write_file("/proc/self/setgroups", "deny");
 	sb_init(&s, line, sizeof(line));
 	sb_udec(&s, (uint64_t)uid);
@@ -133,12 +133,14 @@ void rst_enter_namespace(uint32_t pid)
 	int root = sys_call0(SYS_getuid_) == 0;
 	uint64_t flags = CLONE_NEWPID_ | CLONE_NEWNS_;
 	if (!root) {
+		long uid = sys_call0(SYS_getuid_), gid = sys_call0(SYS_getgid_);
 		long e = sys_call1(SYS_unshare_, CLONE_NEWUSER_);
 		if (e == 0)
-			e = map_ids();
+			e = map_ids(uid, gid);
 		if (e < 0) {
-			rst_say("user namespaces are unavailable, so the process gets a new PID and new "
-				"TIDs (a lock held at checkpoint time may then never be released)", 0, 0);
+			rst_say("user namespaces are unavailable (", strerror_short(e),
+				"), so the process gets a new PID and new TIDs (a lock held at "
+				"checkpoint time may then never be released)");
 			return;
 		}
 	}
