@@ -278,6 +278,16 @@ static void *ckpt_main(void *arg)
 	agent_ckpt_loop();
 }
 
+/* A forked child is not checkpointed (yet): it must not hold the parent's connection,
+ * or the coordinator would not see the parent go. */
+static void after_fork_in_child(void)
+{
+	if (g_agent.coord_fd >= 0)
+		sys_close(g_agent.coord_fd);
+	g_agent.coord_fd = -1;
+	g_agent.suspending = 0;
+}
+
 __attribute__((constructor)) static void agent_init(void)
 {
 	const char *addr = getenv("STASIS_COORD_ADDR");
@@ -330,4 +340,5 @@ __attribute__((constructor)) static void agent_init(void)
 		sys_exit_group(1);
 	}
 	pthread_detach(th);
+	pthread_atfork(0, 0, after_fork_in_child);
 }
