@@ -2,7 +2,7 @@
  * The image reader: CRC-32C, a round trip through the TypeScript writer, byte-exact damaged
  * images (each named after what is wrong) rejected with errors that name the record and
  * offset, a fuzzer seeded from a valid image, and the C writer's vectors in
- * test/vectors/image/ when they are there.
+ * test/vectors/image/ (test/image-vectors.test.ts holds the loader to them too).
  */
 
 import assert from 'node:assert/strict';

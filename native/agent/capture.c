@@ -173,7 +173,8 @@ static int write_fds(struct capture *c, struct img_out *o)
 	sc.scratch = c->bounce;
 	sc.scratch_len = 1u << 20;
 	uint8_t *rec = arena_take(&c->a, (2u << 20) + 8192);
-	if (!rec)
+	uint8_t *xbuf = arena_take(&c->a, 2u << 20);
+	if (!rec || !xbuf)
 		return fail(c, "out of scratch memory", 0, -12);
 	for (int i = 0; i < c->nprobes; i++) {
 		struct fd_probe *p = &c->probes[i];
@@ -193,30 +194,31 @@ static int write_fds(struct capture *c, struct img_out *o)
 			return fail(c, sb_cstr(&s), 0, 0);
 		}
 		struct wbuf w, extra;
-		wb_init(&extra, rec + 8192, 2u << 20);
+		wb_init(&extra, xbuf, 2u << 20);
 		if (p->dup_of < 0) {
 			int e = ops->save(p, &extra, &sc);
 			if (e < 0 || extra.overflow)
 				return fail(c, "cannot save fd ", p->link, e < 0 ? e : -12);
 		}
-		wb_init(&w, rec, 8192);
-		wb_u32(&w, (uint32_t)p->fd);
-		wb_u32(&w, p->fd_flags & 1);
-		wb_u32(&w, ops ? ops->kind : 0);
-		wb_u32(&w, p->open_flags);
-		wb_u32(&w, (uint32_t)p->dup_of);
-		wb_u32(&w, 0);
-		wb_u64(&w, p->pos);
-		wb_u64(&w, p->st.dev);
-		wb_u64(&w, p->st.ino);
-		wb_u32(&w, p->st.mode);
-		wb_u32(&w, (uint32_t)extra.len);
-		wb_str(&w, p->link);
+		struct img_fd f = {
+			.fd = p->fd,
+			.fd_flags = p->fd_flags & 1,
+			.kind = ops ? ops->kind : 0,
+			.open_flags = p->open_flags,
+			.dup_of = p->dup_of,
+			.offset = p->pos,
+			.dev = p->st.dev,
+			.inode = p->st.ino,
+			.mode = p->st.mode,
+			.path = p->link,
+			.extra = xbuf,
+			.extra_len = (uint32_t)extra.len,
+		};
+		wb_init(&w, rec, (2u << 20) + 8192);
+		img_put_fd(&w, &f);
 		if (w.overflow)
 			return fail(c, "fd path too long: ", p->link, 0);
-		/* Move the extra bytes down to follow the fixed part. */
-		mem_copy(rec + w.len, rec + 8192, extra.len);
-		img_record(o, REC_FD, rec, (uint32_t)(w.len + extra.len));
+		img_record(o, REC_FD, rec, (uint32_t)w.len);
 	}
 	return 0;
 }
@@ -332,21 +334,23 @@ static void write_region_records(struct capture *c, struct img_out *o)
 {
 	uint8_t rec[4096 + 128];
 	for (int i = 0; i < c->nregions; i++) {
-		struct region *r = &c->regions[i];
+		const struct region *r = &c->regions[i];
+		struct img_region g = {
+			.start = r->start,
+			.end = r->end,
+			.file_offset = r->off,
+			.prot = r->prot,
+			.flags = r->flags,
+			.kind = r->kind,
+			.dev = r->dev,
+			.inode = r->ino,
+			.file_size = r->fsize,
+			.file_mtime_ns = r->mtime,
+			.path = r->path,
+		};
 		struct wbuf w;
 		wb_init(&w, rec, sizeof(rec));
-		wb_u64(&w, r->start);
-		wb_u64(&w, r->end);
-		wb_u64(&w, r->off);
-		wb_u32(&w, r->prot);
-		wb_u32(&w, r->flags);
-		wb_u32(&w, r->kind);
-		wb_u32(&w, 0);
-		wb_u64(&w, r->dev);
-		wb_u64(&w, r->ino);
-		wb_u64(&w, r->fsize);
-		wb_u64(&w, (uint64_t)r->mtime);
-		wb_str(&w, r->path);
+		img_put_region(&w, &g);
 		img_record(o, REC_REGION, rec, (uint32_t)w.len);
 	}
 }
@@ -461,38 +465,37 @@ static int write_chunks(struct capture *c, struct img_out *o)
 
 static void write_thread(struct img_out *o, const struct agent_thread *t, uint8_t *rec, size_t cap)
 {
-	struct wbuf w;
-	wb_init(&w, rec, cap);
-	wb_u32(&w, (uint32_t)t->tid);
-	wb_u32(&w, t->flags);
-	wb_u64(&w, t->fs_base);
-	wb_u64(&w, 0);
-	wb_u64(&w, t->ctid);
-	wb_u64(&w, t->robust_head);
-	wb_u64(&w, t->robust_len);
-	uint64_t mask = 0;
-	if (t->uc)
-		mem_copy(&mask, &t->uc->uc_sigmask, 8);
-	wb_u64(&w, mask);
-	wb_u64(&w, (uint64_t)t->altstack.ss_sp);
-	wb_u64(&w, t->altstack.ss_size);
-	wb_u32(&w, (uint32_t)t->altstack.ss_flags);
-	wb_u32(&w, 0);
-	wb_u64(&w, t->uc ? (uint64_t)t->uc : t->resume_sp);
-	wb_u32(&w, IMG_NGREGS);
-	for (int i = 0; i < IMG_NGREGS; i++)
-		wb_u64(&w, t->uc ? (uint64_t)t->uc->uc_mcontext.gregs[i] : 0);
-	uint32_t xlen = 0;
+	struct img_thread v = {
+		.tid = (uint32_t)t->tid,
+		.flags = t->flags,
+		.fs_base = t->fs_base,
+		.clear_child_tid = t->ctid,
+		.robust_list = t->robust_head,
+		.robust_list_len = t->robust_len,
+		.altstack_sp = (uint64_t)t->altstack.ss_sp,
+		.altstack_size = t->altstack.ss_size,
+		.altstack_flags = (uint32_t)t->altstack.ss_flags,
+		.resume_sp = t->uc ? (uint64_t)t->uc : t->resume_sp,
+		.ngregs = IMG_NGREGS,
+	};
+	uint64_t gregs[IMG_NGREGS];
+	if (t->uc) {
+		mem_copy(&v.sigmask, &t->uc->uc_sigmask, 8);
+		for (int i = 0; i < IMG_NGREGS; i++)
+			gregs[i] = (uint64_t)t->uc->uc_mcontext.gregs[i];
+		v.gregs = gregs;
+	}
 	const uint8_t *fp = t->uc ? (const uint8_t *)t->uc->uc_mcontext.fpregs : 0;
 	if (fp) {
 		uint32_t magic1, ext;
 		mem_copy(&magic1, fp + 464, 4);
 		mem_copy(&ext, fp + 468, 4);
-		xlen = magic1 == 0x46505853u ? ext : 512;
+		v.xsave_len = magic1 == 0x46505853u ? ext : 512;
+		v.xsave = fp;
 	}
-	wb_u32(&w, xlen);
-	if (xlen)
-		wb_bytes(&w, fp, xlen);
+	struct wbuf w;
+	wb_init(&w, rec, cap);
+	img_put_thread(&w, &v);
 	img_record(o, REC_THREAD, rec, (uint32_t)w.len);
 }
 
@@ -521,19 +524,21 @@ static void write_info(struct img_out *o, uint64_t ckpt_id)
 	sys_call1(SYS_uname_, (long)&u);
 	struct { long s, ns; } ts;
 	sys_call2(SYS_clock_gettime_, 0, (long)&ts);
+	struct img_info v = {
+		.page_size = PAGE,
+		.created_unix_ns = (uint64_t)ts.s * 1000000000ull + (uint64_t)ts.ns,
+		.ckpt_id = ckpt_id,
+		.machine = u.f[4],
+		.kernel_release = u.f[2],
+		.kernel_version = u.f[3],
+		.glibc_version = gnu_get_libc_version(),
+		.hostname = u.f[1],
+		.stasis_version = "0.1.0",
+	};
 	uint8_t rec[1024];
 	struct wbuf w;
 	wb_init(&w, rec, sizeof(rec));
-	wb_u32(&w, PAGE);
-	wb_u32(&w, 0);
-	wb_u64(&w, (uint64_t)ts.s * 1000000000ull + (uint64_t)ts.ns);
-	wb_u64(&w, ckpt_id);
-	wb_str(&w, u.f[4]);
-	wb_str(&w, u.f[2]);
-	wb_str(&w, u.f[3]);
-	wb_str(&w, gnu_get_libc_version());
-	wb_str(&w, u.f[1]);
-	wb_str(&w, "0.1.0");
+	img_put_info(&w, &v);
 	img_record(o, REC_INFO, rec, (uint32_t)w.len);
 }
 
@@ -549,59 +554,66 @@ static int write_process(struct capture *c, struct img_out *o)
 	for (char *p = comm; *p; p++)
 		if (*p == '\n')
 			*p = 0;
-	struct wbuf w;
-	wb_init(&w, rec, 65536);
-	wb_u32(&w, (uint32_t)sys_getpid());
-	wb_u32(&w, (uint32_t)sys_call0(SYS_getppid_));
-	wb_u32(&w, (uint32_t)sys_call0(SYS_getpgrp_));
-	wb_u32(&w, (uint32_t)sys_call1(SYS_getsid_, 0));
-	wb_u32(&w, (uint32_t)sys_call0(SYS_getuid_));
-	wb_u32(&w, (uint32_t)sys_call0(SYS_getgid_));
+	struct img_process v;
+	mem_zero(&v, sizeof(v));
+	v.pid = (uint32_t)sys_getpid();
+	v.ppid = (uint32_t)sys_call0(SYS_getppid_);
+	v.pgid = (uint32_t)sys_call0(SYS_getpgrp_);
+	v.sid = (uint32_t)sys_call1(SYS_getsid_, 0);
+	v.uid = (uint32_t)sys_call0(SYS_getuid_);
+	v.gid = (uint32_t)sys_call0(SYS_getgid_);
 	long mask = sys_call1(SYS_umask_, 022);
 	sys_call1(SYS_umask_, mask);
-	wb_u32(&w, (uint32_t)mask);
-	wb_u32(&w, 0);
-	wb_u64(&w, g_agent.proc_id);
-	static const int fields[] = { 26, 27, 45, 46, 47 };
-	for (unsigned i = 0; i < 5; i++)
-		wb_u64(&w, stat_field(stat, fields[i]));
-	wb_u64(&w, (uint64_t)sys_call1(SYS_brk_, 0));
-	wb_u64(&w, stat_field(stat, 28));
-	for (int f = 48; f <= 51; f++)
-		wb_u64(&w, stat_field(stat, f));
-	wb_u64(&w, (uint64_t)&stasis_restart_entry);
-	wb_u64(&w, (uint64_t)&g_agent.rinfo);
-	wb_u32(&w, sizeof(g_agent.rinfo));
-	wb_u32(&w, 0);
+	v.umask = (uint32_t)mask;
+	v.proc_id = g_agent.proc_id;
+	v.start_code = stat_field(stat, 26);
+	v.end_code = stat_field(stat, 27);
+	v.start_data = stat_field(stat, 45);
+	v.end_data = stat_field(stat, 46);
+	v.start_brk = stat_field(stat, 47);
+	v.brk = (uint64_t)sys_call1(SYS_brk_, 0);
+	v.start_stack = stat_field(stat, 28);
+	v.arg_start = stat_field(stat, 48);
+	v.arg_end = stat_field(stat, 49);
+	v.env_start = stat_field(stat, 50);
+	v.env_end = stat_field(stat, 51);
+	v.restart_entry = (uint64_t)&stasis_restart_entry;
+	v.restart_info = (uint64_t)&g_agent.rinfo;
+	v.restart_info_size = sizeof(g_agent.rinfo);
 	int rseq_on = &__rseq_size && &__rseq_offset && __rseq_size;
-	wb_u64(&w, rseq_on ? (uint64_t)__rseq_offset : 0);
-	wb_u32(&w, rseq_on ? (__rseq_size < 32 ? 32 : __rseq_size) : 0);
-	wb_u32(&w, 0x53053053u);
-	wb_u32(&w, IMG_NSIG);
+	v.rseq_offset = rseq_on ? (int64_t)__rseq_offset : 0;
+	v.rseq_size = rseq_on ? (__rseq_size < 32 ? 32 : __rseq_size) : 0;
+	v.rseq_sig = 0x53053053u;
+	struct img_sigaction sigact[IMG_NSIG];
 	for (int s = 1; s <= IMG_NSIG; s++) {
 		uint64_t ksa[4] = { 0, 0, 0, 0 };
 		sys_call4(SYS_rt_sigaction_, s, 0, (long)ksa, 8);
-		for (int k = 0; k < 4; k++)
-			wb_u64(&w, ksa[k]);
+		sigact[s - 1] = (struct img_sigaction){ ksa[0], ksa[1], ksa[2], ksa[3] };
 	}
-	wb_u32(&w, IMG_NRLIMIT);
+	v.nsig = IMG_NSIG;
+	v.sigactions = sigact;
+	struct img_rlimit rlim[IMG_NRLIMIT];
 	for (int r = 0; r < IMG_NRLIMIT; r++) {
 		uint64_t lim[2] = { ~0ull, ~0ull };
 		sys_call4(SYS_prlimit64_, 0, r, 0, (long)lim);
-		wb_u64(&w, lim[0]);
-		wb_u64(&w, lim[1]);
+		rlim[r] = (struct img_rlimit){ lim[0], lim[1] };
 	}
-	char path[4096];
-	long n = sys_call2(SYS_getcwd_, (long)path, sizeof(path));
+	v.nrlimit = IMG_NRLIMIT;
+	v.rlimits = rlim;
+	char cwd[4096], exe[4096];
+	long n = sys_call2(SYS_getcwd_, (long)cwd, sizeof(cwd));
 	if (n <= 0)
 		return fail(c, "cannot read the working directory", 0, n ? n : -2);
-	wb_str(&w, path);
-	n = sys_call3(SYS_readlink_, (long)"/proc/self/exe", (long)path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = 0;
-	wb_str(&w, path);
-	wb_str(&w, comm);
-	wb_u32(&w, (uint32_t)auxv_len);
-	wb_bytes(&w, auxv, auxv_len);
+	n = sys_call3(SYS_readlink_, (long)"/proc/self/exe", (long)exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	v.cwd = cwd;
+	v.exe = exe;
+	v.comm = comm;
+	v.auxv_len = (uint32_t)auxv_len;
+	v.auxv = auxv;
+	struct wbuf w;
+	wb_init(&w, rec, 65536);
+	img_put_process(&w, &v);
 	if (w.overflow)
 		return fail(c, "process record too large", 0, -12);
 	img_record(o, REC_PROCESS, rec, (uint32_t)w.len);

@@ -1,7 +1,8 @@
 /*
  * Writes image format v1 (docs/image-format.md). Small records are staged and written in
  * large blocks; a chunk's data goes from the process's memory to the file in one writev,
- * placed at a 4096-aligned offset so a loader may map it in place.
+ * placed at a 4096-aligned offset so a loader may map it in place. The payload encoders at
+ * the end are the one C definition of each record's fields and their order.
  */
 #include <sys/uio.h>
 #include "image.h"
@@ -151,4 +152,117 @@ long img_finish(struct img_out *o)
 	img_record(o, REC_END, p, sizeof(p));
 	flush(o);
 	return o->err;
+}
+
+/* ---- record payloads, field by field as docs/image-format.md lists them ---- */
+
+void img_put_info(struct wbuf *w, const struct img_info *v)
+{
+	wb_u32(w, v->page_size);
+	wb_u32(w, v->flags);
+	wb_u64(w, v->created_unix_ns);
+	wb_u64(w, v->ckpt_id);
+	wb_str(w, v->machine);
+	wb_str(w, v->kernel_release);
+	wb_str(w, v->kernel_version);
+	wb_str(w, v->glibc_version);
+	wb_str(w, v->hostname);
+	wb_str(w, v->stasis_version);
+}
+
+void img_put_process(struct wbuf *w, const struct img_process *v)
+{
+	wb_u32(w, v->pid);
+	wb_u32(w, v->ppid);
+	wb_u32(w, v->pgid);
+	wb_u32(w, v->sid);
+	wb_u32(w, v->uid);
+	wb_u32(w, v->gid);
+	wb_u32(w, v->umask);
+	wb_u32(w, 0);
+	wb_u64(w, v->proc_id);
+	const uint64_t mm[11] = { v->start_code, v->end_code, v->start_data, v->end_data,
+				  v->start_brk, v->brk, v->start_stack, v->arg_start, v->arg_end,
+				  v->env_start, v->env_end };
+	for (int i = 0; i < 11; i++)
+		wb_u64(w, mm[i]);
+	wb_u64(w, v->restart_entry);
+	wb_u64(w, v->restart_info);
+	wb_u32(w, v->restart_info_size);
+	wb_u32(w, 0);
+	wb_u64(w, (uint64_t)v->rseq_offset);
+	wb_u32(w, v->rseq_size);
+	wb_u32(w, v->rseq_sig);
+	wb_u32(w, v->nsig);
+	for (uint32_t s = 0; s < v->nsig; s++) {
+		wb_u64(w, v->sigactions[s].handler);
+		wb_u64(w, v->sigactions[s].flags);
+		wb_u64(w, v->sigactions[s].restorer);
+		wb_u64(w, v->sigactions[s].mask);
+	}
+	wb_u32(w, v->nrlimit);
+	for (uint32_t r = 0; r < v->nrlimit; r++) {
+		wb_u64(w, v->rlimits[r].cur);
+		wb_u64(w, v->rlimits[r].max);
+	}
+	wb_str(w, v->cwd);
+	wb_str(w, v->exe);
+	wb_str(w, v->comm);
+	wb_u32(w, v->auxv_len);
+	wb_bytes(w, v->auxv, v->auxv_len);
+}
+
+void img_put_region(struct wbuf *w, const struct img_region *v)
+{
+	wb_u64(w, v->start);
+	wb_u64(w, v->end);
+	wb_u64(w, v->file_offset);
+	wb_u32(w, v->prot);
+	wb_u32(w, v->flags);
+	wb_u32(w, v->kind);
+	wb_u32(w, 0);
+	wb_u64(w, v->dev);
+	wb_u64(w, v->inode);
+	wb_u64(w, v->file_size);
+	wb_u64(w, (uint64_t)v->file_mtime_ns);
+	wb_str(w, v->path);
+}
+
+void img_put_thread(struct wbuf *w, const struct img_thread *v)
+{
+	wb_u32(w, v->tid);
+	wb_u32(w, v->flags);
+	wb_u64(w, v->fs_base);
+	wb_u64(w, v->gs_base);
+	wb_u64(w, v->clear_child_tid);
+	wb_u64(w, v->robust_list);
+	wb_u64(w, v->robust_list_len);
+	wb_u64(w, v->sigmask);
+	wb_u64(w, v->altstack_sp);
+	wb_u64(w, v->altstack_size);
+	wb_u32(w, v->altstack_flags);
+	wb_u32(w, 0);
+	wb_u64(w, v->resume_sp);
+	wb_u32(w, v->ngregs);
+	for (uint32_t i = 0; i < v->ngregs; i++)
+		wb_u64(w, v->gregs ? v->gregs[i] : 0);
+	wb_u32(w, v->xsave_len);
+	wb_bytes(w, v->xsave, v->xsave_len);
+}
+
+void img_put_fd(struct wbuf *w, const struct img_fd *v)
+{
+	wb_u32(w, (uint32_t)v->fd);
+	wb_u32(w, v->fd_flags);
+	wb_u32(w, v->kind);
+	wb_u32(w, v->open_flags);
+	wb_u32(w, (uint32_t)v->dup_of);
+	wb_u32(w, 0);
+	wb_u64(w, v->offset);
+	wb_u64(w, v->dev);
+	wb_u64(w, v->inode);
+	wb_u32(w, v->mode);
+	wb_u32(w, v->extra_len);
+	wb_str(w, v->path);
+	wb_bytes(w, v->extra, v->extra_len);
 }

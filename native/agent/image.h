@@ -1,8 +1,17 @@
-/* The image writer: records staged in a buffer, chunks written straight from memory. */
+/*
+ * The image writer (docs/image-format.md): records staged in a buffer, chunks written
+ * straight from memory, and the one C definition of each record's payload.
+ *
+ * The payload encoders take plain structs holding the spec's fields, so the agent
+ * (capture.c) and the vector tool (../tests/image-vectors.c) encode through the same code.
+ * Each appends to a wbuf; running out of room sets its `overflow` flag. None allocates,
+ * locks or calls libc: they run while application threads are stopped.
+ */
 #ifndef STASIS_IMAGE_H
 #define STASIS_IMAGE_H
 #include <stdint.h>
 #include <stddef.h>
+#include "../common/wire.h"
 
 struct img_out {
 	int fd;
@@ -18,4 +27,76 @@ void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t 
 void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len);
 /* Writes END and flushes. Returns 0 or the first error. */
 long img_finish(struct img_out *o);
+
+/* Strings are NUL-terminated; a `str` longer than 65535 bytes is an overflow. */
+
+struct img_info {
+	uint32_t page_size, flags;
+	uint64_t created_unix_ns, ckpt_id;
+	const char *machine, *kernel_release, *kernel_version, *glibc_version, *hostname,
+		*stasis_version;
+};
+
+struct img_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct img_rlimit {
+	uint64_t cur, max;
+};
+
+struct img_process {
+	uint32_t pid, ppid, pgid, sid, uid, gid, umask;
+	uint64_t proc_id;
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack,
+		arg_start, arg_end, env_start, env_end;
+	uint64_t restart_entry, restart_info;
+	uint32_t restart_info_size;
+	int64_t rseq_offset;
+	uint32_t rseq_size, rseq_sig;
+	uint32_t nsig;                       /* entries for signals 1..nsig */
+	const struct img_sigaction *sigactions;
+	uint32_t nrlimit;
+	const struct img_rlimit *rlimits;
+	const char *cwd, *exe, *comm;
+	uint32_t auxv_len;
+	const void *auxv;
+};
+
+struct img_region {
+	uint64_t start, end, file_offset;
+	uint32_t prot, flags, kind;
+	uint64_t dev, inode, file_size;
+	int64_t file_mtime_ns;
+	const char *path;
+};
+
+struct img_thread {
+	uint32_t tid, flags;
+	uint64_t fs_base, gs_base, clear_child_tid, robust_list, robust_list_len, sigmask;
+	uint64_t altstack_sp, altstack_size;
+	uint32_t altstack_flags;
+	uint64_t resume_sp;
+	uint32_t ngregs;
+	const uint64_t *gregs;               /* null: ngregs zeros */
+	uint32_t xsave_len;
+	const void *xsave;
+};
+
+struct img_fd {
+	int32_t fd;
+	uint32_t fd_flags, kind, open_flags;
+	int32_t dup_of;
+	uint64_t offset, dev, inode;
+	uint32_t mode;
+	const char *path;
+	const void *extra;                   /* the kind's extra bytes (../res/res.h codecs) */
+	uint32_t extra_len;
+};
+
+void img_put_info(struct wbuf *w, const struct img_info *v);
+void img_put_process(struct wbuf *w, const struct img_process *v);
+void img_put_region(struct wbuf *w, const struct img_region *v);
+void img_put_thread(struct wbuf *w, const struct img_thread *v);
+void img_put_fd(struct wbuf *w, const struct img_fd *v);
 #endif

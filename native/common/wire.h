@@ -111,6 +111,12 @@ static inline uint16_t rb_u16(struct rbuf *r) { return (uint16_t)rb_le(r, 2); }
 static inline uint32_t rb_u32(struct rbuf *r) { return (uint32_t)rb_le(r, 4); }
 static inline uint64_t rb_u64(struct rbuf *r) { return rb_le(r, 8); }
 
+/* 0 when every byte was read and none was missing, else -22 (EINVAL). */
+static inline int rb_exact(const struct rbuf *r)
+{
+	return !r->bad && r->off == r->len ? 0 : -22;
+}
+
 /* Copies a `str` into dst (NUL-terminated); one that does not fit makes the reader bad. */
 static inline void rb_str(struct rbuf *r, char *dst, size_t cap)
 {

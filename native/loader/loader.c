@@ -18,10 +18,10 @@
  *   stage 2:  [      image regions      ]   [hole: us + stack + metadata]   [vvar|vdso]
  *   resumed:  [      image regions      ]   (hole unmapped by the agent)  [vvar|vdso moved]
  */
+#include "chunks.h"
 #include "meta.h"
 #include "ns.h"
 #include "rt.h"
-#include "../common/crc32c.h"
 #include "../common/fmt.h"
 #include "../common/img.h"
 #include "../common/sys.h"
@@ -298,82 +298,11 @@ static void map_regions(const struct meta *m)
 	}
 }
 
-static int chunk_target_ok(const struct meta *m, uint64_t addr, uint64_t len)
+static void read_chunks(struct meta *m)
 {
-	for (int i = 0; i < m->nregions; i++) {
-		const struct m_region *g = &m->regions[i];
-		if (addr >= g->start && addr + len <= g->end && addr + len > addr)
-			return !is_special(g->kind) && g->kind != RK_VSYSCALL &&
-			       !(g->kind == RK_FILE && (g->flags & RF_SHARED));
-	}
-	return 0;
-}
-
-static void read_chunks(const struct meta *m, int fd, const char *path)
-{
-	static const uint8_t zeros[4096];
-	uint64_t off = m->first_chunk, nchunks = 0, content = 0;
-	for (;;) {
-		uint8_t h[IMG_REC_HEADER + IMG_CHUNK_HEAD];
-		long got = sys_pread(fd, h, sizeof(h), (long)off);
-		if (got < IMG_REC_HEADER)
-			rst_die(path, ": the image is truncated (no END record)", 0);
-		struct rbuf r;
-		rb_init(&r, h, (size_t)got);
-		uint32_t magic = rb_u32(&r);
-		uint16_t type = rb_u16(&r);
-		rb_u16(&r);
-		uint32_t len = rb_u32(&r), crc = rb_u32(&r);
-		if (magic != IMG_REC_MAGIC)
-			rst_die(path, ": corrupt record header among the chunks", 0);
-		if (type == REC_END) {
-			uint8_t e[32];
-			if (len != 32 || sys_pread(fd, e, 32, (long)(off + IMG_REC_HEADER)) != 32 || crc32c(0, e, 32) != crc)
-				rst_die(path, ": corrupt END record", 0);
-			struct rbuf er;
-			rb_init(&er, e, 32);
-			rb_u64(&er);
-			if (rb_u64(&er) != nchunks || rb_u64(&er) != content || rb_u64(&er) != off)
-				rst_die(path, ": the END record does not match the chunks (truncated or corrupt image)", 0);
-			return;
-		}
-		uint64_t next = off + IMG_REC_HEADER + len + ((8 - (len & 7)) & 7);
-		if (type != REC_CHUNK) {
-			off = next;
-			continue;
-		}
-		if (got != (long)sizeof(h))
-			rst_die(path, ": the image is truncated", 0);
-		uint64_t addr = rb_u64(&r), raw = rb_u64(&r);
-		uint32_t enc = rb_u32(&r), stored = rb_u32(&r), pad = rb_u32(&r);
-		if (enc != 0 || stored != raw || pad >= 4096 || (uint64_t)IMG_CHUNK_HEAD + pad + stored != len ||
-		    (addr & (PAGE - 1)) || !chunk_target_ok(m, addr, raw))
-			rst_die(path, ": malformed chunk record (corrupt image)", 0);
-		for (uint64_t done = 0; done < stored;) {
-			long n = sys_pread(fd, (char *)addr + done, stored - done,
-					   (long)(off + sizeof(h) + pad + done));
-			if (n == -4)
-				continue;
-			if (n <= 0)
-				rst_die(path, ": the image is truncated", 0);
-			done += (uint64_t)n;
-		}
-		uint32_t c = crc32c(0, h + IMG_REC_HEADER, IMG_CHUNK_HEAD);
-		c = crc32c(c, zeros, pad);
-		c = crc32c(c, (const void *)addr, stored);
-		if (c != crc) {
-			char mem[96];
-			struct sbuf s;
-			sb_init(&s, mem, sizeof(mem));
-			sb_str(&s, ": corrupt memory chunk at offset ");
-			sb_udec(&s, off);
-			sb_str(&s, " (CRC mismatch)");
-			rst_die(path, sb_cstr(&s), 0);
-		}
-		nchunks++;
-		content += raw;
-		off = next;
-	}
+	struct chunk k;
+	while (rst_next_chunk(m, &k))
+		rst_read_chunk(m, &k, (void *)k.addr);
 }
 
 static void protect_regions(const struct meta *m)
@@ -478,7 +407,7 @@ static void stage2(void *argp)
 	meta_read(a->image_fd, a->image, m, &arena);
 	move_vdso(m, a);
 	map_regions(m);
-	read_chunks(m, a->image_fd, a->image);
+	read_chunks(m);
 	sys_close(a->image_fd);
 	protect_regions(m);
 	restore_process(m);
@@ -497,7 +426,7 @@ static void stage2(void *argp)
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))
 		rst_die("the image's agent is of another Stasis version", 0, 0);
-	if (!chunk_target_ok(m, m->proc.restart_info, sizeof(struct restart_info)))
+	if (rst_chunk_target(m, m->proc.restart_info, sizeof(struct restart_info)) != 1)
 		rst_die("the image's restart block is not in writable memory", 0, 0);
 	struct restart_info *ri = (struct restart_info *)m->proc.restart_info;
 	ri->magic = RESTART_INFO_MAGIC;
@@ -588,13 +517,15 @@ __attribute__((used)) static void stage1(long *sp)
 	if (fd < 0)
 		rst_die("cannot open ", image, fd);
 	uint64_t msize = meta_size(fd, image);
-	size_t arena_len = page_up(msize * 4 + (64ul << 20));
+	size_t arena_len = page_up(meta_arena_size(msize));
 	long tmp = sys_mmap(0, arena_len, 3, MAP_PRIVATE_ | MAP_ANON_ | MAP_NORESERVE_, -1, 0);
 	if (tmp < 0)
 		rst_die("cannot map memory", 0, tmp);
 	struct m_arena arena = { (uint8_t *)tmp, 0, arena_len };
 	struct meta *m = m_take(&arena, sizeof(*m));
 	meta_read(fd, image, m, &arena);
+	if (m->page_size != PAGE)
+		rst_die(image, ": the image was taken on a machine with another page size", 0);
 
 	static char mapsbuf[1 << 20];
 	struct span cur[4];

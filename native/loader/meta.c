@@ -1,7 +1,9 @@
 /*
- * Parsing an image's metadata records (docs/image-format.md). Every payload's CRC is
- * checked, every field read through a bounds-checked reader; a bad image ends the loader
- * with a one-line reason before anything of the restarter's is touched.
+ * Parsing an image's records up to the first chunk (docs/image-format.md), and the record
+ * walk chunks.c continues. Every record header, length, order and payload CRC is checked
+ * and every field read through a bounds-checked reader, in the order src/image/reader.ts
+ * checks them and with the same words; a bad image ends the program with a one-line
+ * reason before anything of the restarter's is touched.
  */
 #include "meta.h"
 #include "rt.h"
@@ -10,8 +12,6 @@
 #include "../common/img.h"
 #include "../common/sys.h"
 #include "../common/wire.h"
-
-#define MAX_META_RECORD (16u << 20)
 
 void *m_take(struct m_arena *a, size_t n)
 {
@@ -23,106 +23,363 @@ void *m_take(struct m_arena *a, size_t n)
 	return p;
 }
 
-static __attribute__((noreturn)) void die_at(const char *path, const char *what, uint64_t off)
+/* ---- records: naming, dying, reading ---- */
+
+static const char *const type_names[16] = {
+	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
+	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_CHUNK] = "CHUNK", [REC_END] = "END",
+};
+
+/* Order rank of each known type (docs: record order); -1 for types of later versions. */
+static int rank_of(uint16_t type)
 {
-	char mem[160];
-	struct sbuf s;
-	sb_init(&s, mem, sizeof(mem));
-	sb_str(&s, ": ");
-	sb_str(&s, what);
-	sb_str(&s, " at offset ");
-	sb_udec(&s, off);
-	rst_say(path, sb_cstr(&s), 0);
+	switch (type) {
+	case REC_INFO: return 0;
+	case REC_PROCESS: return 1;
+	case REC_REGION: return 2;
+	case REC_THREAD: return 3;
+	case REC_FD: return 4;
+	case REC_CHUNK: return 5;
+	case REC_END: return 6;
+	default: return -1;
+	}
+}
+
+void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type)
+{
+	sb_str(s, "record #");
+	sb_udec(s, c->index);
+	sb_str(s, " (");
+	if (type < 16 && type_names[type]) {
+		sb_str(s, type_names[type]);
+	} else {
+		sb_str(s, "type ");
+		sb_udec(s, type);
+	}
+	sb_str(s, ") at offset ");
+	sb_udec(s, c->off);
+}
+
+void rst_img_die(const struct img_cursor *c, struct sbuf *s)
+{
+	rst_say(c->path, ": ", sb_cstr(s));
 	sys_exit_group(1);
 }
 
-static void pread_all(int fd, const char *path, void *buf, size_t n, uint64_t off)
+void rst_rec_die(const struct img_cursor *c, uint16_t type, const char *sep, const char *what)
+{
+	char mem[512];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	rst_rec_name(&s, c, type);
+	sb_str(&s, sep);
+	sb_str(&s, what);
+	rst_img_die(c, &s);
+}
+
+void rst_pread_all(const struct img_cursor *c, void *buf, size_t n, uint64_t off)
 {
 	size_t got = 0;
 	while (got < n) {
-		long r = sys_pread(fd, (char *)buf + got, n - got, (long)(off + got));
+		long r = sys_pread(c->fd, (char *)buf + got, n - got, (long)(off + got));
 		if (r == -4)
 			continue;
 		if (r < 0)
-			rst_die("cannot read ", path, r);
+			rst_die("cannot read ", c->path, r);
 		if (r == 0) {
-			rst_say(path, ": the image is truncated", 0);
+			rst_say(c->path, ": truncated: the file shrank while it was read", 0);
 			sys_exit_group(1);
 		}
 		got += (size_t)r;
 	}
 }
 
-static void check_header(int fd, const char *path)
-{
-	uint8_t h[IMG_HEADER_SIZE];
-	struct kstat st;
-	if (sys_call2(SYS_fstat_, fd, (long)&st) == 0 && st.size < IMG_HEADER_SIZE) {
-		rst_say(path, ": the image is truncated", 0);
-		sys_exit_group(1);
-	}
-	pread_all(fd, path, h, sizeof(h), 0);
-	if (memcmp(h, IMG_MAGIC, 8) != 0) {
-		rst_say(path, " is not a Stasis image (bad magic)", 0);
-		sys_exit_group(1);
-	}
-	struct rbuf r;
-	rb_init(&r, h + 8, sizeof(h) - 8);
-	uint32_t version = rb_u32(&r);
-	rb_u32(&r);
-	rb_u64(&r);
-	uint32_t crc = rb_u32(&r);
-	if (crc != crc32c(0, h, 24)) {
-		rst_say(path, ": the image header is corrupt (CRC mismatch)", 0);
-		sys_exit_group(1);
-	}
-	if (version != IMG_VERSION) {
-		rst_say(path, ": unsupported image version (this Stasis reads version 1)", 0);
-		sys_exit_group(1);
-	}
-}
-
-struct rec_head {
-	uint16_t type;
-	uint32_t len, crc;
-};
-
-static void read_rec_head(int fd, const char *path, uint64_t off, struct rec_head *h)
-{
-	uint8_t b[IMG_REC_HEADER];
-	pread_all(fd, path, b, sizeof(b), off);
-	struct rbuf r;
-	rb_init(&r, b, sizeof(b));
-	if (rb_u32(&r) != IMG_REC_MAGIC) {
-		rst_say(path, ": corrupt record header (bad record magic)", 0);
-		sys_exit_group(1);
-	}
-	h->type = rb_u16(&r);
-	rb_u16(&r);
-	h->len = rb_u32(&r);
-	h->crc = rb_u32(&r);
-}
-
-static uint64_t next_rec(uint64_t off, uint32_t len)
+uint64_t rst_rec_next(uint64_t off, uint32_t len)
 {
 	return off + IMG_REC_HEADER + len + ((8 - (len & 7)) & 7);
 }
 
-uint64_t meta_size(int fd, const char *path)
+void rst_rec_head(const struct img_cursor *c, struct rec_head *h)
 {
-	check_header(fd, path);
-	uint64_t off = IMG_HEADER_SIZE;
-	for (;;) {
-		struct rec_head h;
-		read_rec_head(fd, path, off, &h);
-		if (h.type == REC_CHUNK || h.type == REC_END)
-			return off;
-		off = next_rec(off, h.len);
+	char mem[512];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	if (c->off + IMG_REC_HEADER > c->size) {
+		sb_str(&s, "truncated at offset ");
+		sb_udec(&s, c->off);
+		sb_str(&s, ": the file ends before record #");
+		sb_udec(&s, c->index);
+		sb_str(&s, c->off == c->size ? "" : "'s header");
+		sb_str(&s, " and has no END record");
+		rst_img_die(c, &s);
+	}
+	uint8_t b[IMG_REC_HEADER];
+	rst_pread_all(c, b, sizeof(b), c->off);
+	struct rbuf r;
+	rb_init(&r, b, sizeof(b));
+	if (rb_u32(&r) != IMG_REC_MAGIC) {
+		sb_str(&s, "record #");
+		sb_udec(&s, c->index);
+		sb_str(&s, " at offset ");
+		sb_udec(&s, c->off);
+		sb_str(&s, " has no SREC magic");
+		rst_img_die(c, &s);
+	}
+	h->type = rb_u16(&r);
+	rb_u16(&r); /* flags: none defined */
+	h->len = rb_u32(&r);
+	h->crc = rb_u32(&r);
+	uint64_t payload_at = c->off + IMG_REC_HEADER;
+	if (payload_at + h->len > c->size) {
+		sb_str(&s, "truncated: ");
+		rst_rec_name(&s, c, h->type);
+		sb_str(&s, " needs ");
+		sb_udec(&s, h->len);
+		sb_str(&s, " payload bytes, the file ends ");
+		sb_udec(&s, c->size - payload_at);
+		sb_str(&s, " bytes in");
+		rst_img_die(c, &s);
+	}
+	if (rst_rec_next(c->off, h->len) > c->size) {
+		sb_str(&s, "truncated: ");
+		rst_rec_name(&s, c, h->type);
+		sb_str(&s, " is missing its padding");
+		rst_img_die(c, &s);
 	}
 }
 
-static void parse_process(struct rbuf *r, struct m_process *p)
+void rst_rec_order(struct img_cursor *c, const struct rec_head *h)
 {
+	int r = rank_of(h->type);
+	if (r < 0)
+		return;
+	if (r < c->rank || (r == c->rank && (r <= 1 || r == 6)))
+		rst_rec_die(c, h->type, "", " is out of order");
+	if (r > 0 && !c->have_info)
+		rst_rec_die(c, h->type, "", " comes before the INFO record");
+	if (r > 1 && !c->have_process)
+		rst_rec_die(c, h->type, "", " comes before the PROCESS record");
+	c->rank = r;
+}
+
+static void check_pad(const struct img_cursor *c, const struct rec_head *h, const uint8_t *pad, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pad[i])
+			rst_rec_die(c, h->type, "", " has nonzero padding");
+}
+
+static void check_size(const struct img_cursor *c, const struct rec_head *h)
+{
+	if (h->len > META_MAX_RECORD) {
+		char mem[32];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, " is ");
+		sb_udec(&s, h->len);
+		rst_rec_die(c, h->type, sb_cstr(&s), " bytes, implausibly large");
+	}
+}
+
+void rst_rec_payload(const struct img_cursor *c, const struct rec_head *h, uint8_t *buf)
+{
+	check_size(c, h);
+	uint32_t pad = (8 - (h->len & 7)) & 7;
+	rst_pread_all(c, buf, h->len + pad, c->off + IMG_REC_HEADER);
+	if (crc32c(0, buf, h->len) != h->crc) {
+		char mem[512];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, "CRC mismatch in ");
+		rst_rec_name(&s, c, h->type);
+		rst_img_die(c, &s);
+	}
+	check_pad(c, h, buf + h->len, pad);
+}
+
+void rst_rec_check_streaming(const struct img_cursor *c, const struct rec_head *h)
+{
+	check_size(c, h);
+	uint8_t buf[4096];
+	uint32_t crc = 0, pad = (8 - (h->len & 7)) & 7;
+	for (uint32_t done = 0; done < h->len;) {
+		uint32_t n = h->len - done < sizeof(buf) ? h->len - done : (uint32_t)sizeof(buf);
+		rst_pread_all(c, buf, n, c->off + IMG_REC_HEADER + done);
+		crc = crc32c(crc, buf, n);
+		done += n;
+	}
+	if (crc != h->crc) {
+		char mem[512];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, "CRC mismatch in ");
+		rst_rec_name(&s, c, h->type);
+		rst_img_die(c, &s);
+	}
+	rst_pread_all(c, buf, pad, c->off + IMG_REC_HEADER + h->len);
+	check_pad(c, h, buf, pad);
+}
+
+void rst_rec_skip(struct img_cursor *c, const struct rec_head *h)
+{
+	c->off = rst_rec_next(c->off, h->len);
+	c->index++;
+}
+
+/* ---- the file header ---- */
+
+static __attribute__((noreturn)) void die_path(const char *path, const char *a, const char *b)
+{
+	rst_say(path, a, b);
+	sys_exit_group(1);
+}
+
+static uint64_t check_header(int fd, const char *path)
+{
+	uint8_t h[IMG_HEADER_SIZE];
+	char mem[160];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	struct kstat st;
+	long e = sys_call2(SYS_fstat_, fd, (long)&st);
+	if (e < 0)
+		rst_die("cannot read ", path, e);
+	struct img_cursor c = { .fd = fd, .path = path, .size = (uint64_t)st.size };
+	if (st.size < IMG_HEADER_SIZE) {
+		if (st.size >= 8) {
+			rst_pread_all(&c, h, 8, 0);
+			if (memcmp(h, IMG_MAGIC, 8) != 0)
+				die_path(path, " is not a Stasis image (bad magic)", 0);
+		}
+		sb_str(&s, ": truncated: ");
+		sb_udec(&s, (uint64_t)st.size);
+		sb_str(&s, " bytes, shorter than the 32-byte file header");
+		die_path(path, sb_cstr(&s), 0);
+	}
+	rst_pread_all(&c, h, sizeof(h), 0);
+	if (memcmp(h, IMG_MAGIC, 8) != 0)
+		die_path(path, " is not a Stasis image (bad magic)", 0);
+	struct rbuf r;
+	rb_init(&r, h + 8, sizeof(h) - 8);
+	uint32_t version = rb_u32(&r);
+	uint32_t header_size = rb_u32(&r);
+	uint64_t flags = rb_u64(&r);
+	uint32_t crc = rb_u32(&r);
+	if (version != IMG_VERSION) {
+		sb_str(&s, ": image format version ");
+		sb_udec(&s, version);
+		sb_str(&s, " is not supported (this stasis reads version 1)");
+		die_path(path, sb_cstr(&s), 0);
+	}
+	if (crc != crc32c(0, h, 24))
+		die_path(path, ": CRC mismatch in the file header at offset 0", 0);
+	if (header_size != IMG_HEADER_SIZE) {
+		sb_str(&s, ": file header size ");
+		sb_udec(&s, header_size);
+		sb_str(&s, ", expected 32");
+		die_path(path, sb_cstr(&s), 0);
+	}
+	if (flags) {
+		sb_str(&s, ": image flags 0x");
+		sb_hex(&s, flags);
+		sb_str(&s, " are not supported by this stasis");
+		die_path(path, sb_cstr(&s), 0);
+	}
+	return (uint64_t)st.size;
+}
+
+/* Walks record headers up to the first CHUNK or END, or to whatever stops a walk there:
+ * meta_read reports that. */
+static uint64_t scan(int fd, const char *path, uint64_t size, int counts[16])
+{
+	struct img_cursor c = { .fd = fd, .path = path, .size = size };
+	uint64_t off = IMG_HEADER_SIZE;
+	while (off + IMG_REC_HEADER <= size) {
+		uint8_t b[IMG_REC_HEADER];
+		rst_pread_all(&c, b, sizeof(b), off);
+		struct rbuf r;
+		rb_init(&r, b, sizeof(b));
+		if (rb_u32(&r) != IMG_REC_MAGIC)
+			break;
+		uint16_t type = rb_u16(&r);
+		rb_u16(&r);
+		uint32_t len = rb_u32(&r);
+		if (type == REC_CHUNK || type == REC_END || rst_rec_next(off, len) > size)
+			break;
+		if (counts && type < 16)
+			counts[type]++;
+		off = rst_rec_next(off, len);
+	}
+	return off;
+}
+
+uint64_t meta_size(int fd, const char *path)
+{
+	return scan(fd, path, check_header(fd, path), 0);
+}
+
+uint64_t meta_arena_size(uint64_t msize)
+{
+	/* A REGION or FD record of ~100 bytes becomes a ~4.2 KiB struct; plus each payload. */
+	return msize * 64 + (64ul << 20);
+}
+
+/* ---- payloads ---- */
+
+/*
+ * A `str` named `what` into dst (when dst is not null); one of cap bytes or more, or one
+ * holding a NUL (the agent writes C strings), is malformed: the reason is returned.
+ */
+static const char *get_str(struct rbuf *r, char *dst, size_t cap, const char *what)
+{
+	static char why[96];
+	uint16_t n = rb_u16(r);
+	const uint8_t *p = rb_take(r, n);
+	if (dst)
+		dst[0] = 0;
+	if (!p)
+		return 0;
+	struct sbuf s;
+	sb_init(&s, why, sizeof(why));
+	sb_str(&s, what);
+	if (n >= cap) {
+		sb_str(&s, " is longer than ");
+		sb_udec(&s, cap - 1);
+		sb_str(&s, " bytes");
+		return sb_cstr(&s);
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		if (!p[i]) {
+			sb_str(&s, " contains a NUL byte");
+			return sb_cstr(&s);
+		}
+	}
+	if (dst) {
+		memcpy(dst, p, n);
+		dst[n] = 0;
+	}
+	return 0;
+}
+
+static const char *parse_info(struct rbuf *r, uint32_t *page_size)
+{
+	static const char *const names[6] = { "machine", "kernel_release", "kernel_version",
+					      "glibc_version", "hostname", "stasis_version" };
+	*page_size = rb_u32(r);
+	rb_u32(r);
+	rb_u64(r);
+	rb_u64(r);
+	for (int i = 0; i < 6; i++) {
+		const char *why = get_str(r, 0, 0x10000, names[i]);
+		if (why)
+			return why;
+	}
+	return 0;
+}
+
+static const char *parse_process(struct rbuf *r, struct m_process *p)
+{
+	const char *why;
 	p->pid = rb_u32(r);
 	p->ppid = rb_u32(r);
 	p->pgid = rb_u32(r);
@@ -142,30 +399,32 @@ static void parse_process(struct rbuf *r, struct m_process *p)
 	rb_u32(r);
 	rb_u32(r);
 	p->nsig = rb_u32(r);
-	if (p->nsig > 64)
-		r->bad = 1;
-	for (uint32_t s = 0; s < p->nsig && !r->bad; s++)
+	if (p->nsig > META_MAX_NSIG)
+		return "nsig is more than 64";
+	for (uint32_t s = 0; s < p->nsig; s++)
 		for (int k = 0; k < 4; k++)
 			p->sigact[s][k] = rb_u64(r);
 	p->nrlimit = rb_u32(r);
-	if (p->nrlimit > 16)
-		r->bad = 1;
-	for (uint32_t i = 0; i < p->nrlimit && !r->bad; i++) {
+	if (p->nrlimit > META_MAX_NRLIMIT)
+		return "nrlimit is more than 16";
+	for (uint32_t i = 0; i < p->nrlimit; i++) {
 		p->rlim[i][0] = rb_u64(r);
 		p->rlim[i][1] = rb_u64(r);
 	}
-	rb_str(r, p->cwd, sizeof(p->cwd));
-	rb_str(r, p->exe, sizeof(p->exe));
-	rb_str(r, p->comm, sizeof(p->comm));
+	if ((why = get_str(r, p->cwd, sizeof(p->cwd), "cwd")) ||
+	    (why = get_str(r, p->exe, sizeof(p->exe), "exe")) ||
+	    (why = get_str(r, p->comm, sizeof(p->comm), "comm")))
+		return why;
 	p->auxv_len = rb_u32(r);
-	const uint8_t *aux = p->auxv_len <= sizeof(p->auxv) ? rb_take(r, p->auxv_len) : 0;
-	if (!aux)
-		r->bad = 1;
-	else
+	const uint8_t *aux = rb_take(r, p->auxv_len);
+	if (aux && p->auxv_len > sizeof(p->auxv))
+		return "auxv is longer than 1024 bytes";
+	if (aux)
 		memcpy(p->auxv, aux, p->auxv_len);
+	return 0;
 }
 
-static void parse_region(struct rbuf *r, struct m_region *g)
+static const char *parse_region(struct rbuf *r, struct m_region *g)
 {
 	g->start = rb_u64(r);
 	g->end = rb_u64(r);
@@ -178,33 +437,30 @@ static void parse_region(struct rbuf *r, struct m_region *g)
 	g->ino = rb_u64(r);
 	g->fsize = rb_u64(r);
 	g->mtime = (int64_t)rb_u64(r);
-	rb_str(r, g->path, sizeof(g->path));
-	if (g->start >= g->end || (g->start | g->end) & 4095)
-		r->bad = 1;
+	return get_str(r, g->path, sizeof(g->path), "path");
 }
 
-static void parse_thread(struct rbuf *r, struct m_thread *t)
+static const char *parse_thread(struct rbuf *r, struct m_thread *t)
 {
 	t->tid = rb_u32(r);
 	t->flags = rb_u32(r);
 	t->fs_base = rb_u64(r);
 	rb_u64(r);
 	t->ctid = rb_u64(r);
-	rb_u64(r);
-	rb_u64(r);
-	rb_u64(r);
-	rb_u64(r);
-	rb_u64(r);
+	for (int i = 0; i < 5; i++)
+		rb_u64(r); /* robust list, mask, alternate stack: the agent restores them */
 	rb_u32(r);
 	rb_u32(r);
 	t->resume_sp = rb_u64(r);
 	uint32_t n = rb_u32(r);
+	if (n > META_MAX_GREGS)
+		return "ngregs is more than 256";
 	rb_take(r, (size_t)n * 8);
-	uint32_t x = rb_u32(r);
-	rb_take(r, x);
+	rb_take(r, rb_u32(r));
+	return 0;
 }
 
-static void parse_fd(struct rbuf *r, struct fd_rec *f)
+static const char *parse_fd(struct rbuf *r, struct fd_rec *f)
 {
 	f->fd = (int)rb_u32(r);
 	f->fd_flags = rb_u32(r);
@@ -217,70 +473,140 @@ static void parse_fd(struct rbuf *r, struct fd_rec *f)
 	f->ino = rb_u64(r);
 	f->mode = rb_u32(r);
 	f->extra_len = rb_u32(r);
-	rb_str(r, f->path, sizeof(f->path));
+	const char *why = get_str(r, f->path, sizeof(f->path), "path");
+	if (why)
+		return why;
 	f->extra = rb_take(r, f->extra_len);
-	if (f->fd < 0 || f->fd > (1 << 20) || (f->dup_of >= 0 && f->dup_of >= f->fd))
-		r->bad = 1;
+	if (r->bad)
+		return 0;
+	if (f->fd < 0 || f->fd > META_MAX_FD)
+		return "fd is out of range";
+	if (f->dup_of < -1)
+		return "dup_of is neither -1 nor an fd";
+	if (f->dup_of >= f->fd)
+		return "dup_of is not a lower fd";
+	if (f->dup_of >= 0)
+		return f->extra_len ? "a duplicated fd has extra bytes" : 0;
+	const struct res_ops *ops = res_find_kind(f->kind);
+	if (ops && (ops->check ? ops->check(f->extra, f->extra_len) : (f->extra_len ? -22 : 0)))
+		return "the extra bytes do not fit the fd kind";
+	return 0; /* a kind of a later version: restore refuses it, reading does not */
+}
+
+static void check_region(const struct img_cursor *c, const struct meta *m, const struct m_region *g)
+{
+	char mem[96];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	uint64_t mask = (uint64_t)c->page_size - 1;
+	if (g->start >= g->end || (g->start & mask) || (g->end & mask)) {
+		sb_str(&s, ": region 0x");
+		sb_hex(&s, g->start);
+		sb_str(&s, "-0x");
+		sb_hex(&s, g->end);
+		rst_rec_die(c, REC_REGION, sb_cstr(&s), " is empty or not page aligned");
+	}
+	if (m->nregions > 1 && m->regions[m->nregions - 2].end > g->start) {
+		sb_str(&s, ": region 0x");
+		sb_hex(&s, g->start);
+		rst_rec_die(c, REC_REGION, sb_cstr(&s), " overlaps or precedes the one before it");
+	}
 }
 
 void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 {
 	memset(m, 0, sizeof(*m));
-	check_header(fd, path);
+	struct img_cursor *c = &m->cur;
+	c->fd = fd;
+	c->path = path;
+	c->size = check_header(fd, path);
+	c->off = IMG_HEADER_SIZE;
+	c->rank = -1;
 	int counts[16] = { 0 };
-	uint64_t off = IMG_HEADER_SIZE;
-	for (;;) {
-		struct rec_head h;
-		read_rec_head(fd, path, off, &h);
-		if (h.type == REC_CHUNK || h.type == REC_END)
-			break;
-		if (h.type < 16)
-			counts[h.type]++;
-		off = next_rec(off, h.len);
-	}
-	m->first_chunk = off;
-	if (counts[REC_INFO] != 1 || counts[REC_PROCESS] != 1 || !counts[REC_THREAD]) {
-		rst_say(path, ": the image lacks its INFO, PROCESS or THREAD records", 0);
-		sys_exit_group(1);
-	}
+	scan(fd, path, c->size, counts);
 	m->regions = m_take(a, sizeof(struct m_region) * (size_t)(counts[REC_REGION] + 1));
-	m->threads = m_take(a, sizeof(struct m_thread) * (size_t)counts[REC_THREAD]);
+	m->threads = m_take(a, sizeof(struct m_thread) * (size_t)(counts[REC_THREAD] + 1));
 	m->fds = m_take(a, sizeof(struct fd_rec) * (size_t)(counts[REC_FD] + 1));
 	m->max_fd = 2;
-	for (off = IMG_HEADER_SIZE; off < m->first_chunk;) {
+	for (;;) {
 		struct rec_head h;
-		read_rec_head(fd, path, off, &h);
-		if (h.len > MAX_META_RECORD)
-			die_at(path, "oversized record", off);
-		uint8_t *p = m_take(a, h.len + 8);
-		pread_all(fd, path, p, h.len, off + IMG_REC_HEADER);
-		if (crc32c(0, p, h.len) != h.crc)
-			die_at(path, "corrupt record (CRC mismatch)", off);
+		rst_rec_head(c, &h);
+		rst_rec_order(c, &h);
+		if (h.type == REC_CHUNK || h.type == REC_END) {
+			m->pending = h;
+			m->have_pending = 1;
+			break;
+		}
+		if (rank_of(h.type) < 0 && h.len > META_MAX_RECORD) {
+			m->nunknown++; /* a later version's bulk record: skipped unread */
+			rst_rec_skip(c, &h);
+			continue;
+		}
+		uint8_t *p = m_take(a, (size_t)h.len + 8);
+		rst_rec_payload(c, &h, p);
 		struct rbuf r;
 		rb_init(&r, p, h.len);
+		const char *why = 0;
 		switch (h.type) {
+		case REC_INFO:
+			why = parse_info(&r, &c->page_size);
+			break;
 		case REC_PROCESS:
-			parse_process(&r, &m->proc);
+			why = parse_process(&r, &m->proc);
 			break;
 		case REC_REGION:
-			parse_region(&r, &m->regions[m->nregions++]);
+			if (m->nregions > counts[REC_REGION])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = parse_region(&r, &m->regions[m->nregions++]);
 			break;
 		case REC_THREAD:
-			parse_thread(&r, &m->threads[m->nthreads++]);
+			if (m->nthreads > counts[REC_THREAD])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = parse_thread(&r, &m->threads[m->nthreads++]);
 			break;
 		case REC_FD: {
+			if (m->nfds > counts[REC_FD])
+				rst_die("internal error: the image changed while it was read", 0, 0);
 			struct fd_rec *f = &m->fds[m->nfds++];
-			parse_fd(&r, f);
+			why = parse_fd(&r, f);
 			if (f->fd > m->max_fd)
 				m->max_fd = f->fd;
 			break;
 		}
 		default:
-			break; /* INFO, and record types of later versions: not needed here */
+			m->nunknown++; /* a record type of a later version */
+			rb_take(&r, h.len);
+			break;
 		}
+		if (why)
+			rst_rec_die(c, h.type, ": ", why);
 		if (r.bad)
-			die_at(path, "malformed record", off);
-		off = next_rec(off, h.len);
+			rst_rec_die(c, h.type, ": ", "a field runs past the end of the payload");
+		if (r.off != r.len) {
+			char mem[48];
+			struct sbuf s;
+			sb_init(&s, mem, sizeof(mem));
+			sb_str(&s, ": payload has ");
+			sb_udec(&s, r.len - r.off);
+			rst_rec_die(c, h.type, sb_cstr(&s), " bytes after its last field");
+		}
+		if (h.type == REC_INFO) {
+			uint32_t ps = c->page_size;
+			if (ps < 4096 || ps > (1u << 30) || (ps & (ps - 1))) {
+				char mem[48];
+				struct sbuf s;
+				sb_init(&s, mem, sizeof(mem));
+				sb_str(&s, ": page size ");
+				sb_udec(&s, ps);
+				rst_rec_die(c, h.type, sb_cstr(&s), " is not a power of two of at least 4096");
+			}
+			c->have_info = 1;
+		}
+		if (h.type == REC_PROCESS)
+			c->have_process = 1;
+		if (h.type == REC_REGION)
+			check_region(c, m, &m->regions[m->nregions - 1]);
+		rst_rec_skip(c, &h);
 	}
-	m->meta_bytes = m->first_chunk;
+	m->page_size = c->page_size;
 }

@@ -1,8 +1,22 @@
-/* The metadata of an image (every record but the chunks), parsed and checked. */
+/*
+ * Reading an image (docs/image-format.md) with the checks every reader makes: meta.c walks
+ * the records before the chunks, chunks.c the CHUNKs and END. A bad image ends the
+ * program with one line naming the record and its offset, worded as the TypeScript reader
+ * (src/image/reader.ts) words it; the vectors in test/vectors/image/ hold both to that.
+ */
 #ifndef STASIS_LOADER_META_H
 #define STASIS_LOADER_META_H
 #include <stdint.h>
+#include "../common/fmt.h"
 #include "../res/res.h"
+
+/* Limits of what this reader restores; larger values make the record malformed. */
+#define META_MAX_RECORD (16u << 20) /* non-CHUNK records; unknown larger ones are skipped */
+#define META_MAX_NSIG 64
+#define META_MAX_NRLIMIT 16
+#define META_MAX_AUXV 1024
+#define META_MAX_GREGS 256
+#define META_MAX_FD (1 << 20)
 
 struct m_region {
 	uint64_t start, end, off, dev, ino, fsize;
@@ -22,13 +36,30 @@ struct m_process {
 	uint64_t mm[11]; /* start_code … env_end, in record order */
 	uint64_t restart_entry, restart_info;
 	uint32_t restart_info_size;
-	uint64_t sigact[64][4];
+	uint64_t sigact[META_MAX_NSIG][4];
 	uint32_t nsig;
-	uint64_t rlim[16][2];
+	uint64_t rlim[META_MAX_NRLIMIT][2];
 	uint32_t nrlimit;
 	char cwd[4096], exe[4096], comm[64];
-	uint8_t auxv[1024];
+	uint8_t auxv[META_MAX_AUXV];
 	uint32_t auxv_len;
+};
+
+struct rec_head {
+	uint16_t type;
+	uint32_t len, crc;
+};
+
+/* Where a reader is, and what the records so far allow next. */
+struct img_cursor {
+	int fd;
+	const char *path;
+	uint64_t size;      /* of the file */
+	uint64_t off;       /* of the next record's header */
+	uint64_t index;     /* of the next record, from 0 */
+	int rank;           /* order rank of the last known record; -1 before any */
+	int have_info, have_process;
+	uint32_t page_size; /* from INFO */
 };
 
 struct meta {
@@ -40,8 +71,15 @@ struct meta {
 	struct fd_rec *fds;
 	int nfds;
 	int max_fd;
-	uint64_t first_chunk; /* file offset of the first CHUNK (or END) record */
-	uint64_t meta_bytes;
+	uint32_t page_size;
+	uint64_t nunknown;     /* records of types this reader does not know, skipped */
+
+	/* The walk over the chunks (chunks.c) goes on from where meta_read stopped. */
+	struct img_cursor cur;
+	struct rec_head pending; /* the first CHUNK or END, read and ordered */
+	int have_pending;
+	uint64_t nchunks, content;
+	uint64_t end_records, end_chunks, end_content, end_offset; /* END, once read */
 };
 
 /* A bump allocator over memory the caller maps. */
@@ -51,8 +89,29 @@ struct m_arena {
 };
 void *m_take(struct m_arena *a, size_t n);
 
-/* Reads and checks every record before the chunks. Dies with a one-line reason. */
+/* Reads and checks every record before the chunks. Dies with a one-line reason. Whether
+ * there is a THREAD at all is checked at END (chunks.c), as the TypeScript reader does. */
 void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a);
 /* How many bytes of metadata the image has (to size an arena), without parsing it. */
 uint64_t meta_size(int fd, const char *path);
+/* Arena bytes meta_read may need for msize bytes of metadata. */
+uint64_t meta_arena_size(uint64_t msize);
+
+/* Shared by meta.c and chunks.c. */
+void rst_pread_all(const struct img_cursor *c, void *buf, size_t n, uint64_t off);
+/* Reads the header of the record at c->off; dies if it is cut short or not a record. */
+void rst_rec_head(const struct img_cursor *c, struct rec_head *h);
+/* Checks the record may come here (docs: record order) and notes that it did. */
+void rst_rec_order(struct img_cursor *c, const struct rec_head *h);
+/* Reads a non-CHUNK payload (len + padding bytes) into buf and checks CRC and padding. */
+void rst_rec_payload(const struct img_cursor *c, const struct rec_head *h, uint8_t *buf);
+/* Checks CRC and padding of a record without keeping it (it may be large). */
+void rst_rec_check_streaming(const struct img_cursor *c, const struct rec_head *h);
+void rst_rec_skip(struct img_cursor *c, const struct rec_head *h);
+uint64_t rst_rec_next(uint64_t off, uint32_t len);
+/* "record #N (TYPE) at offset X" */
+void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type);
+__attribute__((noreturn)) void rst_img_die(const struct img_cursor *c, struct sbuf *s);
+__attribute__((noreturn)) void rst_rec_die(const struct img_cursor *c, uint16_t type, const char *sep,
+					   const char *what);
 #endif

@@ -4,6 +4,7 @@
 #include "../common/sys.h"
 
 int rst_err_fd = 2;
+const char *rst_prefix = "stasis restart: ";
 
 extern const Elf64_Ehdr __ehdr_start __attribute__((visibility("hidden")));
 extern const Elf64_Dyn _DYNAMIC[] __attribute__((visibility("hidden")));
@@ -53,7 +54,7 @@ void rst_say(const char *a, const char *b, const char *c)
 	char mem[1200];
 	struct sbuf s;
 	sb_init(&s, mem, sizeof(mem));
-	sb_str(&s, "stasis restart: ");
+	sb_str(&s, rst_prefix);
 	sb_str(&s, a);
 	if (b)
 		sb_str(&s, b);

@@ -13,6 +13,7 @@ void *memset(void *d, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 
 extern int rst_err_fd; /* where messages go: the restarter's stderr */
+extern const char *rst_prefix; /* what each message starts with: "stasis restart: " */
 
 void rst_say(const char *a, const char *b, const char *c);
 __attribute__((noreturn)) void rst_die(const char *a, const char *b, long err);

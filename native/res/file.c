@@ -14,10 +14,29 @@ static int reg_claims(const struct fd_probe *p)
 	return (p->st.mode & K_S_IFMT) == K_S_IFREG && p->link[0] == '/' && !is_deleted(p->link);
 }
 
+void reg_put_extra(struct wbuf *w, const struct reg_extra *x)
+{
+	wb_u64(w, x->size);
+}
+
+int reg_get_extra(const uint8_t *p, uint32_t n, struct reg_extra *x)
+{
+	struct rbuf r;
+	rb_init(&r, p, n);
+	x->size = rb_u64(&r);
+	return rb_exact(&r);
+}
+
+static int reg_check(const uint8_t *p, uint32_t n)
+{
+	struct reg_extra x;
+	return reg_get_extra(p, n, &x);
+}
+
 static int reg_save(const struct fd_probe *p, struct wbuf *extra, struct save_ctx *c)
 {
 	(void)c;
-	wb_u64(extra, (uint64_t)p->st.size);
+	reg_put_extra(extra, &(struct reg_extra){ (uint64_t)p->st.size });
 	return 0;
 }
 
@@ -35,13 +54,12 @@ static int reg_restore(const struct fd_rec *r, struct rst_fds *c)
 	int fd = reopen(r, c, 0);
 	if (fd < 0)
 		return fd;
-	struct rbuf rb;
-	rb_init(&rb, r->extra, r->extra_len);
-	uint64_t size = rb_u64(&rb);
+	struct reg_extra x;
 	struct kstat st;
-	if (!rb.bad && (r->open_flags & K_O_APPEND) && (r->open_flags & K_O_ACCMODE) &&
-	    sys_call2(SYS_fstat_, fd, (long)&st) == 0 && (uint64_t)st.size > size)
-		sys_call2(77 /* ftruncate */, fd, (long)size);
+	if (reg_get_extra(r->extra, r->extra_len, &x) == 0 && (r->open_flags & K_O_APPEND) &&
+	    (r->open_flags & K_O_ACCMODE) && sys_call2(SYS_fstat_, fd, (long)&st) == 0 &&
+	    (uint64_t)st.size > x.size)
+		sys_call2(77 /* ftruncate */, fd, (long)x.size);
 	long off = sys_lseek(fd, (long)r->offset, 0);
 	if (off < 0) {
 		sys_close(fd);
@@ -51,7 +69,7 @@ static int reg_restore(const struct fd_rec *r, struct rst_fds *c)
 }
 
 const struct res_ops res_reg = {
-	.kind = 1, .name = "file", .claims = reg_claims, .save = reg_save,
+	.kind = 1, .name = "file", .claims = reg_claims, .save = reg_save, .check = reg_check,
 	.restore = reg_restore, .set_fl = 1,
 };
 

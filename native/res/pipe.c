@@ -74,6 +74,33 @@ static long drain_and_refill(const struct fd_probe *p, struct save_ctx *c)
 	return put == got ? got : -5;
 }
 
+void pipe_put_extra(struct wbuf *w, const struct pipe_extra *x)
+{
+	wb_u64(w, x->pipe_id);
+	wb_u32(w, x->end);
+	wb_u32(w, x->pipe_size);
+	wb_u32(w, x->data_len);
+	wb_bytes(w, x->data, x->data_len);
+}
+
+int pipe_get_extra(const uint8_t *p, uint32_t n, struct pipe_extra *x)
+{
+	struct rbuf r;
+	rb_init(&r, p, n);
+	x->pipe_id = rb_u64(&r);
+	x->end = rb_u32(&r);
+	x->pipe_size = rb_u32(&r);
+	x->data_len = rb_u32(&r);
+	x->data = rb_take(&r, x->data_len);
+	return rb_exact(&r);
+}
+
+static int pipe_check(const uint8_t *p, uint32_t n)
+{
+	struct pipe_extra x;
+	return pipe_get_extra(p, n, &x);
+}
+
 static int pipe_save(const struct fd_probe *p, struct wbuf *extra, struct save_ctx *c)
 {
 	int first = 1;
@@ -89,23 +116,25 @@ static int pipe_save(const struct fd_probe *p, struct wbuf *extra, struct save_c
 			return (int)data;
 	}
 	long size = sys_fcntl(p->fd, F_GETPIPE_SZ, 0);
-	wb_u64(extra, p->st.ino);
-	wb_u32(extra, is_read_end(p->open_flags) ? 0 : 1);
-	wb_u32(extra, size > 0 ? (uint32_t)size : 65536);
-	wb_u32(extra, (uint32_t)data);
-	wb_bytes(extra, c->scratch, (size_t)data);
+	struct pipe_extra x = {
+		.pipe_id = p->st.ino,
+		.end = is_read_end(p->open_flags) ? 0 : 1,
+		.pipe_size = size > 0 ? (uint32_t)size : 65536,
+		.data_len = (uint32_t)data,
+		.data = c->scratch,
+	};
+	pipe_put_extra(extra, &x);
 	return 0;
 }
 
 static int pipe_restore(const struct fd_rec *r, struct rst_fds *c)
 {
-	struct rbuf rb;
-	rb_init(&rb, r->extra, r->extra_len);
-	uint64_t id = rb_u64(&rb);
-	uint32_t end = rb_u32(&rb), size = rb_u32(&rb), len = rb_u32(&rb);
-	const uint8_t *data = rb_take(&rb, len);
-	if (rb.bad)
+	struct pipe_extra x;
+	if (pipe_get_extra(r->extra, r->extra_len, &x))
 		return rst_fail(c, "malformed pipe record", 0, 0);
+	uint64_t id = x.pipe_id;
+	uint32_t end = x.end, size = x.pipe_size, len = x.data_len;
+	const uint8_t *data = x.data;
 	int i = 0;
 	while (i < c->npipes && c->pipes[i].id != id)
 		i++;
@@ -132,6 +161,6 @@ static int pipe_restore(const struct fd_rec *r, struct rst_fds *c)
 }
 
 const struct res_ops res_pipe = {
-	.kind = 5, .name = "pipe", .claims = pipe_claims, .save = pipe_save,
+	.kind = 5, .name = "pipe", .claims = pipe_claims, .save = pipe_save, .check = pipe_check,
 	.restore = pipe_restore, .set_fl = 1,
 };

@@ -3,7 +3,8 @@
  * `save` runs in the agent while application threads are stopped, `restore` in the
  * freestanding loader. Both may use only ../common (raw syscalls, no libc). A kind
  * answers "is this fd mine?" itself (`claims`); res.c holds the one ordered table.
- * Adding a kind: a new file here, a line in res.c, a value in img.h and the docs.
+ * Adding a kind: a new file here (with its extra-bytes codec declared below), a line in
+ * res.c, a value in img.h and the docs.
  */
 #ifndef STASIS_RES_H
 #define STASIS_RES_H
@@ -88,6 +89,9 @@ struct res_ops {
 	int (*claims)(const struct fd_probe *p);
 	/* Appends the kind's extra bytes. Returns 0 or -errno (with a reason in why). */
 	int (*save)(const struct fd_probe *p, struct wbuf *extra, struct save_ctx *c);
+	/* 0 when the extra bytes are exactly this kind's fields, else -22; null for a kind
+	 * without extra bytes. The loader checks every FD record with it before restoring. */
+	int (*check)(const uint8_t *extra, uint32_t len);
 	/* Creates the object and returns an fd for it (any number), or -errno. */
 	int (*restore)(const struct fd_rec *r, struct rst_fds *c);
 	/* Optional second pass, once every fd exists (epoll registrations). */
@@ -95,6 +99,35 @@ struct res_ops {
 	/* Whether restore should apply open_flags with F_SETFL afterwards. */
 	int set_fl;
 };
+
+/*
+ * The extra bytes of each kind that has them (docs/image-format.md, FD), one definition:
+ * `put` appends them (the agent's save, the vector tool), `get` decodes them and returns 0,
+ * or -22 unless the bytes hold exactly the kind's fields (the loader's check and restore).
+ */
+struct reg_extra { uint64_t size; };
+struct pipe_extra { uint64_t pipe_id; uint32_t end, pipe_size, data_len; const uint8_t *data; };
+struct eventfd_extra { uint64_t count; uint32_t flags; };
+struct epoll_entry { int32_t fd; uint32_t events; uint64_t data; };
+struct epoll_extra { uint32_t n; const uint8_t *entries; };
+struct signalfd_extra { uint64_t mask; };
+struct timerfd_extra { uint32_t clockid, flags; uint64_t value_ns, interval_ns; };
+
+void reg_put_extra(struct wbuf *w, const struct reg_extra *x);
+int reg_get_extra(const uint8_t *p, uint32_t n, struct reg_extra *x);
+void pipe_put_extra(struct wbuf *w, const struct pipe_extra *x);
+int pipe_get_extra(const uint8_t *p, uint32_t n, struct pipe_extra *x);
+void eventfd_put_extra(struct wbuf *w, const struct eventfd_extra *x);
+int eventfd_get_extra(const uint8_t *p, uint32_t n, struct eventfd_extra *x);
+/* An epoll set's extra is its entry count, then the entries one by one. */
+void epoll_put_count(struct wbuf *w, uint32_t n);
+void epoll_put_entry(struct wbuf *w, const struct epoll_entry *e);
+int epoll_get_extra(const uint8_t *p, uint32_t n, struct epoll_extra *x);
+void epoll_entry_at(const struct epoll_extra *x, uint32_t i, struct epoll_entry *e);
+void signalfd_put_extra(struct wbuf *w, const struct signalfd_extra *x);
+int signalfd_get_extra(const uint8_t *p, uint32_t n, struct signalfd_extra *x);
+void timerfd_put_extra(struct wbuf *w, const struct timerfd_extra *x);
+int timerfd_get_extra(const uint8_t *p, uint32_t n, struct timerfd_extra *x);
 
 const struct res_ops *res_find_claim(const struct fd_probe *p);
 const struct res_ops *res_find_kind(uint32_t kind);

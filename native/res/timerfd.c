@@ -24,6 +24,31 @@ static uint64_t parse_pair(const char *f)
 	return s * 1000000000ull + parse_dec(&f);
 }
 
+void timerfd_put_extra(struct wbuf *w, const struct timerfd_extra *x)
+{
+	wb_u32(w, x->clockid);
+	wb_u32(w, x->flags);
+	wb_u64(w, x->value_ns);
+	wb_u64(w, x->interval_ns);
+}
+
+int timerfd_get_extra(const uint8_t *p, uint32_t n, struct timerfd_extra *x)
+{
+	struct rbuf r;
+	rb_init(&r, p, n);
+	x->clockid = rb_u32(&r);
+	x->flags = rb_u32(&r);
+	x->value_ns = rb_u64(&r);
+	x->interval_ns = rb_u64(&r);
+	return rb_exact(&r);
+}
+
+static int timerfd_check(const uint8_t *p, uint32_t n)
+{
+	struct timerfd_extra x;
+	return timerfd_get_extra(p, n, &x);
+}
+
 static int timerfd_save(const struct fd_probe *p, struct wbuf *extra, struct save_ctx *c)
 {
 	(void)c;
@@ -37,22 +62,17 @@ static int timerfd_save(const struct fd_probe *p, struct wbuf *extra, struct sav
 	uint64_t interval = parse_pair(fdinfo_field(p->fdinfo, "it_interval:"));
 	if (nticks && !value)
 		value = 1;
-	wb_u32(extra, clockid);
-	wb_u32(extra, 0);
-	wb_u64(extra, value);
-	wb_u64(extra, interval);
+	timerfd_put_extra(extra, &(struct timerfd_extra){ clockid, 0, value, interval });
 	return 0;
 }
 
 static int timerfd_restore(const struct fd_rec *r, struct rst_fds *c)
 {
-	struct rbuf rb;
-	rb_init(&rb, r->extra, r->extra_len);
-	uint32_t clockid = rb_u32(&rb);
-	rb_u32(&rb);
-	uint64_t value = rb_u64(&rb), interval = rb_u64(&rb);
-	if (rb.bad)
+	struct timerfd_extra x;
+	if (timerfd_get_extra(r->extra, r->extra_len, &x))
 		return rst_fail(c, "malformed timerfd record", 0, 0);
+	uint32_t clockid = x.clockid;
+	uint64_t value = x.value_ns, interval = x.interval_ns;
 	int flags = K_O_CLOEXEC | (int)(r->open_flags & K_O_NONBLOCK);
 	int fd = (int)sys_call2(SYS_timerfd_create_, clockid, flags);
 	if (fd < 0)
@@ -71,5 +91,6 @@ static int timerfd_restore(const struct fd_rec *r, struct rst_fds *c)
 
 const struct res_ops res_timerfd = {
 	.kind = 9, .name = "timerfd", .claims = timerfd_claims, .save = timerfd_save,
+	.check = timerfd_check,
 	.restore = timerfd_restore,
 };

@@ -7,7 +7,9 @@
  * The structure is checked as a loader would need it: record order, exact payload lengths,
  * zero padding, page-aligned chunk data inside the recorded regions, and an END record that
  * agrees with what came before it and ends the file. Every problem is a StasisError
- * (code BAD_IMAGE) naming the file, the record and its offset.
+ * (code BAD_IMAGE) naming the file, the record and its offset. The restore loader
+ * (native/loader/meta.c, chunks.c) makes the same checks in the same order with the same
+ * words; test/image-vectors.test.ts holds the two to the vectors and a fuzzer.
  */
 
 import * as fsp from 'node:fs/promises';
@@ -17,7 +19,7 @@ import { crc32c } from './crc32c';
 import {
   align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd,
   ImageInfo, ImageProcess, ImageRegion, ImageThread, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
-  RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd,
+  RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_SHARED,
 } from './format';
 import {
   chunkFromHead, decodeChunkHead, decodeEnd, decodeFd, decodeInfo, decodeProcess, decodeRegion, decodeThread,
@@ -28,8 +30,11 @@ export interface ReadImageOptions {
   verify?: boolean;
 }
 
-/** Non-CHUNK records larger than this are corrupt (a PROCESS or FD record is KiBs). */
-const MAX_META_RECORD = 64 * 1024 * 1024;
+/**
+ * Non-CHUNK records larger than this are corrupt (a PROCESS or FD record is KiBs, at most
+ * ~2 MiB with pipe data); unknown ones are skipped unread. The loader's limit too.
+ */
+const MAX_META_RECORD = 16 * 1024 * 1024;
 const WINDOW = 1024 * 1024;
 
 /** Order rank of each known record type; records may not go back to a lower rank. */
@@ -175,8 +180,10 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       if (head.rawLen === 0n || head.rawLen > BigInt(MAX_CHUNK_BYTES) || head.rawLen % pageSize !== 0n || head.addr % pageSize !== 0n) {
         throw bad(`${name}: chunk 0x${head.addr.toString(16)}+${head.rawLen} is not a whole number of pages up to 8 MiB`);
       }
-      if (!coveredByRegions(regions, head.addr, head.addr + head.rawLen)) {
-        throw bad(`${name}: chunk 0x${head.addr.toString(16)}-0x${(head.addr + head.rawLen).toString(16)} lies outside the recorded memory regions`);
+      const target = chunkTarget(regions, head.addr, head.addr + head.rawLen);
+      if (target !== 'ok') {
+        const where = target === 'outside' ? 'lies outside the recorded memory regions' : 'lies in a region whose content is not stored';
+        throw bad(`${name}: chunk 0x${head.addr.toString(16)}-0x${(head.addr + head.rawLen).toString(16)} ${where}`);
       }
       if (verify) {
         const headAndPad = await f.read(payloadAt, CHUNK_HEAD_SIZE + head.pad);
@@ -205,7 +212,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
           case RecordType.END: end = decodeEnd(pr); break;
           default: unknownRecords.push({ type, offset, length: len }); pr.bytes(pr.remaining);
         }
-        pr.end(name);
+        pr.end('payload');
       } catch (err) {
         if (err instanceof DecodeError) throw bad(`${name}: ${err.message}`);
         throw err;
@@ -253,16 +260,16 @@ function checkRegion(regions: ImageRegion[], info: ImageInfo, bad: (w: string) =
   if (prev && prev.end > r.start) throw bad(`${name}: region 0x${r.start.toString(16)} overlaps or precedes the one before it`);
 }
 
-/** True when [start, end) is covered by the (sorted, disjoint) regions without a gap. */
-function coveredByRegions(regions: ImageRegion[], start: bigint, end: bigint): boolean {
-  let at = start;
-  for (const r of regions) {
-    if (r.end <= at) continue;
-    if (r.start > at) return false;
-    at = r.end;
-    if (at >= end) return true;
-  }
-  return false;
+/**
+ * A chunk lies inside one region (the agent writes them region by region) whose content the
+ * image stores: not the vdso/vvar/vsyscall, nor a shared file mapping (the file holds it).
+ */
+function chunkTarget(regions: ImageRegion[], start: bigint, end: bigint): 'ok' | 'outside' | 'no-content' {
+  const r = regions.find((g) => g.start <= start && end <= g.end);
+  if (!r) return 'outside';
+  const none = [RegionKind.VDSO, RegionKind.VVAR, RegionKind.VVAR_VCLOCK, RegionKind.VSYSCALL].includes(r.kind) ||
+    (r.kind === RegionKind.FILE && (r.flags & REGION_SHARED) !== 0);
+  return none ? 'no-content' : 'ok';
 }
 
 function isZero(b: Buffer): boolean {

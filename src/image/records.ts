@@ -3,12 +3,42 @@
  * one is seen in the other. Decoders must consume the payload exactly (the caller checks
  * with ByteReader.end); they throw DecodeError, which the reader turns into a StasisError
  * naming the record and its offset.
+ *
+ * The limits and the wording of the checks are those of the restore loader
+ * (native/loader/meta.c): both readers are held to the same vectors (test/vectors/image/).
  */
 
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
   FdExtra, FdKind, ImageChunk, ImageEnd, ImageFd, ImageInfo, ImageProcess, ImageRegion, ImageThread,
 } from './format';
+
+/** Limits of what the loader restores; larger values make a record malformed. */
+export const MAX_NSIG = 64;
+export const MAX_NRLIMIT = 16;
+export const MAX_AUXV = 1024;
+export const MAX_GREGS = 256;
+export const MAX_FD = 1 << 20;
+const MAX_PATH = 4095;
+const MAX_COMM = 63;
+
+function invalid(message: string): DecodeError {
+  return new DecodeError('short', message);
+}
+
+/**
+ * A `str`. Its bytes need not be UTF-8 (the agent writes Linux paths as they are): invalid
+ * sequences become U+FFFD, as the C test tools print them too. It holds no NUL byte (the
+ * agent writes C strings, the loader reads them as such).
+ */
+const lossyUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+function str(r: ByteReader, what: string, maxBytes = 0xffff): string {
+  const raw = r.bytes(r.u16(`${what} length`), what);
+  if (raw.length > maxBytes) throw invalid(`${what} is longer than ${maxBytes} bytes`);
+  if (raw.includes(0)) throw invalid(`${what} contains a NUL byte`);
+  return lossyUtf8.decode(raw);
+}
 
 // --- INFO -----------------------------------------------------------------------------
 
@@ -18,12 +48,12 @@ export function decodeInfo(r: ByteReader): ImageInfo {
     flags: r.u32('flags'),
     createdUnixNs: r.u64('created_unix_ns'),
     ckptId: r.u64('ckpt_id'),
-    machine: r.str('machine'),
-    kernelRelease: r.str('kernel_release'),
-    kernelVersion: r.str('kernel_version'),
-    glibcVersion: r.str('glibc_version'),
-    hostname: r.str('hostname'),
-    stasisVersion: r.str('stasis_version'),
+    machine: str(r, 'machine'),
+    kernelRelease: str(r, 'kernel_release'),
+    kernelVersion: str(r, 'kernel_version'),
+    glibcVersion: str(r, 'glibc_version'),
+    hostname: str(r, 'hostname'),
+    stasisVersion: str(r, 'stasis_version'),
   };
 }
 
@@ -58,18 +88,21 @@ export function decodeProcess(r: ByteReader): ImageProcess {
   const rseqSize = r.u32('rseq_size');
   const rseqSig = r.u32('rseq_sig');
   const nsig = r.u32('nsig');
+  if (nsig > MAX_NSIG) throw invalid(`nsig is more than ${MAX_NSIG}`);
   const sigactions = [];
   for (let i = 0; i < nsig; i++) {
     sigactions.push({ handler: r.u64('sa_handler'), flags: r.u64('sa_flags'), restorer: r.u64('sa_restorer'), mask: r.u64('sa_mask') });
   }
   const nrlimit = r.u32('nrlimit');
+  if (nrlimit > MAX_NRLIMIT) throw invalid(`nrlimit is more than ${MAX_NRLIMIT}`);
   const rlimits = [];
   for (let i = 0; i < nrlimit; i++) rlimits.push({ cur: r.u64('rlim_cur'), max: r.u64('rlim_max') });
-  const cwd = r.str('cwd');
-  const exe = r.str('exe');
-  const comm = r.str('comm');
+  const cwd = str(r, 'cwd', MAX_PATH);
+  const exe = str(r, 'exe', MAX_PATH);
+  const comm = str(r, 'comm', MAX_COMM);
   const auxvLen = r.u32('auxv_len');
   const auxv = Buffer.from(r.bytes(auxvLen, 'auxv'));
+  if (auxvLen > MAX_AUXV) throw invalid(`auxv is longer than ${MAX_AUXV} bytes`);
   return {
     pid, ppid, pgid, sid, uid, gid, umask, procId, ...mm, restartEntry, restartInfo, restartInfoSize,
     rseqOffset, rseqSize, rseqSig, sigactions, rlimits, cwd, exe, comm, auxv,
@@ -101,7 +134,7 @@ export function decodeRegion(r: ByteReader): ImageRegion {
   return {
     start, end, fileOffset, prot, flags, kind,
     dev: r.u64('dev'), inode: r.u64('inode'), fileSize: r.u64('file_size'), fileMtimeNs: r.i64('file_mtime_ns'),
-    path: r.str('path'),
+    path: str(r, 'path', MAX_PATH),
   };
 }
 
@@ -111,9 +144,6 @@ export function encodeRegion(w: ByteWriter, v: ImageRegion): void {
 }
 
 // --- THREAD ---------------------------------------------------------------------------
-
-/** More general registers than any architecture has: the count is corrupt. */
-const MAX_GREGS = 256;
 
 export function decodeThread(r: ByteReader): ImageThread {
   const tid = r.u32('tid');
@@ -130,7 +160,7 @@ export function decodeThread(r: ByteReader): ImageThread {
   r.u32('reserved');
   const resumeSp = r.u64('resume_sp');
   const ngregs = r.u32('ngregs');
-  if (ngregs > MAX_GREGS) throw new DecodeError('short', `ngregs ${ngregs} is implausible`);
+  if (ngregs > MAX_GREGS) throw invalid(`ngregs is more than ${MAX_GREGS}`);
   const gregs: bigint[] = [];
   for (let i = 0; i < ngregs; i++) gregs.push(r.u64('greg'));
   const xsaveLen = r.u32('xsave_len');
@@ -163,11 +193,21 @@ export function decodeFd(r: ByteReader): ImageFd {
   const inode = r.u64('inode');
   const mode = r.u32('mode');
   const extraLen = r.u32('extra_len');
-  const path = r.str('path');
+  const path = str(r, 'path', MAX_PATH);
   const extraBytes = r.bytes(extraLen, 'extra');
-  if (dupOf >= fd) throw new DecodeError('short', `fd ${fd} duplicates fd ${dupOf}, which is not lower`);
-  if (dupOf >= 0 && extraLen !== 0) throw new DecodeError('short', `duplicated fd ${fd} has extra bytes`);
-  const extra = dupOf >= 0 ? null : decodeFdExtra(kind, new ByteReader(extraBytes));
+  if (fd < 0 || fd > MAX_FD) throw invalid('fd is out of range');
+  if (dupOf < -1) throw invalid('dup_of is neither -1 nor an fd');
+  if (dupOf >= fd) throw invalid('dup_of is not a lower fd');
+  if (dupOf >= 0 && extraLen !== 0) throw invalid('a duplicated fd has extra bytes');
+  let extra: FdExtra | null = null;
+  if (dupOf < 0) {
+    try {
+      extra = decodeFdExtra(kind, new ByteReader(extraBytes));
+    } catch (err) {
+      if (err instanceof DecodeError) throw invalid(`the extra bytes do not fit the fd kind (${err.message})`);
+      throw err;
+    }
+  }
   return { fd, fdFlags, kind, openFlags, dupOf, offset, dev, inode, mode, path, extra };
 }
 
@@ -216,23 +256,26 @@ function decodeFdExtra(kind: number, r: ByteReader): FdExtra | null {
   return extra;
 }
 
+/** The extra bytes of an fd kind (none for null). */
+export function encodeFdExtra(w: ByteWriter, x: FdExtra | null): void {
+  if (!x) return;
+  switch (x.kind) {
+    case 'REG': w.u64(x.size); break;
+    case 'PIPE': w.u64(x.pipeId).u32(x.end).u32(x.pipeSize).u32(x.data.length).bytes(x.data); break;
+    case 'EVENTFD': w.u64(x.count).u32(x.flags).u32(0); break;
+    case 'EPOLL':
+      w.u32(x.entries.length).u32(0);
+      for (const e of x.entries) w.i32(e.fd).u32(e.events).u64(e.data);
+      break;
+    case 'SIGNALFD': w.u64(x.mask); break;
+    case 'TIMERFD': w.u32(x.clockid).u32(x.flags).u64(x.valueNs).u64(x.intervalNs); break;
+    case 'RAW': w.bytes(x.bytes); break;
+  }
+}
+
 export function encodeFd(w: ByteWriter, v: ImageFd): void {
   const extra = new ByteWriter();
-  const x = v.extra;
-  if (x) {
-    switch (x.kind) {
-      case 'REG': extra.u64(x.size); break;
-      case 'PIPE': extra.u64(x.pipeId).u32(x.end).u32(x.pipeSize).u32(x.data.length).bytes(x.data); break;
-      case 'EVENTFD': extra.u64(x.count).u32(x.flags).u32(0); break;
-      case 'EPOLL':
-        extra.u32(x.entries.length).u32(0);
-        for (const e of x.entries) extra.i32(e.fd).u32(e.events).u64(e.data);
-        break;
-      case 'SIGNALFD': extra.u64(x.mask); break;
-      case 'TIMERFD': extra.u32(x.clockid).u32(x.flags).u64(x.valueNs).u64(x.intervalNs); break;
-      case 'RAW': extra.bytes(x.bytes); break;
-    }
-  }
+  encodeFdExtra(extra, v.extra);
   w.i32(v.fd).u32(v.fdFlags).u32(v.kind).u32(v.openFlags).i32(v.dupOf).u32(0).u64(v.offset).u64(v.dev).u64(v.inode).u32(v.mode)
     .u32(extra.length).str(v.path).bytes(extra.toBuffer());
 }

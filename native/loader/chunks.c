@@ -1,0 +1,211 @@
+/*
+ * Walking the CHUNK and END records (docs/image-format.md), in the order and with the words
+ * of src/image/reader.ts. The caller decides where a chunk's data goes.
+ */
+#include "chunks.h"
+#include "rt.h"
+#include "../common/crc32c.h"
+#include "../common/fmt.h"
+#include "../common/img.h"
+#include "../common/sys.h"
+#include "../common/wire.h"
+
+int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct m_region *g = &m->regions[i];
+		if (addr >= g->start && addr + len <= g->end && addr + len > addr) {
+			int none = g->kind == RK_VDSO || g->kind == RK_VVAR || g->kind == RK_VVAR_VCLOCK ||
+				   g->kind == RK_VSYSCALL || (g->kind == RK_FILE && (g->flags & RF_SHARED));
+			return none ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+/* Dies with "NAME<a><number><b>". */
+static __attribute__((noreturn)) void die_num(const struct img_cursor *c, const char *a, uint64_t v,
+					      const char *b)
+{
+	char mem[64];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	sb_str(&s, a);
+	sb_udec(&s, v);
+	rst_rec_die(c, REC_CHUNK, sb_cstr(&s), b);
+}
+
+static void check_chunk(struct meta *m, const struct rec_head *h, struct chunk *k)
+{
+	const struct img_cursor *c = &m->cur;
+	if (h->len < IMG_CHUNK_HEAD)
+		die_num(c, " is ", h->len, " bytes, shorter than a chunk head");
+	uint8_t head[IMG_CHUNK_HEAD];
+	uint64_t payload_at = c->off + IMG_REC_HEADER;
+	rst_pread_all(c, head, sizeof(head), payload_at);
+	struct rbuf r;
+	rb_init(&r, head, sizeof(head));
+	uint64_t addr = rb_u64(&r), raw = rb_u64(&r);
+	uint32_t enc = rb_u32(&r), stored = rb_u32(&r), pad = rb_u32(&r);
+	uint64_t data_at = payload_at + IMG_CHUNK_HEAD + pad;
+	if (pad >= IMG_CHUNK_ALIGN || data_at % IMG_CHUNK_ALIGN)
+		die_num(c, ": data at offset ", data_at, " is not 4096-aligned");
+	if ((uint64_t)IMG_CHUNK_HEAD + pad + stored != h->len) {
+		char mem[96];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, ": head says ");
+		sb_udec(&s, (uint64_t)IMG_CHUNK_HEAD + pad + stored);
+		sb_str(&s, " bytes, record has ");
+		sb_udec(&s, h->len);
+		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), "");
+	}
+	if (enc != 0)
+		die_num(c, " uses chunk encoding ", enc, ", not supported by image version 1");
+	if (stored != raw) {
+		char mem[96];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, ": raw chunk stores ");
+		sb_udec(&s, stored);
+		sb_str(&s, " bytes for ");
+		sb_udec(&s, raw);
+		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), "");
+	}
+	uint64_t page = m->page_size;
+	char mem[96];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	sb_str(&s, ": chunk 0x");
+	sb_hex(&s, addr);
+	if (raw == 0 || raw > IMG_CHUNK_MAX || raw % page || addr % page) {
+		sb_str(&s, "+");
+		sb_udec(&s, raw);
+		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), " is not a whole number of pages up to 8 MiB");
+	}
+	int target = rst_chunk_target(m, addr, raw);
+	if (target <= 0) {
+		sb_str(&s, "-0x");
+		sb_hex(&s, addr + raw);
+		rst_rec_die(c, REC_CHUNK, sb_cstr(&s),
+			    target ? " lies in a region whose content is not stored"
+				   : " lies outside the recorded memory regions");
+	}
+	uint8_t zeros[IMG_CHUNK_ALIGN];
+	rst_pread_all(c, zeros, pad, payload_at + IMG_CHUNK_HEAD);
+	for (uint32_t i = 0; i < pad; i++)
+		if (zeros[i])
+			rst_rec_die(c, REC_CHUNK, "", ": nonzero bytes in the alignment pad");
+	k->addr = addr;
+	k->raw = raw;
+	k->stored = stored;
+	k->data_at = data_at;
+	k->crc = h->crc;
+	k->crc_head = crc32c(crc32c(0, head, sizeof(head)), zeros, pad);
+	k->index = c->index;
+	k->off = c->off;
+}
+
+static void check_end(struct meta *m, const struct rec_head *h)
+{
+	struct img_cursor *c = &m->cur;
+	rst_rec_check_streaming(c, h);
+	if (h->len < 32)
+		rst_rec_die(c, REC_END, ": ", "a field runs past the end of the payload");
+	if (h->len > 32) {
+		char mem[48];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, ": payload has ");
+		sb_udec(&s, h->len - 32);
+		rst_rec_die(c, REC_END, sb_cstr(&s), " bytes after its last field");
+	}
+	uint8_t e[32];
+	rst_pread_all(c, e, sizeof(e), c->off + IMG_REC_HEADER);
+	struct rbuf r;
+	rb_init(&r, e, sizeof(e));
+	m->end_records = rb_u64(&r);
+	m->end_chunks = rb_u64(&r);
+	m->end_content = rb_u64(&r);
+	m->end_offset = rb_u64(&r);
+	static const char *const fields[4] = { "records", "chunks", "content_bytes", "end_offset" };
+	const uint64_t got[4] = { m->end_records, m->end_chunks, m->end_content, m->end_offset };
+	const uint64_t want[4] = { c->index, m->nchunks, m->content, c->off };
+	for (int i = 0; i < 4; i++) {
+		if (got[i] == want[i])
+			continue;
+		char mem[160];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, "truncated or spliced: END says ");
+		sb_str(&s, fields[i]);
+		sb_str(&s, " ");
+		sb_udec(&s, got[i]);
+		sb_str(&s, ", the file has ");
+		sb_udec(&s, want[i]);
+		rst_img_die(c, &s);
+	}
+	uint64_t next = rst_rec_next(c->off, h->len);
+	if (next != c->size) {
+		char mem[160];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_udec(&s, c->size - next);
+		sb_str(&s, " bytes of trailing data after the END record at offset ");
+		sb_udec(&s, c->off);
+		rst_img_die(c, &s);
+	}
+	/* Checked last, as the TypeScript reader does. */
+	if (!c->have_process || !m->nthreads) {
+		rst_say(c->path, c->have_process ? ": no THREAD record" : ": no PROCESS record", 0);
+		sys_exit_group(1);
+	}
+}
+
+int rst_next_chunk(struct meta *m, struct chunk *k)
+{
+	struct img_cursor *c = &m->cur;
+	for (;;) {
+		struct rec_head h;
+		if (m->have_pending) {
+			h = m->pending;
+			m->have_pending = 0;
+		} else {
+			rst_rec_head(c, &h);
+			rst_rec_order(c, &h);
+		}
+		if (h.type == REC_CHUNK) {
+			check_chunk(m, &h, k);
+			m->nchunks++;
+			m->content += k->raw;
+			rst_rec_skip(c, &h);
+			return 1;
+		}
+		if (h.type == REC_END) {
+			check_end(m, &h);
+			return 0;
+		}
+		/* Known types before CHUNK failed the order check: a later version's record. */
+		m->nunknown++;
+		if (h.len <= META_MAX_RECORD)
+			rst_rec_check_streaming(c, &h);
+		rst_rec_skip(c, &h);
+	}
+}
+
+void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst)
+{
+	struct img_cursor c = m->cur;
+	c.index = k->index;
+	c.off = k->off;
+	rst_pread_all(&c, dst, k->stored, k->data_at);
+	if (crc32c(k->crc_head, dst, k->stored) != k->crc) {
+		char mem[512];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, "CRC mismatch in ");
+		rst_rec_name(&s, &c, REC_CHUNK);
+		sb_str(&s, " (chunk data)");
+		rst_img_die(&c, &s);
+	}
+}

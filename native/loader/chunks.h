@@ -1,0 +1,27 @@
+/*
+ * The records after the metadata: CHUNKs, records of later versions, and END. Shared by
+ * the loader, which reads each chunk's data into the process's memory, and img-check,
+ * which reads it into a scratch buffer; the checks and their wording are the same.
+ */
+#ifndef STASIS_LOADER_CHUNKS_H
+#define STASIS_LOADER_CHUNKS_H
+#include <stdint.h>
+#include "meta.h"
+
+struct chunk {
+	uint64_t addr, raw;   /* memory it covers */
+	uint32_t stored;
+	uint64_t data_at;     /* file offset of the data */
+	uint32_t crc;         /* the record's CRC */
+	uint32_t crc_head;    /* CRC of the head and pad, to be continued over the data */
+	uint64_t index, off;  /* the record's number and file offset, for messages */
+};
+
+/* Next chunk, its head checked: 1. At an END that agrees with the file: 0. Else dies. */
+int rst_next_chunk(struct meta *m, struct chunk *k);
+/* Reads the chunk's data to dst (stored bytes) and checks its CRC; dies on a mismatch. */
+void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst);
+/* 1 when [addr, addr+len) lies in one region whose content the image stores, 0 when in
+ * no region, -1 when in a region without stored content (vdso, shared file, ...). */
+int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len);
+#endif

@@ -1,0 +1,393 @@
+/*
+ * What the image vectors hold: a rich image with every record type, region kind and fd
+ * kind, a minimal one, and the damaged images, each named after its one defect.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "image-vectors.h"
+
+/* ---- the good vectors ---- */
+
+static const struct img_info rich_info = {
+	.page_size = PAGE,
+	.created_unix_ns = 1795298400123456789ull,
+	.ckpt_id = 7,
+	.machine = "x86_64",
+	.kernel_release = "6.1.0-18-amd64",
+	.kernel_version = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)",
+	.glibc_version = "2.36",
+	.hostname = "vector-host",
+	.stasis_version = "0.1.0",
+};
+
+static struct img_sigaction sigact[65];
+static struct img_rlimit rlim[IMG_NRLIMIT];
+static uint8_t auxv[176], xsave_a[1088], xsave_b[576];
+static uint64_t gregs_a[IMG_NGREGS], gregs_b[IMG_NGREGS];
+static uint8_t pipe_data[100];
+
+/* A REG fd's path is not UTF-8 (Linux paths are bytes): readers show U+FFFD for it. */
+static const char latin1_path[] = "/srv/vec/caf\xe9-\xc3\xa9t\xc3\xa9.log";
+
+static const struct img_region rich_regions[] = {
+	{ 0x400000, 0x401000, 0x0, 1, 0, RK_FILE, 0x803, 1234, 20480, 1700000000123456789ll, "/opt/vec/bin/app" },
+	{ 0x401000, 0x403000, 0x1000, 5, 0, RK_FILE, 0x803, 1234, 20480, 1700000000123456789ll, "/opt/vec/bin/app" },
+	{ 0x403000, 0x405000, 0x3000, 3, 0, RK_FILE, 0x803, 1234, 20480, 1700000000123456789ll, "/opt/vec/bin/app" },
+	{ 0x405000, 0x40a000, 0, 3, 0, RK_HEAP, 0, 0, 0, 0, "[heap]" },
+	{ 0x7f0000000000, 0x7f0000010000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
+	{ 0x7f0000010000, 0x7f0000012000, 0, 3, RF_SHARED, RK_FILE, 0x1a, 77, 8192, -1000000000ll, "/dev/shm/vec-seg" },
+	{ 0x7f0000020000, 0x7f0000024000, 0, 3, RF_SHARED, RK_SHMEM_ANON, 0x1, 4242, 0, 0, "/dev/zero (deleted)" },
+	{ 0x7ffff7fc0000, 0x7ffff7fc4000, 0, 1, 0, RK_VVAR, 0, 0, 0, 0, "[vvar]" },
+	{ 0x7ffff7fc4000, 0x7ffff7fc5000, 0, 1, 0, RK_VVAR_VCLOCK, 0, 0, 0, 0, "[vvar_vclock]" },
+	{ 0x7ffff7fc5000, 0x7ffff7fc7000, 0, 5, 0, RK_VDSO, 0, 0, 0, 0, "[vdso]" },
+	{ 0x7ffffffde000, 0x7ffffffff000, 0, 3, RF_GROWSDOWN, RK_STACK, 0, 0, 0, 0, "[stack]" },
+	{ 0xffffffffff600000ull, 0xffffffffff601000ull, 0, 4, 0, RK_VSYSCALL, 0, 0, 0, 0, "[vsyscall]" },
+};
+
+static const struct img_thread rich_threads[] = {
+	{ .tid = 4242, .flags = TF_LEADER, .fs_base = 0x7ffff7d8a740, .clear_child_tid = 0x7ffff7d8aa10,
+	  .robust_list = 0x7ffff7d8aa20, .robust_list_len = 24, .altstack_flags = 2,
+	  .resume_sp = 0x7fffffffe1c0, .ngregs = IMG_NGREGS, .gregs = gregs_a,
+	  .xsave_len = sizeof(xsave_a), .xsave = xsave_a },
+	{ .tid = 4243, .flags = 0, .fs_base = 0x7f000000f6c0, .clear_child_tid = 0x7f000000f990,
+	  .robust_list = 0x7f000000f9a0, .robust_list_len = 24, .sigmask = 1ull << 13,
+	  .altstack_sp = 0x7f0000008000, .altstack_size = 16384, .altstack_flags = 0,
+	  .resume_sp = 0x7f000000e5c0, .ngregs = IMG_NGREGS, .gregs = gregs_b,
+	  .xsave_len = sizeof(xsave_b), .xsave = xsave_b },
+	{ .tid = 4244, .flags = TF_CKPT, .fs_base = 0x7f00000176c0, .clear_child_tid = 0x7f0000017990,
+	  .sigmask = 0xfffffffe7ffbfeffull, .altstack_flags = 2, .resume_sp = 0x7f0000017e80,
+	  .ngregs = IMG_NGREGS },
+};
+
+static struct fd_spec rich_fds[] = {
+	{ FD(0, 0, FK_TTY, 02, -1, 0, 0x18, 6, 020620, "/dev/pts/3") },
+	{ FD(1, 0, FK_INHERIT, 02, -1, 0, 0x8, 31337, 0140777, "socket:[31337]") },
+	/* `2>&1`: the same open file description as fd 1. */
+	{ FD(2, 0, FK_INHERIT, 02, 1, 0, 0x8, 31337, 0140777, "socket:[31337]") },
+	{ FD(3, 1, FK_REG, 0102001, -1, 4096, 0x803, 777, 0100644, latin1_path), .x.reg = { 4096 } },
+	{ FD(4, 1, FK_DIR, 0300000, -1, 0, 0x803, 2, 040755, "/opt/vec") },
+	{ FD(5, 1, FK_CHR, 0100002, -1, 0, 0x6, 4, 020666, "/dev/null") },
+	{ FD(6, 1, FK_PIPE, 0, -1, 0, 0xf, 5555, 010600, "pipe:[5555]"),
+	  .x.pipe = { 5555, 0, 65536, sizeof(pipe_data), pipe_data } },
+	{ FD(7, 1, FK_PIPE, 01, -1, 0, 0xf, 5555, 010600, "pipe:[5555]"), .x.pipe = { 5555, 1, 65536, 0, 0 } },
+	{ FD(8, 1, FK_EVENTFD, 02, -1, 0, 0x10, 1, 0600, "anon_inode:[eventfd]"), .x.eventfd = { 3, 1 } },
+	{ FD(9, 1, FK_EPOLL, 02, -1, 0, 0x10, 1, 0600, "anon_inode:[eventpoll]"),
+	  .x.epoll = { 2, { { 6, 1, 6 }, { 8, 0x80000019u, 0xdeadbeefcafef00dull } } } },
+	{ FD(10, 1, FK_SIGNALFD, 04002, -1, 0, 0x10, 1, 0600, "anon_inode:[signalfd]"),
+	  .x.signalfd = { (1ull << 9) | (1ull << 16) } },
+	{ FD(11, 1, FK_TIMERFD, 02, -1, 0, 0x10, 1, 0600, "anon_inode:[timerfd]"),
+	  .x.timerfd = { 1, 0, 250000000, 1000000000 } },
+	/* A dup of fd 3 without close-on-exec (fd flags are per fd, not per description). */
+	{ FD(12, 0, FK_REG, 0102001, 3, 4096, 0x803, 777, 0100644, latin1_path) },
+};
+
+static const struct chunk_spec rich_chunks[] = {
+	{ 0x403000, 1, 1 },         /* a modified page of a private file mapping */
+	{ 0x405000, 2, 2 },         /* heap */
+	{ 0x408000, 1, 3 },
+	{ 0x7f0000000000, 4, 4 },   /* more than a page */
+	{ 0x7f0000020000, 1, 5 },   /* shared anonymous */
+	{ 0x7fffffffd000, 2, 6 },   /* stack */
+};
+
+static const struct later_rec rich_later[] = {
+	{ 9, "a metadata record of a later version", -1 },
+	{ 300, "a bulk record of a later version, among the chunks", 3 },
+};
+
+void setup(void)
+{
+	for (int s = 0; s < 65; s++)
+		sigact[s] = (struct img_sigaction){ 0, 0, 0, 0 };
+	sigact[1] = (struct img_sigaction){ 0x401200, 0x04000000, 0x7ffff7e1a050, 1ull << 14 };
+	sigact[12] = (struct img_sigaction){ 1 /* SIG_IGN */, 0x04000000, 0x7ffff7e1a050, 0 };
+	sigact[16] = (struct img_sigaction){ 0x401300, 0x14000000, 0x7ffff7e1a050, ~0ull };
+	for (int r = 0; r < IMG_NRLIMIT; r++)
+		rlim[r] = (struct img_rlimit){ ~0ull, ~0ull };
+	rlim[3] = (struct img_rlimit){ 8u << 20, ~0ull };
+	rlim[7] = (struct img_rlimit){ 1024, 524288 };
+	static const uint64_t av[22] = { 33, 0x7ffff7fc5000, 16, 0x178bfbff, 6, 4096, 17, 100, 3, 0x400040,
+					 4, 56, 5, 13, 7, 0x7ffff7fc7000, 9, 0x401020, 25, 0x7fffffffe3a9, 0, 0 };
+	for (int i = 0; i < 22; i++)
+		put64(auxv + 8 * i, av[i]);
+	fill(xsave_a, sizeof(xsave_a), 11);
+	put32(xsave_a + 464, 0x46505853u); /* FP_XSTATE_MAGIC1 */
+	put32(xsave_a + 468, sizeof(xsave_a));
+	fill(xsave_b, sizeof(xsave_b), 12);
+	for (int i = 0; i < IMG_NGREGS; i++) {
+		gregs_a[i] = 0x1000 + (uint64_t)i;
+		gregs_b[i] = 0x2000 + (uint64_t)i;
+	}
+	gregs_a[15] = 0x7fffffffe080, gregs_a[16] = 0x401136; /* RSP, RIP */
+	gregs_b[15] = 0x7f000000e480, gregs_b[16] = 0x401500;
+	for (size_t i = 0; i < sizeof(pipe_data); i++)
+		pipe_data[i] = (uint8_t)(i * 7 + 3);
+}
+
+struct content rich_content(void)
+{
+	struct img_process p = {
+		.pid = 4242, .ppid = 4200, .pgid = 4242, .sid = 4100, .uid = 1000, .gid = 1000, .umask = 022,
+		.proc_id = 3,
+		.start_code = 0x401000, .end_code = 0x403000, .start_data = 0x403000, .end_data = 0x405000,
+		.start_brk = 0x405000, .brk = 0x40a000, .start_stack = 0x7fffffffe3a0,
+		.arg_start = 0x7fffffffe400, .arg_end = 0x7fffffffe420, .env_start = 0x7fffffffe420,
+		.env_end = 0x7fffffffefe0,
+		.restart_entry = 0x7ffff7fb1000, .restart_info = 0x405100, .restart_info_size = 4136,
+		.rseq_offset = -0x20, .rseq_size = 32, .rseq_sig = 0x53053053,
+		.nsig = IMG_NSIG, .sigactions = sigact, .nrlimit = IMG_NRLIMIT, .rlimits = rlim,
+		.cwd = "/home/vec/work", .exe = "/opt/vec/bin/app", .comm = "app",
+		.auxv_len = sizeof(auxv), .auxv = auxv,
+	};
+	return (struct content){
+		.info = rich_info, .proc = p,
+		.regions = rich_regions, .nregions = sizeof(rich_regions) / sizeof(rich_regions[0]),
+		.threads = rich_threads, .nthreads = sizeof(rich_threads) / sizeof(rich_threads[0]),
+		.fds = rich_fds, .nfds = sizeof(rich_fds) / sizeof(rich_fds[0]),
+		.chunks = rich_chunks, .nchunks = sizeof(rich_chunks) / sizeof(rich_chunks[0]),
+		.later = rich_later, .nlater = sizeof(rich_later) / sizeof(rich_later[0]),
+	};
+}
+
+/* The least a reader must accept: empty strings and lists, one thread without registers. */
+static const struct img_thread minimal_thread = { .tid = 1, .flags = TF_LEADER };
+
+struct content minimal_content(void)
+{
+	return (struct content){
+		.info = { .page_size = PAGE, .machine = "", .kernel_release = "", .kernel_version = "",
+			  .glibc_version = "", .hostname = "", .stasis_version = "" },
+		.proc = { .pid = 1, .cwd = "", .exe = "", .comm = "" },
+		.threads = &minimal_thread, .nthreads = 1,
+	};
+}
+
+/* A file mapping, the heap after it and the vdso; one chunk, a later version's record. */
+static const struct img_region small_regions[] = {
+	{ 0x403000, 0x405000, 0x3000, 3, 0, RK_FILE, 0x803, 1234, 20480, 1700000000123456789ll, "/opt/vec/bin/app" },
+	{ 0x405000, 0x40a000, 0, 3, 0, RK_HEAP, 0, 0, 0, 0, "[heap]" },
+	{ 0x7ffff7fc5000, 0x7ffff7fc7000, 0, 5, 0, RK_VDSO, 0, 0, 0, 0, "[vdso]" },
+};
+static const struct chunk_spec small_chunk = { 0x405000, 1, 7 };
+static const struct later_rec small_later = { 300, "a record of a later version", 0 };
+
+static struct content small_content(void)
+{
+	struct content c = minimal_content();
+	c.regions = small_regions;
+	c.nregions = 3;
+	c.chunks = &small_chunk;
+	c.nchunks = 1;
+	c.later = &small_later;
+	c.nlater = 1;
+	return c;
+}
+
+/* ---- the bad vectors ---- */
+
+void bad_vectors(const struct image *minimal)
+{
+	uint8_t *b;
+	int i;
+
+	/* The file header. */
+	bad("empty", minimal->b, 0, "truncated: 0 bytes, shorter than the 32-byte file header");
+	bad("truncated-header", minimal->b, 20, "truncated: 20 bytes, shorter than the 32-byte file header");
+	b = copy(minimal);
+	b[7] = 'N';
+	bad("bad-magic", b, minimal->n, "is not a Stasis image");
+	b = copy(minimal);
+	put32(b + 8, 2);
+	fix_header_crc(b);
+	bad("bad-version", b, minimal->n, "image format version 2 is not supported (this stasis reads version 1)");
+	b = copy(minimal);
+	b[12] ^= 0x40;
+	bad("bad-header-crc", b, minimal->n, "CRC mismatch in the file header at offset 0");
+	b = copy(minimal);
+	put32(b + 12, 64);
+	fix_header_crc(b);
+	bad("bad-header-size", b, minimal->n, "file header size 64, expected 32");
+	b = copy(minimal);
+	b[16] = 1;
+	fix_header_crc(b);
+	bad("bad-header-flags", b, minimal->n, "image flags 0x1 are not supported");
+
+	/* Records in general, on a small image with one chunk (damaged copies of the rich
+	 * one would be 78 KiB each). */
+	struct image small;
+	struct content c = small_content();
+	build(&c, &small);
+	const struct image *s = &small;
+	i = find(s, REC_REGION, 1);
+	b = copy(s);
+	b[s->rec[i].off + IMG_REC_HEADER + s->rec[i].len / 2] ^= 0x01;
+	bad("bad-record-crc", b, s->n, "CRC mismatch in %s", name_of(s, i));
+	i = find(s, REC_REGION, 0);
+	b = copy(s);
+	b[s->rec[i].off + IMG_REC_HEADER + 74 + 4] = 0; /* inside the path "/opt/vec/bin/app" */
+	fix_crc(b, &s->rec[i]);
+	bad("path-with-nul", b, s->n, "%s: path contains a NUL byte", name_of(s, i));
+	i = find(s, REC_THREAD, 0);
+	b = copy(s);
+	b[s->rec[i].off] = 'X';
+	bad("bad-record-magic", b, s->n, "record #%d at offset %llu has no SREC magic", i,
+	    (unsigned long long)s->rec[i].off);
+	for (i = 0; i < s->nrec && !(s->rec[i].len & 7); i++)
+		;
+	b = copy(s);
+	b[s->rec[i].off + IMG_REC_HEADER + s->rec[i].len] = 0xaa;
+	bad("nonzero-record-padding", b, s->n, "%s has nonzero padding", name_of(s, i));
+	i = find(s, 300, 0);
+	b = copy(s);
+	b[s->rec[i].off + IMG_REC_HEADER + 3] ^= 0x20;
+	bad("later-record-bad-crc", b, s->n, "CRC mismatch in %s", name_of(s, i));
+	i = find(s, REC_PROCESS, 0);
+	b = copy(s);
+	put32(b + s->rec[i].off + 8, 0x7ffffff0);
+	bad("record-length-past-the-end", b, s->n, "truncated: %s needs 2147483632 payload bytes", name_of(s, i));
+
+	/* Truncation and END. */
+	i = find(s, REC_CHUNK, 0);
+	uint64_t data_end = s->rec[i].off + IMG_REC_HEADER + s->rec[i].len;
+	bad("truncated-in-chunk", s->b, data_end - 2000, "truncated: %s needs", name_of(s, i));
+	b = copy(s);
+	b[data_end - 1000] ^= 0x10;
+	bad("flipped-byte-in-chunk", b, s->n, "CRC mismatch in %s (chunk data)", name_of(s, i));
+	i = s->nrec - 1;
+	bad("missing-end", s->b, s->rec[i].off,
+	    "truncated at offset %llu: the file ends before record #%d and has no END record",
+	    (unsigned long long)s->rec[i].off, i);
+	bad("truncated-in-end", s->b, s->rec[i].off + 20, "truncated: %s needs 32 payload bytes", name_of(s, i));
+	static const char *const end_fields[4] = { "records", "chunks", "content_bytes", "end_offset" };
+	static const char *const end_names[4] = { "end-records-mismatch", "end-count-mismatch",
+						  "end-content-mismatch", "end-offset-mismatch" };
+	for (int k = 0; k < 4; k++) {
+		const uint8_t *at = s->b + s->rec[i].off + IMG_REC_HEADER + 8 * k;
+		b = copy(s);
+		put64(b + s->rec[i].off + IMG_REC_HEADER + 8 * k, get64(at) + 1);
+		fix_crc(b, &s->rec[i]);
+		bad(end_names[k], b, s->n, "END says %s %llu, the file has %llu", end_fields[k],
+		    (unsigned long long)get64(at) + 1, (unsigned long long)get64(at));
+	}
+	b = copy(s);
+	memset(b + s->n, 0, 8);
+	bad("trailing-data-after-end", b, s->n + 8, "8 bytes of trailing data after the END record at offset %llu",
+	    (unsigned long long)s->rec[i].off);
+
+	/* Chunk heads: each changed with its record's CRC fixed, so the head is what is wrong. */
+	i = find(s, REC_CHUNK, 0);
+	uint64_t head = s->rec[i].off + IMG_REC_HEADER;
+	b = copy(s);
+	put32(b + head + 16, 1);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-encoding-zstd", b, s->n, "%s uses chunk encoding 1, not supported by image version 1",
+	    name_of(s, i));
+	b = copy(s);
+	put64(b + head, 0x405010);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-misaligned-addr", b, s->n, "%s: chunk 0x405010+4096 is not a whole number of pages",
+	    name_of(s, i));
+	b = copy(s);
+	put64(b + head + 8, 2 * PAGE);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-raw-len-mismatch", b, s->n, "%s: raw chunk stores 4096 bytes for 8192", name_of(s, i));
+	b = copy(s);
+	put32(b + head + 20, 2 * PAGE);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-stored-len-mismatch", b, s->n, "%s: head says", name_of(s, i));
+	b = copy(s);
+	b[head + IMG_CHUNK_HEAD + 10] = 1;
+	bad("chunk-pad-nonzero", b, s->n, "%s: nonzero bytes in the alignment pad", name_of(s, i));
+	b = copy(s);
+	put64(b + head, 0x7ffff7fc5000);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-in-vdso", b, s->n, "%s: chunk 0x7ffff7fc5000-0x7ffff7fc6000 lies in a region whose content is not stored",
+	    name_of(s, i));
+	b = copy(s);
+	put64(b + head, 0x500000);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-outside-regions", b, s->n, "%s: chunk 0x500000-0x501000 lies outside the recorded memory regions",
+	    name_of(s, i));
+	/* Chunks never span regions (the writer emits them region by region). */
+	static const struct chunk_spec across = { 0x404000, 2, 9 };
+	c = small_content();
+	c.chunks = &across;
+	c.later = 0;
+	c.nlater = 0;
+	bad_built("chunk-spans-two-regions", &c, find(s, REC_CHUNK, 0),
+		  "%s: chunk 0x404000-0x406000 lies outside the recorded memory regions");
+	free(small.b);
+
+	/* Payloads: built whole by the writer with one field wrong. */
+	c = minimal_content();
+	c.info_trailing = 8;
+	bad_built("payload-trailing-bytes", &c, 0, "%s: payload has 8 bytes after its last field");
+	c = minimal_content();
+	c.info.page_size = 1000;
+	bad_built("bad-page-size", &c, 0, "%s: page size 1000 is not a power of two of at least 4096");
+	c = minimal_content();
+	c.no_info = 1;
+	bad_built("no-info", &c, 0, "%s comes before the INFO record");
+	c = minimal_content();
+	c.nthreads = 0;
+	bad_built("no-thread", &c, -1, "no THREAD record");
+	c = minimal_content();
+	c.proc.nsig = 65;
+	c.proc.sigactions = sigact;
+	bad_built("too-many-signals", &c, 1, "%s: nsig is more than 64");
+	c = minimal_content();
+	c.proc.comm = "a-command-name-of-sixty-four-bytes-which-no-kernel-would-give-us";
+	bad_built("comm-too-long", &c, 1, "%s: comm is longer than 63 bytes");
+	struct img_thread t = minimal_thread;
+	t.ngregs = 257;
+	c = minimal_content();
+	c.threads = &t;
+	bad_built("too-many-registers", &c, 2, "%s: ngregs is more than 256");
+
+	static const struct img_region two[] = {
+		{ 0x10000, 0x12000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
+		{ 0x11000, 0x13000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
+		{ 0x14000, 0x14800, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
+	};
+	c = minimal_content();
+	c.regions = two;
+	c.nregions = 2;
+	bad_built("regions-overlap", &c, 3, "%s: region 0x11000 overlaps or precedes the one before it");
+	c.regions = two + 2;
+	c.nregions = 1;
+	bad_built("region-not-page-aligned", &c, 2, "%s: region 0x14000-0x14800 is empty or not page aligned");
+	c = minimal_content();
+	c.regions = two;
+	c.nregions = 1;
+	c.threads_first = 1;
+	bad_built("record-out-of-order", &c, 3, "%s is out of order");
+
+	struct fd_spec fds[2] = { { FD(3, 0, FK_REG, 0, -1, 0, 0, 0, 0100644, "/tmp/x"), .x.reg = { 1 } },
+				  { FD(4, 0, FK_REG, 0, 5, 0, 0, 0, 0100644, "/tmp/x") } };
+	c = minimal_content();
+	c.fds = fds;
+	c.nfds = 2;
+	bad_built("dup-of-not-lower", &c, 4, "%s: dup_of is not a lower fd");
+	fds[1].f.dup_of = 3;
+	fds[1].raw = "\1\0\0\0\0\0\0\0";
+	fds[1].raw_len = 8;
+	bad_built("dup-with-extra-bytes", &c, 4, "%s: a duplicated fd has extra bytes");
+	fds[1].f.dup_of = -2;
+	fds[1].raw = 0;
+	bad_built("dup-of-negative", &c, 4, "%s: dup_of is neither -1 nor an fd");
+	fds[1].f.dup_of = -1;
+	fds[1].raw = "\1\0\0\0";
+	fds[1].raw_len = 4;
+	bad_built("reg-extra-too-short", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].f.kind = FK_PIPE;
+	fds[1].raw = "\xb3\x15\0\0\0\0\0\0" "\0\0\0\0" "\0\0\1\0" "\x64\0\0\0" "only ten b";
+	fds[1].raw_len = 30;
+	bad_built("pipe-data-past-extra", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].f.kind = FK_DIR;
+	bad_built("dir-with-extra-bytes", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].f.kind = FK_REG;
+	fds[1].raw = 0;
+	fds[1].f.fd = 1 << 21;
+	bad_built("fd-out-of-range", &c, 4, "%s: fd is out of range");
+}
+
