@@ -404,10 +404,14 @@ static void stage2(void *argp)
 	unmap_all_but(a);
 	struct m_arena arena = { (uint8_t *)a->arena, 0, a->arena_len };
 	struct meta *m = m_take(&arena, sizeof(*m));
+	rst_image_advice = 1;
 	meta_read(a->image_fd, a->image, m, &arena);
+	rst_image_advice = 0;
 	move_vdso(m, a);
 	map_regions(m);
+	rst_image_advice = 1;
 	read_chunks(m);
+	rst_image_advice = 0;
 	sys_close(a->image_fd);
 	protect_regions(m);
 	restore_process(m);
@@ -516,14 +520,18 @@ __attribute__((used)) static void stage1(long *sp)
 	int fd = (int)sys_openat(-100, image, K_O_CLOEXEC, 0);
 	if (fd < 0)
 		rst_die("cannot open ", image, fd);
+	rst_image_advice = 1;
 	uint64_t msize = meta_size(fd, image);
+	rst_image_advice = 0;
 	size_t arena_len = page_up(meta_arena_size(msize));
 	long tmp = sys_mmap(0, arena_len, 3, MAP_PRIVATE_ | MAP_ANON_ | MAP_NORESERVE_, -1, 0);
 	if (tmp < 0)
 		rst_die("cannot map memory", 0, tmp);
 	struct m_arena arena = { (uint8_t *)tmp, 0, arena_len };
 	struct meta *m = m_take(&arena, sizeof(*m));
+	rst_image_advice = 1;
 	meta_read(fd, image, m, &arena);
+	rst_image_advice = 0;
 	if (m->page_size != PAGE)
 		rst_die(image, ": the image was taken on a machine with another page size", 0);
 

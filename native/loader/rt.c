@@ -49,6 +49,8 @@ int memcmp(const void *a, const void *b, size_t n)
 	return 0;
 }
 
+int rst_image_advice;
+
 void rst_say(const char *a, const char *b, const char *c)
 {
 	char mem[1200];
@@ -60,22 +62,25 @@ void rst_say(const char *a, const char *b, const char *c)
 		sb_str(&s, b);
 	if (c)
 		sb_str(&s, c);
+	if (rst_image_advice)
+		sb_str(&s, " — the image is damaged: restart from an earlier generation");
 	sb_str(&s, "\n");
 	sys_write(rst_err_fd, s.p, s.len);
 }
 
 void rst_die(const char *a, const char *b, long err)
 {
-	rst_say(a, b, err ? (const char *)0 : 0);
+	char mem[1100];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	if (b)
+		sb_str(&s, b);
 	if (err) {
-		char mem[64];
-		struct sbuf s;
-		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, "  (");
+		sb_str(&s, " (");
 		sb_str(&s, strerror_short(err));
-		sb_str(&s, ")\n");
-		sys_write(rst_err_fd, s.p, s.len);
+		sb_str(&s, ")");
 	}
+	rst_say(a, sb_cstr(&s), 0);
 	sys_exit_group(1);
 }
 

@@ -46,12 +46,17 @@ async function run(args: ParsedArgs): Promise<number> {
   const ensured = await ensureCoordinator({ addr, logFile: path.join(ckptDir, 'coordinator.log') });
   const coord = formatAddress(addr);
   const env = { ...process.env, STASIS_COORD_ADDR: coord, STASIS_CKPT_DIR: ckptDir };
+  let status: number;
   try {
-    return await runForeground(restorer, ['--coord', coord, '--ckpt-dir', ckptDir, image], env);
+    status = await runForeground(restorer, ['--coord', coord, '--ckpt-dir', ckptDir, image], env);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);
     throw err;
   }
+  // A coordinator started for a restore that failed before the process joined would wait a
+  // minute for it; one the process did join has exited with it, or serves others now.
+  if (ensured.started && status !== 0) await releaseCoordinator(addr);
+  return status;
 }
 
 export const restartCommand: Command = { spec, run };

@@ -39,6 +39,9 @@ export async function resolveIPv4(host: string): Promise<string> {
   }
 }
 
+/** The `cause` of the error sendRequest rejects with when the peer hung up before answering. */
+export const CLOSED_BEFORE_ANSWER = 'closed-before-answer';
+
 export function noCoordinatorError(addr: CoordAddress): StasisError {
   return new StasisError('NO_COORDINATOR', `no coordinator at ${formatAddress(addr)} — start one with \`stasis launch\` or \`stasis coordinator\`, or pass --coord-port`);
 }
@@ -95,7 +98,7 @@ export async function sendRequest(addr: CoordAddress, body: JsonObject, opts: Re
       protocolError: (err) =>
         settle(() => reject(new StasisError('COORDINATOR', `${formatAddress(addr)} answered with a bad frame (${err.reason}) — is another program using port ${addr.port}? pass --coord-port`))),
       close: () =>
-        settle(() => reject(new StasisError('COORDINATOR', `the coordinator at ${formatAddress(addr)} closed the connection without answering — see its log`))),
+        settle(() => reject(new StasisError('COORDINATOR', `the coordinator at ${formatAddress(addr)} closed the connection without answering — see its log`, { cause: CLOSED_BEFORE_ANSWER }))),
     });
     ms.send({ type: 'REQUEST', body });
   });
@@ -108,15 +111,29 @@ export function expectOk(body: JsonObject): JsonObject {
   throw new StasisError(isErrorCode(body.code) ? body.code : 'COORDINATOR', message);
 }
 
-export type ProbeResult = 'stasis' | 'none' | 'other';
+/**
+ * 'closing': it hung up without answering, or it is a coordinator that says it is shutting
+ * down — either way the port may be free a moment later.
+ */
+export type ProbeResult = 'stasis' | 'none' | 'other' | 'closing';
+
+export interface ProbeOptions {
+  timeoutMs?: number;
+  /** Tell a coordinator that exits when idle to wait for a process about to join it. */
+  expectAgent?: boolean;
+}
 
 /** Is a stasis coordinator listening at addr, nothing, or some other program? */
-export async function probeCoordinator(addr: CoordAddress, timeoutMs = 3000): Promise<ProbeResult> {
+export async function probeCoordinator(addr: CoordAddress, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  const timeoutMs = opts.timeoutMs ?? 3000;
+  const request: JsonObject = opts.expectAgent ? { cmd: 'status', expectAgent: true } : { cmd: 'status' };
   try {
-    const body = await sendRequest(addr, { cmd: 'status' }, { connectTimeoutMs: timeoutMs, responseTimeoutMs: timeoutMs });
-    return body.ok === true ? 'stasis' : 'other';
+    const body = await sendRequest(addr, request, { connectTimeoutMs: timeoutMs, responseTimeoutMs: timeoutMs });
+    if (body.ok === true) return 'stasis';
+    return body.code === 'SHUTDOWN' ? 'closing' : 'other';
   } catch (err) {
     if (err instanceof StasisError && err.code === 'NO_COORDINATOR') return 'none';
+    if (err instanceof StasisError && err.cause === CLOSED_BEFORE_ANSWER) return 'closing';
     return 'other';
   }
 }

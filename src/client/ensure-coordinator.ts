@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { isErrorCode, StasisError } from '../errors';
 import { cliEntryPoint } from '../native/paths';
-import { CoordAddress, formatAddress, probeCoordinator, sendRequest } from './client';
+import { CoordAddress, formatAddress, probeCoordinator, ProbeResult, sendRequest } from './client';
 
 export interface DetachedCoordinatorOptions {
   host: string;
@@ -95,16 +95,31 @@ export interface EnsureResult {
   pid?: number;
 }
 
+/** How often a port that hangs up on us is asked again before it counts as another program's. */
+const CLOSING_RETRIES = 5;
+
 /**
- * Makes sure a stasis coordinator answers at addr, starting an auto-exiting one if nothing
- * listens there. Another program on the port is an error.
+ * What listens at addr, for a process about to join: a coordinator that answers is told to
+ * wait for it. One that is shutting down (its last process just left) hangs up or says so;
+ * it stops listening before it does, so asking again at once finds the port free.
+ */
+async function probeForAgent(addr: CoordAddress): Promise<ProbeResult> {
+  let r = await probeCoordinator(addr, { expectAgent: true });
+  for (let i = 0; r === 'closing' && i < CLOSING_RETRIES; i++) r = await probeCoordinator(addr, { expectAgent: true });
+  return r;
+}
+
+/**
+ * Makes sure a stasis coordinator answers at addr, and stays for the process the caller is
+ * about to start, starting an auto-exiting one if nothing listens there. Another program
+ * on the port is an error.
  */
 export async function ensureCoordinator(opts: EnsureOptions): Promise<EnsureResult> {
   const inUse = (): StasisError =>
     new StasisError('PORT_IN_USE', `port ${opts.addr.port} is in use by another program — pass --coord-port N`);
-  const first = await probeCoordinator(opts.addr);
+  const first = await probeForAgent(opts.addr);
   if (first === 'stasis') return { started: false };
-  if (first === 'other') throw inUse();
+  if (first !== 'none') throw inUse();
   try {
     const started = await startDetachedCoordinator({
       host: opts.addr.host,
@@ -118,7 +133,7 @@ export async function ensureCoordinator(opts: EnsureOptions): Promise<EnsureResu
   } catch (err) {
     // Another launch may have started one between our probe and our listen.
     if (err instanceof StasisError && err.code === 'PORT_IN_USE') {
-      if ((await probeCoordinator(opts.addr)) === 'stasis') return { started: false };
+      if ((await probeForAgent(opts.addr)) === 'stasis') return { started: false };
       throw inUse();
     }
     if (err instanceof StasisError) {

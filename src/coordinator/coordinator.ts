@@ -37,10 +37,12 @@ export interface CoordinatorOptions {
   /**
    * Call onIdle once the last agent has gone (after at least one came) and no checkpoint
    * runs — or when no agent has come within firstAgentTimeoutMs (the program it was started
-   * for never ran under the agent).
+   * for never ran under the agent). A `status` request with `expectAgent: true` (what
+   * `launch` and `restart` send before starting their process) holds it open until an
+   * agent joins, or for firstAgentTimeoutMs.
    */
   exitWhenIdle?: boolean;
-  /** With exitWhenIdle (default 60 s). */
+  /** With exitWhenIdle (default 60 s); also how long an expectAgent hold lasts. */
   firstAgentTimeoutMs?: number;
   phaseTimeoutMs?: number;
   log?: Logger;
@@ -104,6 +106,8 @@ export class Coordinator {
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private firstAgentTimer: NodeJS.Timeout | null = null;
+  /** Set while a client has announced an agent that has not joined yet (holdForAgent). */
+  private holdTimer: NodeJS.Timeout | null = null;
   private last: LastCheckpoint | null = null;
   private lastError: { code: string; message: string; at: string } | null = null;
   private address = { host: '', port: 0 };
@@ -132,7 +136,7 @@ export class Coordinator {
       const ms = this.opts.firstAgentTimeoutMs ?? DEFAULT_FIRST_AGENT_TIMEOUT_MS;
       this.firstAgentTimer = setTimeout(() => {
         this.firstAgentTimer = null;
-        if (this.hadAgent || this.idleFired) return;
+        if (this.hadAgent || this.idleFired || this.holdTimer) return;
         this.idleFired = true;
         this.log(`no process connected within ${Math.round(ms / 1000)} s; exiting`);
         this.opts.onIdle?.();
@@ -144,6 +148,8 @@ export class Coordinator {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.firstAgentTimer) clearTimeout(this.firstAgentTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     this.timer = null;
     this.firstAgentTimer = null;
   }
@@ -167,6 +173,8 @@ export class Coordinator {
     const agent = new AgentSession(link, hello, procId);
     this.agents.set(procId, agent);
     this.hadAgent = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     agent.send({ type: 'WELCOME', procId: BigInt(procId) });
     if (agent.restarted) agent.send({ type: 'RESUME', ckptId: 0n });
     this.log(`${describePeer(agent)} on ${agent.hostname} connected from ${link.remote}${agent.restarted ? ' (restarted)' : ''}`);
@@ -220,6 +228,7 @@ export class Coordinator {
           return;
         }
         case 'status':
+          if (body.expectAgent === true) this.holdForAgent();
           reply.respond({ ok: true, ...this.status() });
           return;
         case 'kill':
@@ -330,9 +339,32 @@ export class Coordinator {
     }, secs * 1000);
   }
 
+  /**
+   * `launch` / `restart` found this coordinator and are about to start a process that will
+   * join it. Without a hold, the last process leaving between their probe and the new HELLO
+   * would close the coordinator they were told is there, and the new process would run
+   * without one. A coordinator already shutting down says so (SHUTDOWN), and the client
+   * starts a new one once the port is free.
+   */
+  private holdForAgent(): void {
+    if (this.stopped || this.idleFired) {
+      throw new StasisError('SHUTDOWN', 'the coordinator is shutting down — start a new one');
+    }
+    if (!this.opts.exitWhenIdle) return;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    const ms = this.opts.firstAgentTimeoutMs ?? DEFAULT_FIRST_AGENT_TIMEOUT_MS;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      if (this.idleFired || this.agents.size > 0 || this.running !== null) return;
+      this.idleFired = true;
+      this.log(`the process a client announced did not connect within ${Math.round(ms / 1000)} s; exiting`);
+      this.opts.onIdle?.();
+    }, ms);
+  }
+
   private checkIdle(): void {
     if (!this.opts.exitWhenIdle || this.idleFired || !this.hadAgent) return;
-    if (this.agents.size > 0 || this.running !== null) return;
+    if (this.agents.size > 0 || this.running !== null || this.holdTimer !== null) return;
     this.idleFired = true;
     this.log('last process gone; exiting');
     this.opts.onIdle?.();
