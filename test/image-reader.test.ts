@@ -20,6 +20,7 @@ import { EncodedImage, encodeImage } from '../src/image/writer';
 import { packageRoot } from '../src/native/paths';
 import { sampleImage } from './helpers/image-fixture';
 import { tmpDir } from './helpers/tmp';
+import { rng } from './helpers/rng';
 
 function write(t: TestContext, bytes: Buffer, name = 'app-4242.img'): string {
   const file = path.join(tmpDir(t), name);
@@ -190,18 +191,6 @@ test('a payload whose fields do not fill it exactly is rejected', async (t) => {
   await rejects(write(t, bytes), /record #0 \(INFO\) at offset 32: /);
 });
 
-/** Deterministic PRNG (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 test('fuzz: damaged images are accepted or rejected with a StasisError, nothing else', async (t) => {
   const base = encodeImage(sampleImage()).bytes;

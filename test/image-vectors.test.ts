@@ -22,6 +22,7 @@ import { readImage } from '../src/image/reader';
 import { encodeFdExtra } from '../src/image/records';
 import { nativeBuildDir, packageRoot } from '../src/native/paths';
 import { tmpDir } from './helpers/tmp';
+import { rng } from './helpers/rng';
 
 const DIR = path.join(packageRoot(), 'test', 'vectors', 'image');
 const BAD_DIR = path.join(DIR, 'bad');
@@ -167,18 +168,6 @@ test('image-vectors writes the committed vectors again, byte for byte', { skip: 
 
 // --- fuzzing ---------------------------------------------------------------------------
 
-/** Deterministic PRNG (xorshift32), so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 interface RecordAt { type: number; offset: number; length: number }
 

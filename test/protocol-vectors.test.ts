@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import { nativeBuildDir, packageRoot } from '../src/native/paths';
 import { ProtocolError } from '../src/protocol/frame';
 import { decodeMessage, encodeMessage, Message, messageFromJson, messageToJson, newFrameReader } from '../src/protocol/messages';
+import { rng } from './helpers/rng';
 
 const DIR = path.join(packageRoot(), 'test', 'vectors', 'protocol');
 const BAD_DIR = path.join(DIR, 'bad');
@@ -74,18 +75,6 @@ test('encoding refuses values that do not fit their fields', () => {
   assert.throws(() => encodeMessage({ type: 'WELCOME', procId: 1n << 64n }), RangeError);
 });
 
-/** Deterministic PRNG (xorshift32) so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 test('fuzz: mutated vectors decode or fail with ProtocolError, nothing else', () => {
   const seeds = [...good.map((n) => fs.readFileSync(path.join(DIR, `${n}.bin`))), ...bad.map((n) => fs.readFileSync(path.join(BAD_DIR, `${n}.bin`)))];

@@ -181,19 +181,23 @@ static void check_size(const struct img_cursor *c, const struct rec_head *h)
 	}
 }
 
+static __attribute__((noreturn)) void die_crc(const struct img_cursor *c, const struct rec_head *h)
+{
+	char mem[512];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	sb_str(&s, "CRC mismatch in ");
+	rst_rec_name(&s, c, h->type);
+	rst_img_die(c, &s);
+}
+
 void rst_rec_payload(const struct img_cursor *c, const struct rec_head *h, uint8_t *buf)
 {
 	check_size(c, h);
 	uint32_t pad = (8 - (h->len & 7)) & 7;
 	rst_pread_all(c, buf, h->len + pad, c->off + IMG_REC_HEADER);
-	if (crc32c(0, buf, h->len) != h->crc) {
-		char mem[512];
-		struct sbuf s;
-		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, "CRC mismatch in ");
-		rst_rec_name(&s, c, h->type);
-		rst_img_die(c, &s);
-	}
+	if (crc32c(0, buf, h->len) != h->crc)
+		die_crc(c, h);
 	check_pad(c, h, buf + h->len, pad);
 }
 
@@ -208,14 +212,8 @@ void rst_rec_check_streaming(const struct img_cursor *c, const struct rec_head *
 		crc = crc32c(crc, buf, n);
 		done += n;
 	}
-	if (crc != h->crc) {
-		char mem[512];
-		struct sbuf s;
-		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, "CRC mismatch in ");
-		rst_rec_name(&s, c, h->type);
-		rst_img_die(c, &s);
-	}
+	if (crc != h->crc)
+		die_crc(c, h);
 	rst_pread_all(c, buf, pad, c->off + IMG_REC_HEADER + h->len);
 	check_pad(c, h, buf, pad);
 }
