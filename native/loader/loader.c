@@ -347,6 +347,19 @@ static void restore_process(const struct meta *m)
 	if (e < 0)
 		rst_die("cannot return to the working directory ", p->cwd, e);
 	sys_call1(SYS_umask_, p->umask);
+	for (uint32_t s = 1; s <= p->nsig; s++) {
+		if (s == 9 || s == 19)
+			continue;
+		sys_call4(SYS_rt_sigaction_, s, (long)p->sigact[s - 1], 0, 8);
+	}
+}
+
+/* Last, after the fds: a lowered RLIMIT_NOFILE would refuse the loader's temporary fds
+ * (and an fd the process held above its limit is still legal once it exists). A hard
+ * limit above ours cannot be raised without privilege: the soft one is capped there. */
+static void restore_rlimits(const struct meta *m)
+{
+	const struct m_process *p = &m->proc;
 	for (uint32_t r = 0; r < p->nrlimit; r++) {
 		if (sys_call4(SYS_prlimit64_, 0, r, (long)p->rlim[r], 0) < 0) {
 			uint64_t cur[2];
@@ -355,11 +368,19 @@ static void restore_process(const struct meta *m)
 			sys_call4(SYS_prlimit64_, 0, r, (long)cur, 0);
 		}
 	}
-	for (uint32_t s = 1; s <= p->nsig; s++) {
-		if (s == 9 || s == 19)
-			continue;
-		sys_call4(SYS_rt_sigaction_, s, (long)p->sigact[s - 1], 0, 8);
-	}
+}
+
+/* Lets the loader place fds up to the image's highest, whatever the restarter's limit. */
+static void open_fd_limit(int max_fd)
+{
+	uint64_t cur[2];
+	if (sys_call4(SYS_prlimit64_, 0, 7 /* RLIMIT_NOFILE */, 0, (long)cur) < 0)
+		return;
+	uint64_t want = (uint64_t)max_fd + 64;
+	if (cur[0] >= want)
+		return;
+	cur[0] = want < cur[1] ? want : cur[1];
+	sys_call4(SYS_prlimit64_, 0, 7, (long)cur, 0);
 }
 
 static void restore_fds(const struct meta *m, struct rst_fds *c)
@@ -421,12 +442,16 @@ static void stage2(void *argp)
 	c->why = why;
 	c->whylen = sizeof(why);
 	c->stash_base = m->max_fd + 1 < 3 ? 3 : m->max_fd + 1;
+	open_fd_limit(c->stash_base);
 	for (int i = 0; i < 3; i++)
 		c->stdio[i] = (int)sys_fcntl(i, 1030, c->stash_base);
 	if (c->stdio[2] >= 0)
 		rst_err_fd = c->stdio[2];
+	else if (sys_fcntl(2, 1 /* F_GETFD */, 0) >= 0)
+		rst_die("cannot keep stderr out of the process's fds", 0, -24);
 	sys_call3(SYS_close_range_, 0, (long)c->stash_base - 1, 0);
 	restore_fds(m, c);
+	restore_rlimits(m);
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))
 		rst_die("the image's agent is of another Stasis version", 0, 0);

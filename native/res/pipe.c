@@ -148,6 +148,8 @@ static int pipe_restore(const struct fd_rec *r, struct rst_fds *c)
 		c->pipes[i].id = id;
 		c->pipes[i].rfd = rst_stash(c, fds[0]);
 		c->pipes[i].wfd = rst_stash(c, fds[1]);
+		if (c->pipes[i].rfd < 0 || c->pipes[i].wfd < 0)
+			return rst_fail(c, "cannot keep a pipe's ends apart", 0, c->pipes[i].rfd < 0 ? c->pipes[i].rfd : c->pipes[i].wfd);
 		c->npipes++;
 		sys_fcntl(c->pipes[i].wfd, F_SETPIPE_SZ, size);
 		for (uint32_t put = 0; put < len;) {

@@ -164,6 +164,7 @@ export interface ProgramSpec {
 export const PROGRAMS = {
   cpu: { c: 'cpu.c' },
   threads: { c: 'threads.c', cflags: ['-pthread'] },
+  state: { c: 'state.c' },
   python: { script: 'compute.py', interpreter: '/usr/bin/python3' },
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },

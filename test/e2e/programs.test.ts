@@ -1,6 +1,7 @@
 /*
- * Four kinds of program — CPU-bound C, eight C threads on a mutex and a condition variable,
- * Python, Node — each launched with stdout in a file, checkpointed mid-run, killed with
+ * Five kinds of program — CPU-bound C, eight C threads on a mutex and a condition variable,
+ * Python, Node, and C state a restart must keep exactly (AVX registers mid-loop, signal
+ * handler on its alternate stack, mask, rlimit, umask, cwd) — each launched with stdout in a file, checkpointed mid-run, killed with
  * SIGKILL and restarted: the file must end byte-identical to an uninterrupted run's, with
  * the same exit status. As root and as an unprivileged user. The coordinator is the one
  * `stasis launch` starts on its own, and the one `stasis restart` starts after it.
@@ -19,6 +20,7 @@ const CASES: { name: ProgramName; what: string; args: string[] }[] = [
   { name: 'threads', what: 'eight C threads on a mutex and a condition variable', args: ['1000'] },
   { name: 'python', what: 'a python3 script', args: ['50'] },
   { name: 'node', what: 'a node script', args: ['80'] },
+  { name: 'state', what: 'a C program holding AVX registers, an alternate signal stack, a mask, an rlimit, umask and cwd', args: ['30'] },
 ];
 
 for (const v of variants()) {
