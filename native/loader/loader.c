@@ -598,11 +598,4 @@ __attribute__((used)) static void stage1(long *sp)
 	rst_switch((void *)(hole + self_len + LOADER_STACK - 64), fn, a);
 }
 
-__asm__(".text\n"
-	".global _start\n"
-	"_start:\n"
-	"	xor %rbp, %rbp\n"
-	"	mov %rsp, %rdi\n"
-	"	and $-16, %rsp\n"
-	"	call stage1\n"
-	"	hlt\n");
+RST_START(stage1);

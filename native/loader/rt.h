@@ -27,6 +27,20 @@ uintptr_t rst_image_end(void);
 /* Makes each PT_LOAD of a copy at `base` as protected as its segment says. */
 void rst_protect_copy(uintptr_t base);
 
+/*
+ * The process entry point of a freestanding binary: calls fn(sp), sp pointing at argc,
+ * argv and the environment as the kernel laid them out. fn must not return.
+ */
+#define RST_START(fn)                                                                      \
+	__asm__(".text\n"                                                                 \
+		".global _start\n"                                                        \
+		"_start:\n"                                                               \
+		"	xor %rbp, %rbp\n"                                                 \
+		"	mov %rsp, %rdi\n"                                                 \
+		"	and $-16, %rsp\n"                                                 \
+		"	call " #fn "\n"                                                   \
+		"	hlt\n")
+
 /* Jumps to fn(arg) on a new stack. */
 __attribute__((noreturn)) void rst_switch(void *sp, void (*fn)(void *), void *arg);
 /* clone3 for a thread whose new stack top holds fn and its argument (top-16, top-8):

@@ -244,11 +244,4 @@ __attribute__((used)) static void check_main(long *sp)
 	sys_exit_group(0);
 }
 
-__asm__(".text\n"
-	".global _start\n"
-	"_start:\n"
-	"	xor %rbp, %rbp\n"
-	"	mov %rsp, %rdi\n"
-	"	and $-16, %rsp\n"
-	"	call check_main\n"
-	"	hlt\n");
+RST_START(check_main);

@@ -83,14 +83,29 @@ export class AgentSession implements BarrierPeer {
   }
 }
 
-interface LastCheckpoint {
+/** A finished checkpoint as clients see it: in the checkpoint's response and in status. */
+interface CheckpointSummary {
   ckptId: number;
   generation: string;
   generations: string[];
   durationMs: number;
   bytes: number;
   processes: number;
+}
+
+interface LastCheckpoint extends CheckpointSummary {
   finishedAt: string;
+}
+
+function summarize(out: CheckpointOutcome): CheckpointSummary {
+  return {
+    ckptId: out.ckptId,
+    generation: out.generations[0]?.path ?? '',
+    generations: out.generations.map((g) => g.path),
+    durationMs: out.durationMs,
+    bytes: out.bytes,
+    processes: out.processes,
+  };
 }
 
 export class Coordinator {
@@ -216,15 +231,7 @@ export class Coordinator {
       switch (body.cmd) {
         case 'checkpoint': {
           const out = await this.checkpoint((p) => reply.progress(p));
-          reply.respond({
-            ok: true,
-            ckptId: out.ckptId,
-            generation: out.generations[0]?.path ?? '',
-            generations: out.generations.map((g) => g.path),
-            durationMs: out.durationMs,
-            bytes: out.bytes,
-            processes: out.processes,
-          });
+          reply.respond({ ok: true, ...summarize(out) });
           return;
         }
         case 'status':
@@ -277,15 +284,7 @@ export class Coordinator {
     this.running = run;
     try {
       const out = await run;
-      this.last = {
-        ckptId: out.ckptId,
-        generation: out.generations[0]?.path ?? '',
-        generations: out.generations.map((g) => g.path),
-        durationMs: out.durationMs,
-        bytes: out.bytes,
-        processes: out.processes,
-        finishedAt: new Date().toISOString(),
-      };
+      this.last = { ...summarize(out), finishedAt: new Date().toISOString() };
       return out;
     } catch (err) {
       const e = err instanceof StasisError ? err : new StasisError('IO', String(err));
