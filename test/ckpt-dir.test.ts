@@ -12,8 +12,9 @@ import { tmpDir } from './helpers/tmp';
 
 function manifest(generation: number, images: string[]): Manifest {
   return {
-    format: 'stasis-generation', version: 1, generation, ckptId: generation + 10, created: '2026-11-21T22:00:00.000Z',
-    processes: images.map((image, i) => ({ procId: i + 1, pid: 100 + i, name: 'app', image, bytes: 5 })),
+    format: 'stasis-generation', version: 2, generation, ckptId: generation + 10, created: '2026-11-21T22:00:00.000Z',
+    namespace: true, zombies: [],
+    processes: images.map((image, i) => ({ procId: i + 1, pid: 100 + i, ppid: 1, pgid: 100, sid: 1, name: 'app', image, bytes: 5 })),
   };
 }
 
@@ -74,8 +75,14 @@ test('manifests are validated before their paths are trusted', async (t) => {
   const bad = (m: unknown): void => fs.writeFileSync(path.join(g, 'MANIFEST.json'), JSON.stringify(m));
   bad({ ...manifest(5, ['../../etc/passwd']) });
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /image must be a file name/);
-  bad({ ...manifest(5, ['app-100.img']), version: 2 });
-  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /version 2 is not supported/);
+  bad({ ...manifest(5, ['app-100.img']), version: 1 });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /version 1 is not supported/);
+  bad({ ...manifest(5, ['app-100.img']), zombies: [{ pid: 100, ppid: 1, pgid: 100, sid: 1, status: 0 }] });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /pid 100 is listed twice/);
+  bad({ ...manifest(5, ['app-100.img']), zombies: [{ pid: 7, ppid: 1, pgid: 7, sid: 1, status: 70000 }] });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /zombies\[0\]\.status must be a wait status/);
+  bad({ ...manifest(5, ['app-100.img']), namespace: 'yes' });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /"namespace" must be true or false/);
   bad(manifest(6, ['app-100.img']));
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /says generation 6 but the folder is gen-000005/);
   bad(manifest(5, ['missing.img']));

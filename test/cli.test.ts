@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { test, TestContext } from 'node:test';
-import { serializeManifest } from '../src/ckpt-dir/manifest';
+import { Manifest, serializeManifest } from '../src/ckpt-dir/manifest';
 import { RecordType } from '../src/image/format';
 import { encodeImage } from '../src/image/writer';
 import { nativePath, packageRoot } from '../src/native/paths';
@@ -57,15 +57,18 @@ async function freePort(): Promise<number> {
 }
 
 /** A checkpoint directory with one committed generation holding `images` (name → bytes). */
-function generation(t: TestContext, images: Record<string, Buffer>): { dir: string; gen: string } {
+function generation(t: TestContext, images: Record<string, Buffer>, tweak: (m: Manifest) => void = () => {}): { dir: string; gen: string } {
   const dir = tmpDir(t);
   const gen = path.join(dir, 'gen-000001');
   fs.mkdirSync(gen);
   for (const [name, bytes] of Object.entries(images)) fs.writeFileSync(path.join(gen, name), bytes);
-  fs.writeFileSync(path.join(gen, 'MANIFEST.json'), serializeManifest({
-    format: 'stasis-generation', version: 1, generation: 1, ckptId: 1, created: new Date().toISOString(),
-    processes: Object.entries(images).map(([image, b], i) => ({ procId: i + 1, pid: 4242 + i, name: 'app', image, bytes: b.length })),
-  }));
+  const m: Manifest = {
+    format: 'stasis-generation', version: 2, generation: 1, ckptId: 1, created: new Date().toISOString(),
+    namespace: true, zombies: [],
+    processes: Object.entries(images).map(([image, b], i) => ({ procId: i + 1, pid: 4242 + i, ppid: 1, pgid: 4242, sid: 1, name: 'app', image, bytes: b.length })),
+  };
+  tweak(m);
+  fs.writeFileSync(path.join(gen, 'MANIFEST.json'), serializeManifest(m));
   fs.symlinkSync('gen-000001', path.join(dir, 'latest'));
   return { dir, gen };
 }
@@ -116,12 +119,16 @@ test('restart of a truncated or corrupted image: exit 1, one line, nothing start
   oneLine(r3, /is not a Stasis image/);
 });
 
-test('restart refuses incomplete and multi-process generations', async (t) => {
+test('restart refuses incomplete generations and process trees it cannot rebuild', async (t) => {
   const img = encodeImage(sampleImage()).bytes;
-  const multi = generation(t, { 'a-1.img': img, 'b-2.img': img });
-  const r = await stasis(['restart', multi.dir]);
+  const orphan = generation(t, { 'a-1.img': img, 'b-2.img': img }, (m) => { m.processes[1]!.ppid = 77; });
+  const r = await stasis(['restart', orphan.dir]);
   assert.equal(r.code, 1);
-  oneLine(r, /multi-process restart is not supported yet \(issue 3\)/);
+  oneLine(r, /the parent 77 of process 4243 is not in the generation — restart from an earlier generation/);
+  const lost = generation(t, { 'a-1.img': img, 'b-2.img': img }, (m) => { m.processes[1]!.pgid = 99; m.processes[1]!.ppid = 4242; });
+  oneLine(await stasis(['restart', lost.dir]), /process 4243 is in process group 99, whose leader has exited: restoring such a group is not supported yet/);
+  const loose = generation(t, { 'a-1.img': img, 'b-2.img': img }, (m) => { m.namespace = false; });
+  oneLine(await stasis(['restart', loose.dir]), /holds 2 processes that were not launched in their own namespace/);
 
   const dir = tmpDir(t);
   fs.mkdirSync(path.join(dir, 'gen-000002'));

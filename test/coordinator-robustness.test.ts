@@ -94,7 +94,7 @@ test('an unknown type, a bad JSON request and a coordinator-only message are eac
 
 test('a HELLO with a relative checkpoint directory is refused', async (t) => {
   const s = await server(t);
-  await sendRaw(s.port, encodeMessage({ type: 'HELLO', pid: 5, ppid: 1, flags: 0, procId: 0n, name: 'x', ckptDir: 'rel', hostname: 'h' }));
+  await sendRaw(s.port, encodeMessage({ type: 'HELLO', pid: 5, ppid: 1, flags: 0, procId: 0n, pidns: 0n, name: 'x', ckptDir: 'rel', hostname: 'h' }));
   assert.ok(s.logs.some((l) => l.includes('bad-field')), s.logs.join('\n'));
   const st = await sendRequest({ host: '127.0.0.1', port: s.port }, { cmd: 'status' });
   assert.deepEqual(st.processes, []);

@@ -6,7 +6,7 @@ import { FrameReader, ProtocolError } from '../src/protocol/frame';
 import { decodeMessage, encodeMessage, Message, newFrameReader } from '../src/protocol/messages';
 
 const MESSAGES: Message[] = [
-  { type: 'HELLO', pid: 10, ppid: 1, flags: 0, procId: 0n, name: 'app', ckptDir: '/c', hostname: 'h' },
+  { type: 'HELLO', pid: 10, ppid: 1, flags: 0, procId: 0n, pidns: 0n, name: 'app', ckptDir: '/c', hostname: 'h' },
   { type: 'WELCOME', procId: 1n },
   { type: 'KILL' },
   { type: 'WRITTEN', ckptId: 2n, status: -5, imageBytes: 99n, message: 'EIO while writing' },

@@ -2,9 +2,11 @@
  * The agent's life: a constructor that joins the coordinator before main() runs, and the
  * checkpoint thread that serves the coordinator's barriers (docs/protocol.md).
  *
- * Scope today (issue 2): one process. The process `stasis launch` started is the one that
- * is checkpointed, across exec too (same pid). Processes it forks inherit the agent but
- * stay dormant; process trees arrive with issue 3.
+ * Every process of a computation has the agent: the one `stasis launch` started, each
+ * process fork() makes (the child joins the coordinator before fork() returns in it, so a
+ * checkpoint cannot miss it unnoticed: the namespace's init lists every process, and the
+ * coordinator waits for any it has not heard from), and each program exec'd (exec.c
+ * keeps the agent in the environment; the new program joins from this constructor).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -127,6 +129,21 @@ int agent_connect(void)
 	return 0;
 }
 
+/* The inode of our PID namespace: which computation (which init) this process is part of. */
+static uint64_t pidns_ino(void)
+{
+	char link[64];
+	long n = sys_call4(SYS_readlinkat_, -100, (long)"/proc/self/ns/pid", (long)link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = 0;
+	const char *p = str_find(link, "[");
+	if (!p)
+		return 0;
+	p++;
+	return parse_dec(&p);
+}
+
 int agent_hello(uint32_t flags)
 {
 	static struct proto_msg m;
@@ -140,6 +157,7 @@ int agent_hello(uint32_t flags)
 	m.ppid = (uint32_t)sys_call0(SYS_getppid_);
 	m.flags = flags;
 	m.proc_id = g_agent.proc_id;
+	m.pidns = pidns_ino();
 	str_copy(m.name, g_agent.name, sizeof(m.name));
 	str_copy(m.ckpt_dir, g_agent.ckpt_dir, sizeof(m.ckpt_dir));
 	str_copy(m.hostname, host, sizeof(m.hostname));
@@ -192,6 +210,12 @@ static void serve(void)
 				agent_log("cannot suspend: ", why, 0);
 			break;
 		case MSG_WRITE:
+			g_agent.nshares = 0;
+			for (uint32_t i = 0; i < m.nshares && i < AGENT_MAX_SHARES; i++) {
+				struct proto_share sh;
+				proto_share_at(&m, i, &sh);
+				g_agent.shares[g_agent.nshares++] = (struct img_fd_share){ sh.fd, sh.flags & SF_KNOWN, sh.share_id };
+			}
 			out.type = MSG_WRITTEN;
 			g_agent.released = 0;
 			out.status = agent_write_image(m.image_path, m.ckpt_id, &out.image_bytes, why,
@@ -256,6 +280,7 @@ void agent_ckpt_restarted(void)
 		m.type = MSG_RESUMED;
 		send_msg(&m);
 	} else {
+		g_agent.unjoined = 1;
 		agent_log_err("restarted without a coordinator", e ? e : -71);
 		if (g_agent.coord_fd >= 0)
 			sys_close(g_agent.coord_fd);
@@ -263,6 +288,49 @@ void agent_ckpt_restarted(void)
 		agent_release_restored();
 	}
 	agent_ckpt_loop();
+}
+
+static void *ckpt_main(void *arg);
+
+/* Starts the checkpoint thread with every signal blocked (it must never run handlers). */
+static int start_ckpt_thread(void)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 256 * 1024);
+	int err = pthread_create(&th, &at, ckpt_main, 0);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, 0);
+	if (!err)
+		pthread_detach(th);
+	return err;
+}
+
+/* Connects, says HELLO and starts the checkpoint thread. A program that cannot join when
+ * it starts exits (it was launched wrong); a forked child that cannot runs on unjoined:
+ * its init lists it, so a checkpoint then fails cleanly rather than miss it. */
+static void join_coordinator(const char *addr, int fatal)
+{
+	long e = agent_connect();
+	if (!e)
+		e = agent_hello(0);
+	if (e) {
+		agent_log("cannot join the coordinator at ", addr, e == -111 ? ": connection refused" : ": protocol error");
+		if (fatal)
+			sys_exit_group(1);
+		if (g_agent.coord_fd >= 0)
+			sys_close(g_agent.coord_fd);
+		g_agent.coord_fd = -1;
+		return;
+	}
+	if (start_ckpt_thread()) {
+		agent_log("cannot start the checkpoint thread", 0, 0);
+		sys_exit_group(1);
+	}
 }
 
 static void *ckpt_main(void *arg)
@@ -278,14 +346,22 @@ static void *ckpt_main(void *arg)
 	agent_ckpt_loop();
 }
 
-/* A forked child is not checkpointed (yet): it must not hold the parent's connection,
- * or the coordinator would not see the parent go. */
+/* A forked child is a new process of the computation: it drops its parent's connection
+ * and checkpoint state and joins as itself. Only the thread that forked exists here. */
 static void after_fork_in_child(void)
 {
 	if (g_agent.coord_fd >= 0)
 		sys_close(g_agent.coord_fd);
 	g_agent.coord_fd = -1;
 	g_agent.suspending = 0;
+	g_agent.nthreads = 0;
+	g_agent.suspended = 0;
+	g_agent.proc_id = 0;
+	load_name();
+	if (g_agent.unjoined)
+		return; /* the parent runs without a coordinator: so does its child */
+	join_coordinator("the coordinator", 0);
+	g_agent.unjoined = g_agent.coord_fd < 0;
 }
 
 __attribute__((constructor)) static void agent_init(void)
@@ -295,17 +371,6 @@ __attribute__((constructor)) static void agent_init(void)
 	g_agent.coord_fd = -1;
 	if (!addr || !dir)
 		return;
-	/* Only the launched process is checkpointed (see the top of this file). */
-	const char *root = getenv("STASIS_ROOT_PID");
-	char pidbuf[24];
-	struct sbuf s;
-	sb_init(&s, pidbuf, sizeof(pidbuf));
-	sb_udec(&s, (uint64_t)sys_getpid());
-	sb_cstr(&s);
-	if (root && !str_eq(root, pidbuf))
-		return;
-	setenv("STASIS_ROOT_PID", pidbuf, 1);
-
 	if (parse_addr(addr, &g_agent.coord_ip, &g_agent.coord_port)) {
 		agent_log("STASIS_COORD_ADDR must be IPV4:PORT, not ", addr, 0);
 		sys_exit_group(1);
@@ -313,32 +378,12 @@ __attribute__((constructor)) static void agent_init(void)
 	str_copy(g_agent.ckpt_dir, dir, sizeof(g_agent.ckpt_dir));
 	const char *sig = getenv("STASIS_SIGNAL");
 	g_agent.sig = sig ? atoi(sig) : DEFAULT_SIGNAL;
+	agent_exec_init();
 	load_name();
 	if (agent_install_handler()) {
 		agent_log("cannot install the suspend signal handler", 0, 0);
 		sys_exit_group(1);
 	}
-	long e = agent_connect();
-	if (!e)
-		e = agent_hello(0);
-	if (e) {
-		agent_log("cannot join the coordinator at ", addr, e == -111 ? ": connection refused" : ": protocol error");
-		sys_exit_group(1);
-	}
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_t th;
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setstacksize(&at, 256 * 1024);
-	int err = pthread_create(&th, &at, ckpt_main, 0);
-	pthread_attr_destroy(&at);
-	pthread_sigmask(SIG_SETMASK, &old, 0);
-	if (err) {
-		agent_log("cannot start the checkpoint thread", 0, 0);
-		sys_exit_group(1);
-	}
-	pthread_detach(th);
+	join_coordinator(addr, 1);
 	pthread_atfork(0, 0, after_fork_in_child);
 }

@@ -14,8 +14,10 @@
 #include <signal.h>
 #include "../common/img.h"
 #include "../common/wire.h"
+#include "image.h"
 
 #define AGENT_MAX_THREADS 4096
+#define AGENT_MAX_SHARES 4096
 #define AGENT_EXPORT __attribute__((visibility("default")))
 
 /* One application thread, as its signal handler recorded it when it stopped. */
@@ -33,6 +35,7 @@ struct agent_thread {
 struct agent_state {
 	int sig;                 /* the suspend signal */
 	int coord_fd;
+	int unjoined;            /* runs without a coordinator (it could not join) */
 	uint32_t coord_ip;       /* network byte order */
 	uint16_t coord_port;
 	uint64_t proc_id;
@@ -48,6 +51,10 @@ struct agent_state {
 	volatile int suspended;  /* threads parked in the handler */
 	volatile int resume_gen; /* bumped to release parked threads */
 	struct agent_thread threads[AGENT_MAX_THREADS];
+
+	/* WRITE's list of fds shared with other processes (docs/protocol.md). */
+	struct img_fd_share shares[AGENT_MAX_SHARES];
+	int nshares;
 
 	/* Restart. */
 	struct restart_info rinfo;
@@ -73,6 +80,9 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 int agent_connect(void);
 int agent_hello(uint32_t flags);
 __attribute__((noreturn)) void agent_ckpt_loop(void);
+
+/* exec.c: remembers what a new program needs to keep the agent (call once, at start). */
+void agent_exec_init(void);
 
 /* restart.c */
 AGENT_EXPORT __attribute__((noreturn)) void stasis_restart_entry(long idx);

@@ -158,6 +158,12 @@ static int probe_fds(struct capture *c)
 			mem_copy(&c->probes[j], &c->probes[j - 1], sizeof(t));
 			mem_copy(&c->probes[j - 1], &t, sizeof(t));
 		}
+	for (int i = 0; i < c->nprobes; i++) {
+		c->probes[i].share_flags = 0;
+		for (int k = 0; k < g_agent.nshares; k++)
+			if (g_agent.shares[k].fd == c->probes[i].fd)
+				c->probes[i].share_flags = g_agent.shares[k].flags;
+	}
 	long pid = sys_getpid();
 	for (int i = 0; i < c->nprobes; i++)
 		for (int j = 0; j < i && c->probes[i].dup_of < 0; j++)
@@ -219,6 +225,19 @@ static int write_fds(struct capture *c, struct img_out *o)
 		if (w.overflow)
 			return fail(c, "fd path too long: ", p->link, 0);
 		img_record(o, REC_FD, rec, (uint32_t)w.len);
+	}
+	/* Then what the namespace's init found shared with other processes, for fds we saved. */
+	for (int k = 0; k < g_agent.nshares; k++) {
+		const struct img_fd_share *sh = &g_agent.shares[k];
+		int saved = 0;
+		for (int i = 0; i < c->nprobes; i++)
+			saved |= c->probes[i].fd == sh->fd;
+		if (!saved)
+			continue;
+		struct wbuf w;
+		wb_init(&w, rec, 64);
+		img_put_fd_share(&w, sh);
+		img_record(o, REC_FD_SHARE, rec, (uint32_t)w.len);
 	}
 	return 0;
 }

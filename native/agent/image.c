@@ -250,6 +250,13 @@ void img_put_thread(struct wbuf *w, const struct img_thread *v)
 	wb_bytes(w, v->xsave, v->xsave_len);
 }
 
+void img_put_fd_share(struct wbuf *w, const struct img_fd_share *v)
+{
+	wb_u32(w, (uint32_t)v->fd);
+	wb_u32(w, v->flags);
+	wb_u64(w, v->share_id);
+}
+
 void img_put_fd(struct wbuf *w, const struct img_fd *v)
 {
 	wb_u32(w, (uint32_t)v->fd);

@@ -99,4 +99,12 @@ void img_put_process(struct wbuf *w, const struct img_process *v);
 void img_put_region(struct wbuf *w, const struct img_region *v);
 void img_put_thread(struct wbuf *w, const struct img_thread *v);
 void img_put_fd(struct wbuf *w, const struct img_fd *v);
+
+/* What an fd shares with other processes of the computation. */
+struct img_fd_share {
+	int32_t fd;
+	uint32_t flags;    /* SF_* */
+	uint64_t share_id; /* the open file description's id across processes; 0: its own */
+};
+void img_put_fd_share(struct wbuf *w, const struct img_fd_share *v);
 #endif

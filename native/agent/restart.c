@@ -40,10 +40,22 @@ static __attribute__((noreturn)) void sigreturn_on(void *uc)
 	__builtin_unreachable();
 }
 
+/* Credentials are per thread: each drops what stasis-init lent the loader (only
+ * CAP_CHECKPOINT_RESTORE, as an ambient capability inside the user namespace). */
+static void drop_caps(void)
+{
+	struct { uint32_t version; int pid; } h = { 0x20080522 /* v3 */, 0 };
+	struct { uint32_t eff, perm, inh; } d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+	sys_prctl(47 /* PR_CAP_AMBIENT */, 4 /* CLEAR_ALL */, 0, 0, 0);
+	sys_call2(126 /* capset */, (long)&h, (long)d);
+}
+
 void stasis_restart_entry(long idx)
 {
 	struct restart_info *ri = &g_agent.rinfo;
 	int ckpt = idx >= g_agent.nthreads;
+	if (ri->flags & RI_DROP_CAPS)
+		drop_caps();
 	if (ckpt) {
 		unsigned long fs = 0;
 		sys_arch_prctl(0x1003 /* ARCH_GET_FS */, (long)&fs);

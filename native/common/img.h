@@ -18,6 +18,7 @@ enum img_rec {
 	REC_THREAD = 4,
 	REC_FD = 5,
 	REC_CHUNK = 6,
+	REC_FD_SHARE = 11,
 	REC_END = 15,
 };
 
@@ -35,6 +36,12 @@ enum img_region_kind {
 
 #define RF_SHARED 1u
 #define RF_GROWSDOWN 2u
+
+/* FD_SHARE flags: the same bits as the protocol's share flags (docs/protocol.md). */
+#define SF_OWNER 1u      /* this process recreates the open file description */
+#define SF_PIPE_OWNER 2u /* this process creates the pipe and refills it */
+#define SF_PIPE 4u       /* a pipe other processes hold ends of */
+#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE)
 
 #define TF_LEADER 1u
 #define TF_CKPT 2u
@@ -62,12 +69,13 @@ enum img_fd_kind {
  * because both sides are Stasis code built from this header.
  */
 #define RESTART_INFO_MAGIC 0x54525453u /* "STRT" */
+#define RI_DROP_CAPS 1u /* each thread drops the capabilities the restore needed */
 struct restart_info {
 	unsigned int magic;
 	unsigned int version;
 	unsigned int coord_ip;   /* network byte order */
 	unsigned short coord_port;
-	unsigned short pad;
+	unsigned short flags;       /* RI_* */
 	unsigned long loader_start; /* the loader's relocated blob: unmapped by the agent */
 	unsigned long loader_len;
 	unsigned int nthreads;      /* threads the loader created, leader included */

@@ -1,5 +1,5 @@
 /*
- * Encoding and decoding of protocol v1 frames. Freestanding (no libc), so the agent can
+ * Encoding and decoding of protocol v2 frames. Freestanding (no libc), so the agent can
  * use it while application threads are stopped.
  */
 #include "proto.h"
@@ -26,6 +26,7 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_u32(&w, m->flags);
 		wb_u32(&w, 0);
 		wb_u64(&w, m->proc_id);
+		wb_u64(&w, m->pidns);
 		wb_str(&w, m->name);
 		wb_str(&w, m->ckpt_dir);
 		wb_str(&w, m->hostname);
@@ -36,7 +37,15 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 	case MSG_SUSPEND:
 	case MSG_RESUME:
 	case MSG_RESUMED:
+	case MSG_LIST:
 		wb_u64(&w, m->ckpt_id);
+		break;
+	case MSG_LISTED:
+		wb_u64(&w, m->ckpt_id);
+		wb_u32(&w, m->nprocs);
+		wb_bytes(&w, m->procs, (size_t)m->nprocs * PROTO_PROC_SIZE);
+		wb_u32(&w, m->nshares);
+		wb_bytes(&w, m->shares, (size_t)m->nshares * PROTO_LSHARE_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		wb_u64(&w, m->ckpt_id);
@@ -46,6 +55,8 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 	case MSG_WRITE:
 		wb_u64(&w, m->ckpt_id);
 		wb_str(&w, m->image_path);
+		wb_u32(&w, m->nshares);
+		wb_bytes(&w, m->shares, (size_t)m->nshares * PROTO_SHARE_SIZE);
 		break;
 	case MSG_WRITTEN:
 		wb_u64(&w, m->ckpt_id);
@@ -84,6 +95,8 @@ const char *proto_type_name(uint16_t type)
 	case MSG_RESUME: return "RESUME";
 	case MSG_RESUMED: return "RESUMED";
 	case MSG_KILL: return "KILL";
+	case MSG_LIST: return "LIST";
+	case MSG_LISTED: return "LISTED";
 	case MSG_REQUEST: return "REQUEST";
 	case MSG_RESPONSE: return "RESPONSE";
 	case MSG_PROGRESS: return "PROGRESS";
@@ -156,6 +169,79 @@ static void get_str(struct rbuf *r, char *dst, size_t cap, const char **field_er
 	dst[n] = 0;
 }
 
+/* `n` entries of `size` bytes; the count is checked against what is left before any
+ * multiplication can overflow. */
+static const uint8_t *take_list(struct rbuf *r, uint32_t n, uint32_t size)
+{
+	if (r->bad || n > (r->len - r->off) / size) {
+		r->bad = 1;
+		return 0;
+	}
+	return rb_take(r, (size_t)n * size);
+}
+
+void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->shares + (size_t)i * PROTO_SHARE_SIZE, PROTO_SHARE_SIZE);
+	out->fd = (int32_t)rb_u32(&r);
+	out->flags = rb_u32(&r);
+	out->share_id = rb_u64(&r);
+}
+
+void proto_put_share(uint8_t *at, const struct proto_share *s)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_SHARE_SIZE);
+	wb_u32(&w, (uint32_t)s->fd);
+	wb_u32(&w, s->flags);
+	wb_u64(&w, s->share_id);
+}
+
+void proto_proc_at(const struct proto_msg *m, uint32_t i, struct proto_proc *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->procs + (size_t)i * PROTO_PROC_SIZE, PROTO_PROC_SIZE);
+	out->pid = rb_u32(&r);
+	out->ppid = rb_u32(&r);
+	out->pgid = rb_u32(&r);
+	out->sid = rb_u32(&r);
+	out->status = (int32_t)rb_u32(&r);
+	out->flags = rb_u32(&r);
+}
+
+void proto_put_proc(uint8_t *at, const struct proto_proc *p)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_PROC_SIZE);
+	wb_u32(&w, p->pid);
+	wb_u32(&w, p->ppid);
+	wb_u32(&w, p->pgid);
+	wb_u32(&w, p->sid);
+	wb_u32(&w, (uint32_t)p->status);
+	wb_u32(&w, p->flags);
+}
+
+void proto_lshare_at(const struct proto_msg *m, uint32_t i, struct proto_lshare *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->shares + (size_t)i * PROTO_LSHARE_SIZE, PROTO_LSHARE_SIZE);
+	out->pid = rb_u32(&r);
+	out->fd = (int32_t)rb_u32(&r);
+	out->flags = rb_u32(&r);
+	out->share_id = rb_u64(&r);
+}
+
+void proto_put_lshare(uint8_t *at, const struct proto_lshare *s)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_LSHARE_SIZE);
+	wb_u32(&w, s->pid);
+	wb_u32(&w, (uint32_t)s->fd);
+	wb_u32(&w, s->flags);
+	wb_u64(&w, s->share_id);
+}
+
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why)
 {
@@ -174,6 +260,7 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		if (rb_u32(&r) != 0)
 			field_err = "bad-field";
 		m->proc_id = rb_u64(&r);
+		m->pidns = rb_u64(&r);
 		get_str(&r, m->name, sizeof(m->name), &field_err);
 		get_str(&r, m->ckpt_dir, sizeof(m->ckpt_dir), &field_err);
 		get_str(&r, m->hostname, sizeof(m->hostname), &field_err);
@@ -184,7 +271,15 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 	case MSG_SUSPEND:
 	case MSG_RESUME:
 	case MSG_RESUMED:
+	case MSG_LIST:
 		m->ckpt_id = rb_u64(&r);
+		break;
+	case MSG_LISTED:
+		m->ckpt_id = rb_u64(&r);
+		m->nprocs = rb_u32(&r);
+		m->procs = take_list(&r, m->nprocs, PROTO_PROC_SIZE);
+		m->nshares = rb_u32(&r);
+		m->shares = take_list(&r, m->nshares, PROTO_LSHARE_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		m->ckpt_id = rb_u64(&r);
@@ -194,6 +289,8 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 	case MSG_WRITE:
 		m->ckpt_id = rb_u64(&r);
 		get_str(&r, m->image_path, sizeof(m->image_path), &field_err);
+		m->nshares = rb_u32(&r);
+		m->shares = take_list(&r, m->nshares, PROTO_SHARE_SIZE);
 		break;
 	case MSG_WRITTEN:
 		m->ckpt_id = rb_u64(&r);

@@ -1,11 +1,11 @@
-/* Wire protocol v1 (docs/protocol.md, the one definition): the agent's side. */
+/* Wire protocol v2 (docs/protocol.md, the one definition): the agent's side. */
 #ifndef STASIS_PROTO_H
 #define STASIS_PROTO_H
 #include <stdint.h>
 #include <stddef.h>
 
 #define PROTO_MAGIC 0x50535453u /* bytes "STSP" */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_HEADER 12
 #define PROTO_MAX_PAYLOAD (1u << 20)
 
@@ -19,12 +19,27 @@ enum proto_type {
 	MSG_RESUME = 0x07,
 	MSG_RESUMED = 0x08,
 	MSG_KILL = 0x09,
+	MSG_LIST = 0x0a,
+	MSG_LISTED = 0x0b,
 	MSG_REQUEST = 0x20,
 	MSG_RESPONSE = 0x21,
 	MSG_PROGRESS = 0x22,
 };
 
 #define HELLO_RESTARTED 1u
+#define HELLO_INIT 2u       /* the peer is a namespace's init, not a process to checkpoint */
+#define LISTED_ZOMBIE 1u
+#define SHARE_OWNER 1u      /* restores the open file description, hands it to the others */
+#define SHARE_PIPE_OWNER 2u /* saves the pipe's unread bytes, creates the pipe on restore */
+#define SHARE_PIPE 4u       /* a pipe end whose pipe other processes hold too */
+
+/* List entries, decoded one at a time from the payload (fixed width on the wire). */
+struct proto_share { int32_t fd; uint32_t flags; uint64_t share_id; };          /* WRITE: 16 bytes */
+struct proto_proc { uint32_t pid, ppid, pgid, sid; int32_t status; uint32_t flags; }; /* LISTED: 24 */
+struct proto_lshare { uint32_t pid; int32_t fd; uint32_t flags; uint64_t share_id; }; /* LISTED: 20 */
+#define PROTO_SHARE_SIZE 16
+#define PROTO_PROC_SIZE 24
+#define PROTO_LSHARE_SIZE 20
 #define PROTO_STR_MAX 4096
 
 /* Every message, decoded. Which fields are meaningful depends on `type`. */
@@ -32,7 +47,7 @@ struct proto_msg {
 	uint16_t type;
 	uint32_t pid, ppid, flags, nthreads;
 	int32_t status;
-	uint64_t proc_id, ckpt_id, image_bytes;
+	uint64_t proc_id, ckpt_id, image_bytes, pidns;
 	char name[PROTO_STR_MAX];
 	char ckpt_dir[PROTO_STR_MAX];
 	char hostname[PROTO_STR_MAX];
@@ -40,7 +55,18 @@ struct proto_msg {
 	char message[PROTO_STR_MAX];
 	const uint8_t *json; /* REQUEST/RESPONSE/PROGRESS: points into the payload */
 	uint32_t json_len;
+	/* WRITE shares, LISTED procs and shares: the entries' wire bytes (into the payload
+	 * when decoded; supplied by the caller, already encoded, when encoding). */
+	const uint8_t *shares, *procs;
+	uint32_t nshares, nprocs;
 };
+
+void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out);
+void proto_put_share(uint8_t *at, const struct proto_share *s);
+void proto_proc_at(const struct proto_msg *m, uint32_t i, struct proto_proc *out);
+void proto_put_proc(uint8_t *at, const struct proto_proc *p);
+void proto_lshare_at(const struct proto_msg *m, uint32_t i, struct proto_lshare *out);
+void proto_put_lshare(uint8_t *at, const struct proto_lshare *s);
 
 /* Encodes `m` as one frame into buf; returns its length, or -1 if it does not fit. */
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);

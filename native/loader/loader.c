@@ -20,7 +20,8 @@
  */
 #include "chunks.h"
 #include "meta.h"
-#include "ns.h"
+#include "broker.h"
+#include "../common/broker.h"
 #include "rt.h"
 #include "../common/fmt.h"
 #include "../common/img.h"
@@ -46,6 +47,8 @@ struct span {
 
 struct args {
 	char image[4096];
+	int broker;     /* the socket to stasis-init, or -1 */
+	int drop_caps;  /* the threads drop the capabilities stasis-init lent for the restore */
 	char ckpt_dir[4096];
 	uint32_t coord_ip;
 	uint16_t coord_port;
@@ -54,6 +57,9 @@ struct args {
 	struct span special[4]; /* this kernel's vvar/vvar_vclock/vdso, as stage 1 saw them */
 	int nspecial;
 };
+
+/* Threads get their old TIDs (set_tid): we run in the computation's own PID namespace. */
+static int rst_in_pidns;
 
 static uintptr_t page_up(uintptr_t v) { return (v + PAGE - 1) & ~(PAGE - 1); }
 
@@ -383,20 +389,49 @@ static void open_fd_limit(int max_fd)
 	sys_call4(SYS_prlimit64_, 0, 7, (long)cur, 0);
 }
 
-static void restore_fds(const struct meta *m, struct rst_fds *c)
+/*
+ * When an fd may be placed. Shared descriptions and pipes come from other processes
+ * through stasis-init, so the order avoids waiting in a cycle: first everything this
+ * process creates itself (and hands out), then descriptions it owns whose pipe another
+ * process creates, then descriptions other processes own, then plain dups of fds placed.
+ */
+enum fd_pass { PASS_OWN, PASS_OWN_FROM_PIPE, PASS_OTHERS, PASS_DUP };
+
+static enum fd_pass pass_of(const struct fd_rec *r)
 {
-	for (int i = 0; i < m->nfds; i++) {
-		const struct fd_rec *r = &m->fds[i];
-		int nfd;
-		const struct res_ops *ops = 0;
-		if (r->dup_of >= 0) {
-			nfd = (int)sys_fcntl(r->dup_of, 1030, 0);
-		} else {
-			ops = res_find_kind(r->kind);
-			if (!ops)
-				rst_die("the image has an fd of unknown kind", 0, 0);
-			nfd = ops->restore(r, c);
+	if (r->dup_of >= 0)
+		return PASS_DUP;
+	if (r->share_id && !(r->share_flags & SF_OWNER))
+		return PASS_OTHERS;
+	if ((r->share_flags & SF_PIPE) && !(r->share_flags & SF_PIPE_OWNER))
+		return PASS_OWN_FROM_PIPE;
+	return PASS_OWN;
+}
+
+static void place_fd(const struct fd_rec *r, struct rst_fds *c)
+{
+	int nfd;
+	const struct res_ops *ops = 0;
+	enum fd_pass pass = pass_of(r);
+	if (pass == PASS_DUP) {
+		nfd = (int)sys_fcntl(r->dup_of, 1030, 0);
+	} else if (pass == PASS_OTHERS) {
+		nfd = rst_broker_get(BROKER_DESC, r->share_id);
+		if (nfd < 0)
+			rst_die("an fd shared with another process did not arrive from it", 0, nfd);
+		ops = res_find_kind(r->kind);
+	} else {
+		ops = res_find_kind(r->kind);
+		if (!ops)
+			rst_die("the image has an fd of unknown kind", 0, 0);
+		nfd = ops->restore(r, c);
+		if (nfd >= 0 && r->share_id) {
+			long e = rst_broker_put(BROKER_DESC, r->share_id, nfd);
+			if (e < 0)
+				rst_die("cannot hand a shared fd to the other processes", 0, e);
 		}
+	}
+	{
 		if (nfd < 0)
 			rst_die(c->why[0] ? c->why : "cannot restore an fd", 0, 0);
 		int cloexec = r->fd_flags & 1;
@@ -411,9 +446,19 @@ static void restore_fds(const struct meta *m, struct rst_fds *c)
 		if (ops && ops->set_fl)
 			sys_fcntl(r->fd, 4 /* F_SETFL */, (long)r->open_flags);
 	}
+}
+
+static void restore_fds(const struct meta *m, struct rst_fds *c)
+{
+	for (int pass = PASS_OWN; pass <= PASS_DUP; pass++)
+		for (int i = 0; i < m->nfds; i++)
+			if (pass_of(&m->fds[i]) == (enum fd_pass)pass)
+				place_fd(&m->fds[i], c);
+	rst_broker_done();
 	for (int i = 0; i < m->nfds; i++) {
 		const struct fd_rec *r = &m->fds[i];
-		const struct res_ops *ops = r->dup_of < 0 ? res_find_kind(r->kind) : 0;
+		enum fd_pass pass = pass_of(r);
+		const struct res_ops *ops = pass == PASS_OWN || pass == PASS_OWN_FROM_PIPE ? res_find_kind(r->kind) : 0;
 		if (ops && ops->restore_late && ops->restore_late(r, c) < 0)
 			rst_die(c->why, 0, 0);
 	}
@@ -445,6 +490,14 @@ static void stage2(void *argp)
 	open_fd_limit(c->stash_base);
 	for (int i = 0; i < 3; i++)
 		c->stdio[i] = (int)sys_fcntl(i, 1030, c->stash_base);
+	if (a->broker >= 0) {
+		rst_on_die = rst_broker_failed; /* this copy's address */
+		rst_broker_fd = (int)sys_fcntl(a->broker, 1030, c->stash_base);
+		if (rst_broker_fd < 0)
+			rst_die("cannot keep the link to stasis-init", 0, rst_broker_fd);
+		c->broker_put = rst_broker_put;
+		c->broker_get = rst_broker_get;
+	}
 	if (c->stdio[2] >= 0)
 		rst_err_fd = c->stdio[2];
 	else if (sys_fcntl(2, 1 /* F_GETFD */, 0) >= 0)
@@ -465,6 +518,7 @@ static void stage2(void *argp)
 	ri->loader_start = a->hole;
 	ri->loader_len = a->hole_len;
 	ri->nthreads = (unsigned)m->nthreads;
+	ri->flags = a->drop_caps ? RI_DROP_CAPS : 0;
 	ri->entered = 0;
 	str_copy(ri->ckpt_dir, a->ckpt_dir, sizeof(ri->ckpt_dir));
 
@@ -508,7 +562,9 @@ static void stage2(void *argp)
 
 static void usage(void)
 {
-	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--no-pidns] IMAGE", 0, 0);
+	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--broker FD] [--in-pidns] [--drop-caps] IMAGE\n"
+		"       stasis-restore --check IMAGE   (the checks of stage 1 only)\n"
+		"(run by stasis-init: use `stasis restart`)", 0, 0);
 }
 
 __attribute__((used)) static void stage1(long *sp)
@@ -520,24 +576,37 @@ __attribute__((used)) static void stage1(long *sp)
 	int argc = (int)sp[0];
 	char **argv = (char **)(sp + 1);
 	const char *image = 0, *coord = 0, *dir = "";
-	int no_pidns = 0;
+	int broker = -1, drop_caps = 0, check_only = 0;
 	for (int i = 1; i < argc; i++) {
 		if (str_eq(argv[i], "--coord") && i + 1 < argc)
 			coord = argv[++i];
 		else if (str_eq(argv[i], "--ckpt-dir") && i + 1 < argc)
 			dir = argv[++i];
-		else if (str_eq(argv[i], "--no-pidns"))
-			no_pidns = 1;
+		else if (str_eq(argv[i], "--broker") && i + 1 < argc) {
+			const char *p = argv[++i];
+			broker = (int)parse_dec(&p);
+			if (*p || sys_fcntl(broker, 1 /* F_GETFD */, 0) < 0)
+				usage();
+		} else if (str_eq(argv[i], "--check"))
+			check_only = 1;
+		else if (str_eq(argv[i], "--in-pidns"))
+			rst_in_pidns = 1;
+		else if (str_eq(argv[i], "--drop-caps"))
+			drop_caps = 1;
 		else if (argv[i][0] != '-' && !image)
 			image = argv[i];
 		else
 			usage();
 	}
-	if (!image || !coord)
+	if (!image || (!coord && !check_only))
 		usage();
-	uint32_t ip;
-	uint16_t port;
-	if (parse_ipv4(coord, &ip, &port))
+	if (broker >= 0) {
+		rst_broker_fd = broker;
+		rst_on_die = rst_broker_failed;
+	}
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	if (coord && parse_ipv4(coord, &ip, &port))
 		rst_die("--coord must be IPV4:PORT, not ", coord, 0);
 	if (cstrlen(image) >= 4096 || cstrlen(dir) >= 4096)
 		rst_die("path too long", 0, 0);
@@ -565,8 +634,10 @@ __attribute__((used)) static void stage1(long *sp)
 	int ncur = current_specials(cur, mapsbuf, sizeof(mapsbuf));
 	check_vdso_layout(m, cur, ncur);
 	check_files(m);
-	if (!no_pidns)
-		rst_enter_namespace(m->proc.pid);
+	if (check_only)
+		sys_exit_group(0);
+	if (rst_in_pidns && sys_getpid() != (long)m->proc.pid)
+		rst_die(image, ": stasis-init did not give this process its old PID", 0);
 	int leaders = 0;
 	for (int i = 0; i < m->nthreads; i++)
 		leaders += (m->threads[i].flags & TF_LEADER) != 0;
@@ -587,6 +658,8 @@ __attribute__((used)) static void stage1(long *sp)
 	a->coord_ip = ip;
 	a->coord_port = port;
 	a->image_fd = fd;
+	a->broker = broker;
+	a->drop_caps = drop_caps;
 	a->hole = hole;
 	a->hole_len = hole_len;
 	a->arena = (uintptr_t)a + page_up(sizeof(struct args));

@@ -27,7 +27,8 @@ void *m_take(struct m_arena *a, size_t n)
 
 static const char *const type_names[16] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
-	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_CHUNK] = "CHUNK", [REC_END] = "END",
+	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_CHUNK] = "CHUNK", [REC_FD_SHARE] = "FD_SHARE",
+	[REC_END] = "END",
 };
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
@@ -39,8 +40,9 @@ static int rank_of(uint16_t type)
 	case REC_REGION: return 2;
 	case REC_THREAD: return 3;
 	case REC_FD: return 4;
-	case REC_CHUNK: return 5;
-	case REC_END: return 6;
+	case REC_FD_SHARE: return 5;
+	case REC_CHUNK: return 6;
+	case REC_END: return 7;
 	default: return -1;
 	}
 }
@@ -153,7 +155,7 @@ void rst_rec_order(struct img_cursor *c, const struct rec_head *h)
 	int r = rank_of(h->type);
 	if (r < 0)
 		return;
-	if (r < c->rank || (r == c->rank && (r <= 1 || r == 6)))
+	if (r < c->rank || (r == c->rank && (r <= 1 || h->type == REC_END)))
 		rst_rec_die(c, h->type, "", " is out of order");
 	if (r > 0 && !c->have_info)
 		rst_rec_die(c, h->type, "", " comes before the INFO record");
@@ -460,6 +462,9 @@ static const char *parse_thread(struct rbuf *r, struct m_thread *t)
 
 static const char *parse_fd(struct rbuf *r, struct fd_rec *f)
 {
+	f->share_seen = 0;
+	f->share_flags = 0;
+	f->share_id = 0;
 	f->fd = (int)rb_u32(r);
 	f->fd_flags = rb_u32(r);
 	f->kind = rb_u32(r);
@@ -489,6 +494,34 @@ static const char *parse_fd(struct rbuf *r, struct fd_rec *f)
 	if (ops && (ops->check ? ops->check(f->extra, f->extra_len) : (f->extra_len ? -22 : 0)))
 		return "the extra bytes do not fit the fd kind";
 	return 0; /* a kind of a later version: restore refuses it, reading does not */
+}
+
+/* FD_SHARE: annotates an FD record before it; the first of each fd counts. */
+static const char *parse_fd_share(struct rbuf *r, struct meta *m)
+{
+	int fd = (int)rb_u32(r);
+	uint32_t flags = rb_u32(r);
+	uint64_t id = rb_u64(r);
+	if (r->bad)
+		return 0;
+	if (flags & ~SF_KNOWN)
+		return "unknown share flags";
+	if ((flags & SF_OWNER) && !id)
+		return "an owner of no shared description";
+	for (int i = 0; i < m->nfds; i++) {
+		struct fd_rec *f = &m->fds[i];
+		if (f->fd != fd)
+			continue;
+		if (f->share_seen)
+			return "a second FD_SHARE for one fd";
+		if ((flags & (SF_PIPE | SF_PIPE_OWNER)) && f->dup_of < 0 && f->kind != FK_PIPE)
+			return "pipe share flags on an fd that is not a pipe";
+		f->share_seen = 1;
+		f->share_flags = flags;
+		f->share_id = id;
+		return 0;
+	}
+	return "no FD record for its fd";
 }
 
 static void check_region(const struct img_cursor *c, const struct meta *m, const struct m_region *g)
@@ -571,6 +604,9 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 				m->max_fd = f->fd;
 			break;
 		}
+		case REC_FD_SHARE:
+			why = parse_fd_share(&r, m);
+			break;
 		default:
 			m->nunknown++; /* a record type of a later version */
 			rb_take(&r, h.len);

@@ -68,6 +68,8 @@ void rst_say(const char *a, const char *b, const char *c)
 	sys_write(rst_err_fd, s.p, s.len);
 }
 
+void (*rst_on_die)(void);
+
 void rst_die(const char *a, const char *b, long err)
 {
 	char mem[1100];
@@ -81,6 +83,8 @@ void rst_die(const char *a, const char *b, long err)
 		sb_str(&s, ")");
 	}
 	rst_say(a, sb_cstr(&s), 0);
+	if (rst_on_die)
+		rst_on_die();
 	sys_exit_group(1);
 }
 

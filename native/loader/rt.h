@@ -18,6 +18,8 @@ extern const char *rst_prefix; /* what each message starts with: "stasis restart
 void rst_say(const char *a, const char *b, const char *c);
 /* While set, messages end by saying the image is damaged and what to do about it. */
 extern int rst_image_advice;
+/* Called by rst_die after the message (the loader tells stasis-init it reported). */
+extern void (*rst_on_die)(void);
 __attribute__((noreturn)) void rst_die(const char *a, const char *b, long err);
 
 /* Applies this binary's relative relocations as if it were loaded at `base`. */

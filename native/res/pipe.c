@@ -1,12 +1,19 @@
 /*
  * Pipes. The unread bytes are saved with the first fd of each pipe: drained from a read
- * end (made non-blocking for the moment) and written straight back, so the running
- * process loses nothing. On restore the first fd of a pipe creates it with its old
- * capacity and refills it; later fds of the same pipe take the matching end. An end that
- * no fd of the process held is closed once all fds are placed.
+ * end (made non-blocking for the moment; opened through /proc if the process holds only
+ * the write end) and written straight back, so the running process loses nothing. On
+ * restore the first fd of a pipe creates it with its old capacity and refills it; later
+ * fds of the same pipe take the matching end. An end that no fd of the process held is
+ * closed once all fds are placed.
+ *
+ * A pipe with ends in several processes (SF_PIPE) is saved and created by one of them,
+ * the pipe owner (SF_PIPE_OWNER); the others save no bytes, and on restore get their ends
+ * from the owner through stasis-init (loader.c, the fd broker).
  */
 #include "res.h"
+#include "../common/broker.h"
 #include "../common/fmt.h"
+#include "../common/img.h"
 #include "../common/sys.h"
 
 #define F_SETFL_ 4
@@ -35,17 +42,33 @@ static long drain_and_refill(const struct fd_probe *p, struct save_ctx *c)
 		if (!is_read_end(q->open_flags) && !wr)
 			wr = q;
 	}
-	if (!rd)
-		return 0;
+	int rfd = rd ? rd->fd : -1;
+	if (!rd && !(p->share_flags & SF_PIPE))
+		return 0; /* a pipe to the outside: its bytes are the reader's, not ours */
+	if (!rd) {
+		/* Only the write end here: the reader is another process of the computation. */
+		char path[64];
+		struct sbuf s;
+		sb_init(&s, path, sizeof(path));
+		sb_str(&s, "/proc/self/fd/");
+		sb_udec(&s, (uint64_t)wr->fd);
+		rfd = (int)sys_openat(-100, sb_cstr(&s), K_O_NONBLOCK | K_O_CLOEXEC, 0);
+		if (rfd < 0)
+			return rfd;
+	}
 	long got = 0;
-	sys_fcntl(rd->fd, F_SETFL_, (long)(rd->open_flags | K_O_NONBLOCK));
+	if (rd)
+		sys_fcntl(rfd, F_SETFL_, (long)(rd->open_flags | K_O_NONBLOCK));
 	while ((size_t)got < c->scratch_len) {
-		long n = sys_read(rd->fd, c->scratch + got, c->scratch_len - (size_t)got);
+		long n = sys_read(rfd, c->scratch + got, c->scratch_len - (size_t)got);
 		if (n <= 0)
 			break;
 		got += n;
 	}
-	sys_fcntl(rd->fd, F_SETFL_, (long)rd->open_flags);
+	if (rd)
+		sys_fcntl(rfd, F_SETFL_, (long)rd->open_flags);
+	else
+		sys_close(rfd);
 	if (!got)
 		return 0;
 	int wfd = wr ? wr->fd : -1, opened = 0;
@@ -54,7 +77,7 @@ static long drain_and_refill(const struct fd_probe *p, struct save_ctx *c)
 		struct sbuf s;
 		sb_init(&s, path, sizeof(path));
 		sb_str(&s, "/proc/self/fd/");
-		sb_udec(&s, (uint64_t)rd->fd);
+		sb_udec(&s, (uint64_t)rfd);
 		wfd = (int)sys_openat(-100, sb_cstr(&s), K_O_WRONLY | K_O_NONBLOCK | K_O_CLOEXEC, 0);
 		opened = 1;
 	} else {
@@ -107,6 +130,8 @@ static int pipe_save(const struct fd_probe *p, struct wbuf *extra, struct save_c
 	for (int i = 0; i < c->nsaved_pipes; i++)
 		first &= c->saved_pipes[i] != p->st.ino;
 	long data = 0;
+	if ((p->share_flags & SF_PIPE) && !(p->share_flags & SF_PIPE_OWNER))
+		first = 0; /* the pipe owner saves its bytes */
 	if (first) {
 		if (c->nsaved_pipes >= (int)(sizeof(c->saved_pipes) / sizeof(c->saved_pipes[0])))
 			return -24;
@@ -135,6 +160,13 @@ static int pipe_restore(const struct fd_rec *r, struct rst_fds *c)
 	uint64_t id = x.pipe_id;
 	uint32_t end = x.end, size = x.pipe_size, len = x.data_len;
 	const uint8_t *data = x.data;
+	int shared = (r->share_flags & SF_PIPE) != 0;
+	if (shared && !(r->share_flags & SF_PIPE_OWNER)) {
+		if (!c->broker_get)
+			return rst_fail(c, "a pipe shared with other processes needs them restored too", 0, -22);
+		int fd = c->broker_get(end ? BROKER_PIPE_WRITE : BROKER_PIPE_READ, id);
+		return fd < 0 ? rst_fail(c, "the process that owns a shared pipe did not provide it", 0, fd) : fd;
+	}
 	int i = 0;
 	while (i < c->npipes && c->pipes[i].id != id)
 		i++;
@@ -157,6 +189,15 @@ static int pipe_restore(const struct fd_rec *r, struct rst_fds *c)
 			if (n <= 0)
 				return rst_fail(c, "cannot refill a pipe", 0, n ? n : -5);
 			put += (uint32_t)n;
+		}
+		if (shared) {
+			if (!c->broker_put)
+				return rst_fail(c, "a pipe shared with other processes needs them restored too", 0, -22);
+			long e = c->broker_put(BROKER_PIPE_READ, id, c->pipes[i].rfd);
+			if (!e)
+				e = c->broker_put(BROKER_PIPE_WRITE, id, c->pipes[i].wfd);
+			if (e)
+				return rst_fail(c, "cannot hand a shared pipe to stasis-init", 0, e);
 		}
 	}
 	return (int)sys_fcntl(end ? c->pipes[i].wfd : c->pipes[i].rfd, 1030, 0);

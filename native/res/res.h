@@ -46,6 +46,7 @@ struct fd_probe {
 	uint32_t open_flags; /* fdinfo "flags:" */
 	uint64_t pos;
 	int dup_of;
+	uint32_t share_flags; /* SF_* (../common/img.h): what other processes hold of it */
 	struct kstat st;
 	char link[4096];     /* readlink /proc/self/fd/N */
 	char *fdinfo;        /* the fdinfo text, NUL-terminated */
@@ -70,6 +71,9 @@ struct fd_rec {
 	uint32_t mode;
 	const uint8_t *extra;
 	uint32_t extra_len;
+	uint32_t share_flags;  /* its FD_SHARE record, if any (SF_*) */
+	uint64_t share_id;
+	int share_seen;
 	char path[4096];
 };
 
@@ -81,6 +85,10 @@ struct rst_fds {
 	int npipes;
 	char *why;           /* a one-line reason on failure */
 	int whylen;
+	/* stasis-init's fd broker (restart of several processes; BROKER_* kinds in
+	 * ../common/broker.h); null without one. put: 0 or -errno; get: an fd or -errno. */
+	int (*broker_put)(uint32_t kind, uint64_t key, int fd);
+	int (*broker_get)(uint32_t kind, uint64_t key);
 };
 
 struct res_ops {

@@ -5,6 +5,7 @@
  * launched it) is taken over from `stasis restart`'s own fd of the same number.
  */
 #include "res.h"
+#include "../common/img.h"
 #include "../common/fmt.h"
 #include "../common/sys.h"
 
@@ -59,7 +60,8 @@ const struct res_ops res_tty = {
 static int inherit_claims(const struct fd_probe *p)
 {
 	uint32_t t = p->st.mode & K_S_IFMT;
-	return p->fd <= 2 && t != K_S_IFREG && t != K_S_IFCHR && t != K_S_IFDIR;
+	/* A pipe between processes of the computation is its own, not the caller's. */
+	return p->fd <= 2 && t != K_S_IFREG && t != K_S_IFCHR && t != K_S_IFDIR && !(p->share_flags & SF_PIPE);
 }
 
 static int inherit_restore(const struct fd_rec *r, struct rst_fds *c)

@@ -60,8 +60,8 @@ int main(int argc, char **argv)
 	printf("{\"type\":\"%s\"", proto_type_name(type));
 	switch (type) {
 	case MSG_HELLO:
-		printf(",\"pid\":%u,\"ppid\":%u,\"flags\":%u,\"procId\":\"%llu\"", m.pid, m.ppid, m.flags,
-		       (unsigned long long)m.proc_id);
+		printf(",\"pid\":%u,\"ppid\":%u,\"flags\":%u,\"procId\":\"%llu\",\"pidns\":\"%llu\"", m.pid, m.ppid,
+		       m.flags, (unsigned long long)m.proc_id, (unsigned long long)m.pidns);
 		json_str("name", m.name);
 		json_str("ckptDir", m.ckpt_dir);
 		json_str("hostname", m.hostname);
@@ -72,6 +72,7 @@ int main(int argc, char **argv)
 	case MSG_SUSPEND:
 	case MSG_RESUME:
 	case MSG_RESUMED:
+	case MSG_LIST:
 		printf(",\"ckptId\":\"%llu\"", (unsigned long long)m.ckpt_id);
 		break;
 	case MSG_SUSPENDED:
@@ -81,6 +82,31 @@ int main(int argc, char **argv)
 	case MSG_WRITE:
 		printf(",\"ckptId\":\"%llu\"", (unsigned long long)m.ckpt_id);
 		json_str("imagePath", m.image_path);
+		printf(",\"shares\":[");
+		for (uint32_t i = 0; i < m.nshares; i++) {
+			struct proto_share sh;
+			proto_share_at(&m, i, &sh);
+			printf("%s{\"fd\":%d,\"flags\":%u,\"shareId\":\"%llu\"}", i ? "," : "", sh.fd, sh.flags,
+			       (unsigned long long)sh.share_id);
+		}
+		printf("]");
+		break;
+	case MSG_LISTED:
+		printf(",\"ckptId\":\"%llu\",\"procs\":[", (unsigned long long)m.ckpt_id);
+		for (uint32_t i = 0; i < m.nprocs; i++) {
+			struct proto_proc p;
+			proto_proc_at(&m, i, &p);
+			printf("%s{\"pid\":%u,\"ppid\":%u,\"pgid\":%u,\"sid\":%u,\"status\":%d,\"flags\":%u}", i ? "," : "",
+			       p.pid, p.ppid, p.pgid, p.sid, p.status, p.flags);
+		}
+		printf("],\"shares\":[");
+		for (uint32_t i = 0; i < m.nshares; i++) {
+			struct proto_lshare sh;
+			proto_lshare_at(&m, i, &sh);
+			printf("%s{\"pid\":%u,\"fd\":%d,\"flags\":%u,\"shareId\":\"%llu\"}", i ? "," : "", sh.pid, sh.fd,
+			       sh.flags, (unsigned long long)sh.share_id);
+		}
+		printf("]");
 		break;
 	case MSG_WRITTEN:
 		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"imageBytes\":\"%llu\"", (unsigned long long)m.ckpt_id,

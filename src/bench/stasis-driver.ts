@@ -23,7 +23,7 @@ import { Line, LiveProcess, runChecked, runCommand } from './proc';
  */
 export function snapshotBuild(dir: string): string {
   const root = packageRoot();
-  for (const f of [nativePath('agent'), nativePath('restorer')]) {
+  for (const f of [nativePath('agent'), nativePath('restorer'), nativePath('init')]) {
     if (!fs.existsSync(f)) throw new StasisError('NATIVE_MISSING', `${f} is missing — run npm run build first`);
   }
   fs.mkdirSync(dir, { recursive: true });
@@ -31,7 +31,7 @@ export function snapshotBuild(dir: string): string {
   fs.cpSync(path.join(root, 'bin'), path.join(dir, 'bin'), { recursive: true });
   fs.cpSync(path.join(root, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'native', 'build'), { recursive: true });
-  for (const f of [nativePath('agent'), nativePath('restorer')]) fs.copyFileSync(f, path.join(dir, 'native', 'build', path.basename(f)));
+  for (const f of [nativePath('agent'), nativePath('restorer'), nativePath('init')]) fs.copyFileSync(f, path.join(dir, 'native', 'build', path.basename(f)));
   return path.join(dir, 'bin', 'stasis');
 }
 

@@ -8,11 +8,15 @@ import { StasisError } from '../errors';
 
 export const MANIFEST_FILE = 'MANIFEST.json';
 export const MANIFEST_FORMAT = 'stasis-generation';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 
 export interface ManifestProcess {
   procId: number;
   pid: number;
+  /** Parent, process group and session as the namespace's init saw them (0: unknown). */
+  ppid: number;
+  pgid: number;
+  sid: number;
   name: string;
   /** File name of the image inside the generation folder. */
   image: string;
@@ -25,7 +29,20 @@ export interface Manifest {
   generation: number;
   ckptId: number;
   created: string;
+  /** The processes ran in their own PID namespace under stasis-init (their tree is known). */
+  namespace: boolean;
   processes: ManifestProcess[];
+  /** Exited children not yet reaped by their parents: recreated as zombies. */
+  zombies: ManifestZombie[];
+}
+
+export interface ManifestZombie {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** The wait status its parent will get. */
+  status: number;
 }
 
 export function serializeManifest(m: Manifest): string {
@@ -66,9 +83,38 @@ export function parseManifest(text: string, where: string): Manifest {
     }
     if (seen.has(p.image)) throw bad(`image ${p.image} is listed twice`);
     seen.add(p.image);
-    return { procId, pid, name: p.name, image: p.image, bytes };
+    const [ppid, pgid, sid] = ids(p, `processes[${i}]`);
+    return { procId, pid, ppid, pgid, sid, name: p.name, image: p.image, bytes };
   });
-  return { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created, processes };
+  if (typeof raw.namespace !== 'boolean') throw bad('"namespace" must be true or false');
+  if (!Array.isArray(raw.zombies)) throw bad('"zombies" must be an array');
+  const zombies = raw.zombies.map((z: unknown, i: number): ManifestZombie => {
+    if (!isObject(z)) throw bad(`zombies[${i}] is not an object`);
+    const pid = nonNegativeInt(z.pid);
+    if (pid === null || pid < 2) throw bad(`zombies[${i}].pid must be an integer above 1`);
+    const [ppid, pgid, sid] = ids(z, `zombies[${i}]`);
+    const status = nonNegativeInt(z.status);
+    if (status === null || status > 0xffff) throw bad(`zombies[${i}].status must be a wait status (0..65535)`);
+    return { pid, ppid, pgid, sid, status };
+  });
+  const pids = new Set<number>();
+  for (const x of [...processes, ...zombies]) {
+    if (pids.has(x.pid)) throw bad(`pid ${x.pid} is listed twice`);
+    pids.add(x.pid);
+  }
+  return {
+    format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created,
+    namespace: raw.namespace, processes, zombies,
+  };
+
+  function ids(o: Record<string, unknown>, at: string): [number, number, number] {
+    const out = (['ppid', 'pgid', 'sid'] as const).map((k) => {
+      const v = nonNegativeInt(o[k]);
+      if (v === null) throw bad(`${at}.${k} must be a non-negative integer`);
+      return v;
+    });
+    return [out[0]!, out[1]!, out[2]!];
+  }
 }
 
 /** A name that stays inside its folder: no separators, not `.` or `..`. */

@@ -10,9 +10,15 @@ import { errnoCode, StasisError } from '../errors';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-export function runForeground(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** `fd3`: text the child reads on its fd 3 (stasis-init's restart plan). */
+export function runForeground(file: string, args: string[], env: NodeJS.ProcessEnv, fd3?: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(file, args, { stdio: 'inherit', env });
+    const child = spawn(file, args, { stdio: fd3 === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', 'pipe'], env });
+    if (fd3 !== undefined) {
+      const pipe = child.stdio[3] as NodeJS.WritableStream | null;
+      pipe?.on('error', () => { /* it exited early: its status says why */ });
+      pipe?.end(fd3);
+    }
     const forward = (sig: NodeJS.Signals): void => {
       child.kill(sig);
     };

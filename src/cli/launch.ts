@@ -1,8 +1,9 @@
 /*
  * `stasis launch -- PROGRAM [ARGS...]`: run a program under the agent. Makes sure a
  * coordinator answers (starting an auto-exiting one if none does), then runs the program
- * with libstasis.so preloaded and the coordinator address and checkpoint directory in its
- * environment.
+ * through stasis-init — in its own PID namespace, whose PID 1 lists the computation's
+ * processes for checkpoints — with libstasis.so preloaded and the coordinator address and
+ * checkpoint directory in its environment.
  */
 
 import * as fs from 'node:fs';
@@ -31,6 +32,10 @@ const spec: CommandSpec = {
   stopAtFirstPositional: true,
 };
 
+function preloadList(base: NodeJS.ProcessEnv, agent: string): string {
+  return base.LD_PRELOAD ? `${agent}:${base.LD_PRELOAD}` : agent;
+}
+
 /** Prepends the agent to LD_PRELOAD, keeping what the user preloads already. */
 export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string): NodeJS.ProcessEnv {
   const existing = base.LD_PRELOAD;
@@ -48,6 +53,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const intervalSec = intOption(spec, args, 'interval', 1, 365 * 24 * 3600);
   const keep = intOption(spec, args, 'keep', 1, 100000);
   const agent = requireNative('agent');
+  const init = requireNative('init');
   const addr = await coordAddressIPv4(spec, args);
   const ckptDir = ckptDirFrom(args);
   fs.mkdirSync(ckptDir, { recursive: true, mode: 0o700 });
@@ -57,7 +63,10 @@ async function run(args: ParsedArgs): Promise<number> {
     process.stderr.write(`stasis: note: using the running coordinator at ${formatAddress(addr)}; --interval and --keep apply only to one that launch starts\n`);
   }
   try {
-    return await runForeground(program, programArgs, agentEnvironment(process.env, agent, formatAddress(addr), ckptDir));
+    const coord = formatAddress(addr);
+    // stasis-init itself must not load the agent: it adds it for the program.
+    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir);
+    return await runForeground(init, ['launch', '--coord', coord, '--ckpt-dir', ckptDir, '--preload', preloadList(process.env, agent), '--', program, ...programArgs], env);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);
     throw err;

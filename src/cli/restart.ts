@@ -1,8 +1,9 @@
 /*
- * `stasis restart [DIR]`: restore the process of a generation. Everything that can be
+ * `stasis restart [DIR]`: restore the processes of a generation. Everything that can be
  * checked here is checked before anything starts (the generation is complete, its manifest
- * valid, the image's header and records intact), then the freestanding loader
- * native/build/stasis-restore takes over in the foreground.
+ * valid and its process tree restorable, every image's header and records intact), then
+ * stasis-init takes over in the foreground: it recreates the tree in a fresh PID namespace
+ * and runs the freestanding loader native/build/stasis-restore in each process.
  */
 
 import * as fs from 'node:fs';
@@ -13,13 +14,14 @@ import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordina
 import { StasisError } from '../errors';
 import { readImage } from '../image/reader';
 import { requireNative } from '../native/paths';
+import { planRestart } from '../restart/plan';
 import { CommandSpec, ParsedArgs, stringOption } from './args';
 import { runForeground } from './child';
 import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './common';
 
 const spec: CommandSpec = {
   name: 'restart',
-  summary: 'Restart the process saved in a checkpoint directory (its latest generation) or a generation folder.',
+  summary: 'Restart the processes saved in a checkpoint directory (its latest generation) or a generation folder.',
   usage: '[--ckpt-dir D] [DIR]',
   details:
     'DIR defaults to the checkpoint directory. The restarted process checkpoints into --ckpt-dir if given,\n' +
@@ -33,13 +35,11 @@ async function run(args: ParsedArgs): Promise<number> {
   if (gen.images.length === 0) {
     throw new StasisError('BAD_MANIFEST', `generation ${gen.path} lists no processes — restart from an earlier one`);
   }
-  if (gen.images.length > 1) {
-    throw new StasisError('NOT_SUPPORTED', `multi-process restart is not supported yet (issue 3): ${gen.path} holds ${gen.images.length} processes`);
-  }
-  const image = gen.images[0]!.path;
-  await readImage(image);
+  const plan = planRestart(gen);
+  for (const image of gen.images) await readImage(image.path);
 
   const restorer = requireNative('restorer');
+  const init = requireNative('init');
   const addr = await coordAddressIPv4(spec, args);
   const ckptDir = stringOption(args, 'ckpt-dir') !== undefined ? ckptDirFrom(args) : gen.ckptDir;
   fs.mkdirSync(ckptDir, { recursive: true, mode: 0o700 });
@@ -48,7 +48,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const env = { ...process.env, STASIS_COORD_ADDR: coord, STASIS_CKPT_DIR: ckptDir };
   let status: number;
   try {
-    status = await runForeground(restorer, ['--coord', coord, '--ckpt-dir', ckptDir, image], env);
+    status = await runForeground(init, ['restart', '--coord', coord, '--ckpt-dir', ckptDir, '--loader', restorer], env, plan.text);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);
     throw err;

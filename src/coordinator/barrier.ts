@@ -1,9 +1,15 @@
 /*
- * One checkpoint, run as barriers across a fixed set of agents (docs/protocol.md,
- * "A checkpoint"):
+ * One checkpoint, run as barriers across the agents (docs/protocol.md, "A checkpoint"):
  *
- *   SUSPEND all ─▶ SUSPENDED from all ─▶ create generation folder(s) ─▶ WRITE to each
- *   ─▶ WRITTEN from all ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
+ *   SUSPEND all ─▶ SUSPENDED from all ─▶ LIST to each namespace's init ─▶ (a process it
+ *   lists has not joined yet? wait for its HELLO, SUSPEND it, LIST again) ─▶ create
+ *   generation folder(s) ─▶ WRITE to each, with what it shares ─▶ WRITTEN from all
+ *   ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
+ *
+ * Processes come and go while a checkpoint starts: one that execs or exits before it
+ * answered SUSPEND drops its connection; if its namespace has an init, that is not a
+ * failure (the init's list says whether it still exists, and an exec'd program joins
+ * again). Once suspended, a process cannot go, and losing one fails the checkpoint.
  *
  * Transport-agnostic: peers are anything with `send`; the owner feeds agent answers in with
  * `deliver` and disconnects with `peerLost`. The first failure wins (a nonzero status, a
@@ -18,7 +24,9 @@ import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
 import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION } from '../ckpt-dir/manifest';
-import { CoordToAgent, JsonObject, ResumedMessage, SuspendedMessage, WrittenMessage } from '../protocol/messages';
+import {
+  CoordToAgent, JsonObject, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
+} from '../protocol/messages';
 import { describeStatus } from './errno';
 import { Logger, silentLogger } from './log';
 
@@ -29,7 +37,15 @@ export interface BarrierPeer {
   readonly pid: number;
   readonly name: string;
   readonly ckptDir: string;
+  /** Which PID namespace (computation) the process is in; '' when not known. */
+  readonly nsKey: string;
   state: AgentState;
+  send(msg: CoordToAgent): void;
+}
+
+/** The init of one namespace: answers LIST. */
+export interface InitPeer {
+  readonly nsKey: string;
   send(msg: CoordToAgent): void;
 }
 
@@ -54,6 +70,10 @@ export interface BarrierOptions {
   keep: number;
   /** How long one phase may wait for the slowest agent. */
   phaseTimeoutMs: number;
+  /** The init of a namespace, if one is connected. */
+  initFor?: (nsKey: string) => InitPeer | undefined;
+  /** How long to wait for a listed process that has not joined (default 10 s). */
+  joinTimeoutMs?: number;
   progress?: (body: JsonObject) => void;
   log?: Logger;
 }
@@ -81,13 +101,44 @@ export class CheckpointBarrier {
   private committing = false;
   private waiter: (() => void) | null = null;
   private started = false;
+  /** Until WRITE is sent, processes that join are taken in (and suspended). */
+  private admitting = true;
+  private readonly listed = new Map<string, ListedMessage>();
+  private readonly listWaiters = new Map<string, (m: ListedMessage | null) => void>();
 
   constructor(readonly ckptId: number, peers: readonly BarrierPeer[], private readonly opts: BarrierOptions) {
-    this.parts = peers.map((peer) => ({
-      peer, lost: false, sentWrite: false, sentResume: false,
-      suspended: false, written: false, resumed: false, gen: null, imageName: '', bytes: 0,
-    }));
+    this.parts = peers.map((peer) => newParticipant(peer));
     this.log = opts.log ?? silentLogger;
+  }
+
+  /** A process joined while this checkpoint runs. Returns true when it takes part. */
+  join(peer: BarrierPeer): boolean {
+    if (!this.admitting || !this.started || this.failure) return false;
+    const p = newParticipant(peer);
+    this.parts.push(p);
+    peer.state = 'suspending';
+    peer.send({ type: 'SUSPEND', ckptId: BigInt(this.ckptId) });
+    this.poke();
+    return true;
+  }
+
+  /** An init's answer to LIST. Returns false when none was asked of it. */
+  deliverListed(init: InitPeer, msg: ListedMessage): boolean {
+    const w = this.listWaiters.get(init.nsKey);
+    if (!w || msg.ckptId !== BigInt(this.ckptId)) return false;
+    this.listWaiters.delete(init.nsKey);
+    w(msg);
+    return true;
+  }
+
+  /** The init of a namespace went away. */
+  initLost(init: InitPeer): void {
+    const w = this.listWaiters.get(init.nsKey);
+    if (w) {
+      this.fail(new StasisError('AGENT_LOST', `the init of namespace ${init.nsKey} disconnected during the checkpoint — the previous generation is intact`));
+      this.listWaiters.delete(init.nsKey);
+      w(null);
+    }
   }
 
   has(peer: BarrierPeer): boolean {
@@ -131,7 +182,9 @@ export class CheckpointBarrier {
     const p = this.find(peer);
     if (!p || p.lost) return;
     p.lost = true;
-    if (!this.committing) {
+    if (!p.suspended && this.admitting && peer.nsKey !== '' && this.opts.initFor?.(peer.nsKey)) {
+      this.log(`${describePeer(peer)} left before it was suspended (exec or exit); its init's list decides`);
+    } else if (!this.committing) {
       this.fail(new StasisError('AGENT_LOST', `${describePeer(peer)} disconnected during the checkpoint — the previous generation is intact`));
     } else {
       this.log(`${describePeer(peer)} disconnected after checkpoint ${this.ckptId} was committed`);
@@ -154,9 +207,9 @@ export class CheckpointBarrier {
         p.peer.send({ type: 'SUSPEND', ckptId: id });
       }
       this.progress({ phase: 'suspending', processes: n });
-      await this.phase('SUSPEND', (p) => p.suspended);
-      this.throwIfFailed();
-      this.progress({ phase: 'suspended', processes: n });
+      await this.suspendEveryone();
+      this.admitting = false;
+      this.progress({ phase: 'suspended', processes: this.live().length });
 
       for (const p of this.live()) {
         let gen = gens.get(p.peer.ckptDir);
@@ -172,26 +225,17 @@ export class CheckpointBarrier {
       for (const p of this.live()) {
         p.sentWrite = true;
         p.peer.state = 'writing';
-        p.peer.send({ type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName) });
+        p.peer.send({ type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName), shares: this.sharesOf(p.peer) });
       }
-      this.progress({ phase: 'writing', processes: n });
+      this.progress({ phase: 'writing', processes: this.live().length });
       await this.phase('WRITE', (p) => p.written);
       this.throwIfFailed();
 
       this.committing = true;
       const results: GenerationResult[] = [];
       for (const gen of gens.values()) {
-        const members = this.parts.filter((p) => p.gen === gen);
-        const manifest: Manifest = {
-          format: MANIFEST_FORMAT,
-          version: MANIFEST_VERSION,
-          generation: gen.number,
-          ckptId: this.ckptId,
-          created: new Date().toISOString(),
-          processes: members.map((p) => ({
-            procId: p.peer.procId, pid: p.peer.pid, name: p.peer.name, image: p.imageName, bytes: p.bytes,
-          })),
-        };
+        const members = this.live().filter((p) => p.gen === gen);
+        const manifest = this.manifestFor(gen, members);
         await commitGeneration(gen, manifest, this.opts.keep);
         committed.add(gen);
         const bytes = members.reduce((s, p) => s + p.bytes, 0);
@@ -203,7 +247,7 @@ export class CheckpointBarrier {
       this.resumeAll();
       await this.phase('RESUME', (p) => p.resumed, false);
       const bytes = results.reduce((s, r) => s + r.bytes, 0);
-      return { ckptId: this.ckptId, generations: results, durationMs: Date.now() - t0, bytes, processes: n };
+      return { ckptId: this.ckptId, generations: results, durationMs: Date.now() - t0, bytes, processes: this.live().length };
     } catch (err) {
       this.fail(err instanceof StasisError ? err
         : new StasisError('IO', `checkpoint ${this.ckptId} failed: ${(err as Error).message} — check the checkpoint directory`));
@@ -219,6 +263,109 @@ export class CheckpointBarrier {
       }
       throw this.failure!;
     }
+  }
+
+  /**
+   * SUSPEND phase, then for each namespace with an init: LIST, and wait for every process
+   * it lists that has not joined (it joins, is sent SUSPEND, and the list is asked again).
+   */
+  private async suspendEveryone(): Promise<void> {
+    const joinTimeoutMs = this.opts.joinTimeoutMs ?? 10000;
+    for (;;) {
+      await this.phase('SUSPEND', (p) => p.suspended);
+      this.throwIfFailed();
+      const missing: string[] = [];
+      for (const nsKey of new Set(this.live().map((p) => p.peer.nsKey))) {
+        const init = nsKey === '' ? undefined : this.opts.initFor?.(nsKey);
+        if (!init) continue;
+        const listed = await this.list(init);
+        this.throwIfFailed();
+        if (!listed) continue;
+        this.listed.set(nsKey, listed);
+        for (const proc of listed.procs) {
+          if (proc.flags & LISTED_ZOMBIE) continue;
+          if (!this.live().some((p) => p.peer.nsKey === nsKey && p.peer.pid === proc.pid && p.suspended)) {
+            missing.push(`${nsKey}:${proc.pid}`);
+          }
+        }
+      }
+      if (missing.length === 0) return;
+      const known = new Set(this.parts.map((p) => `${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`));
+      await this.until(() => this.parts.some((p) => !known.has(`${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`)), joinTimeoutMs);
+      this.throwIfFailed();
+      if (this.parts.every((p) => known.has(`${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`))) {
+        const pid = missing[0]!.split(':').pop();
+        throw this.failWith(new StasisError('PROCESS_UNTRACKED', `process ${pid} of the computation did not join the coordinator within ${Math.round(joinTimeoutMs / 1000)} s: it runs without the agent (a statically linked program, or a setuid one) and cannot be checkpointed — the previous generation is intact`));
+      }
+    }
+  }
+
+  /** The init's LISTED, or null (with a failure recorded) if it timed out or left. */
+  private list(init: InitPeer): Promise<ListedMessage | null> {
+    return new Promise<ListedMessage | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.listWaiters.delete(init.nsKey);
+        this.fail(new StasisError('TIMEOUT', `the init of namespace ${init.nsKey} did not answer LIST within ${Math.round(this.opts.phaseTimeoutMs / 1000)} s`));
+        resolve(null);
+      }, this.opts.phaseTimeoutMs);
+      this.listWaiters.set(init.nsKey, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      init.send({ type: 'LIST', ckptId: BigInt(this.ckptId) });
+    });
+  }
+
+  /** Resolves when `cond` holds (checked on every poke), a failure is recorded, or after `ms`. */
+  private until(cond: () => boolean, ms: number): Promise<void> {
+    if (cond() || this.failure) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        resolve();
+      }, ms);
+      this.waiter = () => {
+        if (!cond() && !this.failure) return;
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve();
+      };
+    });
+  }
+
+  private failWith(err: StasisError): StasisError {
+    this.fail(err);
+    return this.failure!;
+  }
+
+  private sharesOf(peer: BarrierPeer): ShareEntry[] {
+    const listed = this.listed.get(peer.nsKey);
+    if (!listed) return [];
+    return listed.shares.filter((s) => s.pid === peer.pid).map((s) => ({ fd: s.fd, flags: s.flags, shareId: s.shareId }));
+  }
+
+  private manifestFor(gen: GenerationEntry, members: Participant[]): Manifest {
+    const nsKeys = new Set(members.map((p) => p.peer.nsKey));
+    const listed = [...nsKeys].map((k) => this.listed.get(k));
+    const namespace = nsKeys.size === 1 && listed[0] !== undefined;
+    const procs = namespace ? listed[0]!.procs : [];
+    const ids = (pid: number): { ppid: number; pgid: number; sid: number } => {
+      const l = procs.find((x) => x.pid === pid);
+      return l ? { ppid: l.ppid, pgid: l.pgid, sid: l.sid } : { ppid: 0, pgid: 0, sid: 0 };
+    };
+    return {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      generation: gen.number,
+      ckptId: this.ckptId,
+      created: new Date().toISOString(),
+      namespace,
+      processes: members.map((p) => ({
+        procId: p.peer.procId, pid: p.peer.pid, ...ids(p.peer.pid), name: p.peer.name, image: p.imageName, bytes: p.bytes,
+      })),
+      zombies: procs.filter((x) => (x.flags & LISTED_ZOMBIE) !== 0)
+        .map((x) => ({ pid: x.pid, ppid: x.ppid, pgid: x.pgid, sid: x.sid, status: x.status })),
+    };
   }
 
   private find(peer: BarrierPeer): Participant | undefined {
@@ -299,6 +446,13 @@ export class CheckpointBarrier {
   private progress(body: JsonObject): void {
     this.opts.progress?.(body);
   }
+}
+
+function newParticipant(peer: BarrierPeer): Participant {
+  return {
+    peer, lost: false, sentWrite: false, sentResume: false,
+    suspended: false, written: false, resumed: false, gen: null, imageName: '', bytes: 0,
+  };
 }
 
 /** Keeps [A-Za-z0-9._-]; anything else becomes `_`. */

@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { ProtocolError } from '../protocol/frame';
-import { CoordToAgent, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
+import { CoordToAgent, HELLO_INIT, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
 import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer } from './barrier';
 import { Logger, silentLogger } from './log';
 
@@ -58,6 +58,10 @@ export class AgentSession implements BarrierPeer {
   readonly hostname: string;
   readonly ckptDir: string;
   readonly restarted: boolean;
+  /** The init of a computation's PID namespace: answers LIST, is not checkpointed. */
+  readonly isInit: boolean;
+  /** hostname/pidns-inode: which computation the process belongs to ('' if unknown). */
+  readonly nsKey: string;
   readonly connectedAt = new Date();
   state: AgentState;
   /** A restarted agent owes RESUMED(0) for the RESUME(0) sent after WELCOME. */
@@ -70,6 +74,8 @@ export class AgentSession implements BarrierPeer {
     this.hostname = hello.hostname;
     this.ckptDir = hello.ckptDir;
     this.restarted = (hello.flags & HELLO_RESTARTED) !== 0;
+    this.isInit = (hello.flags & HELLO_INIT) !== 0;
+    this.nsKey = hello.pidns === 0n ? '' : `${hello.hostname}/${hello.pidns}`;
     this.state = this.restarted ? 'restoring' : 'running';
     this.awaitingRestoreResume = this.restarted;
   }
@@ -110,6 +116,8 @@ function summarize(out: CheckpointOutcome): CheckpointSummary {
 
 export class Coordinator {
   private readonly agents = new Map<number, AgentSession>();
+  /** Each computation's init, by nsKey. */
+  private readonly inits = new Map<string, AgentSession>();
   private readonly log: Logger;
   private readonly keep: number;
   private nextProcId = 1;
@@ -178,6 +186,17 @@ export class Coordinator {
     if (hello.procId > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new ProtocolError('bad-field', `HELLO.procId ${hello.procId} is out of range`);
     }
+    if ((hello.flags & HELLO_INIT) !== 0) {
+      if (hello.pidns === 0n) throw new ProtocolError('bad-field', 'HELLO from an init without its pidns');
+      const init = new AgentSession(link, hello, 0);
+      this.inits.set(init.nsKey, init);
+      this.hadAgent = true;
+      if (this.holdTimer) clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+      init.send({ type: 'WELCOME', procId: 0n });
+      this.log(`init of namespace ${init.nsKey} connected from ${link.remote}`);
+      return init;
+    }
     const wanted = Number(hello.procId);
     let procId = wanted;
     if (wanted === 0 || this.agents.has(wanted)) {
@@ -192,6 +211,7 @@ export class Coordinator {
     this.holdTimer = null;
     agent.send({ type: 'WELCOME', procId: BigInt(procId) });
     if (agent.restarted) agent.send({ type: 'RESUME', ckptId: 0n });
+    else if (this.current?.join(agent)) this.log(`${describePeer(agent)} joined checkpoint ${this.current.ckptId} as it started`);
     this.log(`${describePeer(agent)} on ${agent.hostname} connected from ${link.remote}${agent.restarted ? ' (restarted)' : ''}`);
     return agent;
   }
@@ -210,15 +230,25 @@ export class Coordinator {
           return;
         }
         const barrier = this.current;
-        if (barrier && barrier.has(agent) && barrier.deliver(agent, msg)) return;
+        if (!agent.isInit && barrier && barrier.has(agent) && barrier.deliver(agent, msg)) return;
         throw new ProtocolError('unexpected', `${msg.type} for checkpoint ${msg.ckptId} was not expected from ${describePeer(agent)}`);
       }
+      case 'LISTED':
+        if (agent.isInit && this.current?.deliverListed(agent, msg)) return;
+        throw new ProtocolError('unexpected', `LISTED for checkpoint ${msg.ckptId} was not expected`);
       default:
         throw new ProtocolError('wrong-direction', `agents do not send ${msg.type}`);
     }
   }
 
   agentGone(agent: AgentSession): void {
+    if (agent.isInit) {
+      if (this.inits.get(agent.nsKey) === agent) this.inits.delete(agent.nsKey);
+      this.log(`init of namespace ${agent.nsKey} disconnected`);
+      this.current?.initLost(agent);
+      this.checkIdle();
+      return;
+    }
     if (this.agents.get(agent.procId) === agent) this.agents.delete(agent.procId);
     this.log(`${describePeer(agent)} disconnected`);
     this.current?.peerLost(agent);
@@ -275,6 +305,7 @@ export class Coordinator {
     const barrier = new CheckpointBarrier(this.nextCkptId++, [...this.agents.values()], {
       keep: this.keep,
       phaseTimeoutMs: this.opts.phaseTimeoutMs ?? DEFAULT_PHASE_TIMEOUT_MS,
+      initFor: (nsKey) => this.inits.get(nsKey),
       progress,
       log: this.log,
     });
@@ -363,7 +394,9 @@ export class Coordinator {
 
   private checkIdle(): void {
     if (!this.opts.exitWhenIdle || this.idleFired || !this.hadAgent) return;
-    if (this.agents.size > 0 || this.running !== null || this.holdTimer !== null) return;
+    // A namespace's init lives as long as its computation: processes still to come (a
+    // restart whose processes join one by one) keep the coordinator too.
+    if (this.agents.size > 0 || this.inits.size > 0 || this.running !== null || this.holdTimer !== null) return;
     this.idleFired = true;
     this.log('last process gone; exiting');
     this.opts.onIdle?.();

@@ -8,11 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StasisError } from '../errors';
 
-export type NativeFile = 'agent' | 'restorer';
+export type NativeFile = 'agent' | 'restorer' | 'init';
 
 const FILE_NAMES: { readonly [K in NativeFile]: string } = {
   agent: 'libstasis.so',
   restorer: 'stasis-restore',
+  init: 'stasis-init',
 };
 
 /** The package root (holds package.json, bin/, dist/, native/). */
@@ -33,7 +34,7 @@ export function nativePath(which: NativeFile): string {
 export function requireNative(which: NativeFile): string {
   const p = nativePath(which);
   try {
-    fs.accessSync(p, which === 'restorer' ? fs.constants.X_OK : fs.constants.R_OK);
+    fs.accessSync(p, which !== 'agent' ? fs.constants.X_OK : fs.constants.R_OK);
   } catch {
     throw new StasisError('NATIVE_MISSING', `native part not built (${p} is missing) — run npm ci`);
   }

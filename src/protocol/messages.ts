@@ -18,6 +18,7 @@ export interface HelloMessage {
   ppid: number;
   flags: number;
   procId: bigint;
+  pidns: bigint;
   name: string;
   ckptDir: string;
   hostname: string;
@@ -25,7 +26,9 @@ export interface HelloMessage {
 export interface WelcomeMessage { type: 'WELCOME'; procId: bigint }
 export interface SuspendMessage { type: 'SUSPEND'; ckptId: bigint }
 export interface SuspendedMessage { type: 'SUSPENDED'; ckptId: bigint; status: number; nthreads: number }
-export interface WriteMessage { type: 'WRITE'; ckptId: bigint; imagePath: string }
+/** One fd whose open file description, or pipe, other processes of the namespace hold too. */
+export interface ShareEntry { fd: number; flags: number; shareId: bigint }
+export interface WriteMessage { type: 'WRITE'; ckptId: bigint; imagePath: string; shares: ShareEntry[] }
 export interface WrittenMessage {
   type: 'WRITTEN';
   ckptId: bigint;
@@ -36,14 +39,19 @@ export interface WrittenMessage {
 export interface ResumeMessage { type: 'RESUME'; ckptId: bigint }
 export interface ResumedMessage { type: 'RESUMED'; ckptId: bigint }
 export interface KillMessage { type: 'KILL' }
+export interface ListMessage { type: 'LIST'; ckptId: bigint }
+/** A process of the namespace as its init sees it; `status` is the wait status of a zombie, else -1. */
+export interface ListedProcess { pid: number; ppid: number; pgid: number; sid: number; status: number; flags: number }
+export interface ListedShare { pid: number; fd: number; flags: number; shareId: bigint }
+export interface ListedMessage { type: 'LISTED'; ckptId: bigint; procs: ListedProcess[]; shares: ListedShare[] }
 export interface RequestMessage { type: 'REQUEST'; body: JsonObject }
 export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
 export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
 
 /** Sent by an agent to the coordinator. */
-export type AgentToCoord = HelloMessage | SuspendedMessage | WrittenMessage | ResumedMessage;
-/** Sent by the coordinator to an agent. */
-export type CoordToAgent = WelcomeMessage | SuspendMessage | WriteMessage | ResumeMessage | KillMessage;
+export type AgentToCoord = HelloMessage | SuspendedMessage | WrittenMessage | ResumedMessage | ListedMessage;
+/** Sent by the coordinator to an agent (or to a namespace's init). */
+export type CoordToAgent = WelcomeMessage | SuspendMessage | WriteMessage | ResumeMessage | KillMessage | ListMessage;
 export type AgentMessage = AgentToCoord | CoordToAgent;
 export type ClientMessage = RequestMessage | ResponseMessage | ProgressMessage;
 export type Message = AgentMessage | ClientMessage;
@@ -51,8 +59,22 @@ export type MessageName = Message['type'];
 
 /** HELLO.flags bit 0: the process was just restored from an image. */
 export const HELLO_RESTARTED = 1;
+/** HELLO.flags bit 1: the peer is the init of a computation's PID namespace, not a process to checkpoint. */
+export const HELLO_INIT = 2;
 
-type FieldKind = 'u32' | 'i32' | 'u64' | 'str' | 'json' | 'reserved32';
+/** LISTED process flags. */
+export const LISTED_ZOMBIE = 1;
+/** Share flags (LISTED and WRITE): this process restores the open file description and hands it to the others. */
+export const SHARE_OWNER = 1;
+/** Share flags: this process saves the pipe's unread bytes and creates the pipe on restore. */
+export const SHARE_PIPE_OWNER = 2;
+/** Share flags: the fd is a pipe end whose pipe other processes also hold. */
+export const SHARE_PIPE = 4;
+
+type ScalarKind = 'u32' | 'i32' | 'u64' | 'str' | 'json' | 'reserved32';
+/** A u32 count, then that many entries of fixed-width scalar fields. */
+interface ListKind { list: ReadonlyArray<readonly [string, 'u32' | 'i32' | 'u64']> }
+type FieldKind = ScalarKind | ListKind;
 type Direction = 'agent-to-coord' | 'coord-to-agent' | 'client-to-coord' | 'coord-to-client';
 
 interface MessageSpec {
@@ -68,7 +90,7 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
     direction: 'agent-to-coord',
     fields: [
       ['pid', 'u32'], ['ppid', 'u32'], ['flags', 'u32'], ['', 'reserved32'],
-      ['procId', 'u64'], ['name', 'str'], ['ckptDir', 'str'], ['hostname', 'str'],
+      ['procId', 'u64'], ['pidns', 'u64'], ['name', 'str'], ['ckptDir', 'str'], ['hostname', 'str'],
     ],
   },
   WELCOME: { code: 0x02, direction: 'coord-to-agent', fields: [['procId', 'u64']] },
@@ -78,7 +100,11 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
     direction: 'agent-to-coord',
     fields: [['ckptId', 'u64'], ['status', 'i32'], ['nthreads', 'u32']],
   },
-  WRITE: { code: 0x05, direction: 'coord-to-agent', fields: [['ckptId', 'u64'], ['imagePath', 'str']] },
+  WRITE: {
+    code: 0x05,
+    direction: 'coord-to-agent',
+    fields: [['ckptId', 'u64'], ['imagePath', 'str'], ['shares', { list: [['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }]],
+  },
   WRITTEN: {
     code: 0x06,
     direction: 'agent-to-coord',
@@ -87,6 +113,16 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
   RESUME: { code: 0x07, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
   RESUMED: { code: 0x08, direction: 'agent-to-coord', fields: [['ckptId', 'u64']] },
   KILL: { code: 0x09, direction: 'coord-to-agent', fields: [] },
+  LIST: { code: 0x0a, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
+  LISTED: {
+    code: 0x0b,
+    direction: 'agent-to-coord',
+    fields: [
+      ['ckptId', 'u64'],
+      ['procs', { list: [['pid', 'u32'], ['ppid', 'u32'], ['pgid', 'u32'], ['sid', 'u32'], ['status', 'i32'], ['flags', 'u32']] }],
+      ['shares', { list: [['pid', 'u32'], ['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }],
+    ],
+  },
   REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },
   RESPONSE: { code: 0x21, direction: 'coord-to-client', fields: [['body', 'json']] },
   PROGRESS: { code: 0x22, direction: 'coord-to-client', fields: [['body', 'json']] },
@@ -128,16 +164,26 @@ export function encodeMessage(msg: Message): Buffer {
   const w = new ByteWriter();
   for (const [name, kind] of spec.fields) {
     const v = values[name];
-    switch (kind) {
-      case 'reserved32': w.u32(0); break;
-      case 'u32': w.u32(v as number); break;
-      case 'i32': w.i32(v as number); break;
-      case 'u64': w.u64(v as bigint); break;
-      case 'str': w.str(v as string); break;
-      case 'json': w.bytes(Buffer.from(JSON.stringify(v), 'utf8')); break;
+    if (typeof kind === 'object') {
+      const entries = v as Record<string, unknown>[];
+      w.u32(entries.length);
+      for (const e of entries) for (const [f, k] of kind.list) writeScalar(w, k, e[f]);
+      continue;
     }
+    writeScalar(w, kind, v);
   }
   return encodeFrame(spec.code, w.toBuffer());
+}
+
+function writeScalar(w: ByteWriter, kind: ScalarKind, v: unknown): void {
+  switch (kind) {
+    case 'reserved32': w.u32(0); break;
+    case 'u32': w.u32(v as number); break;
+    case 'i32': w.i32(v as number); break;
+    case 'u64': w.u64(v as bigint); break;
+    case 'str': w.str(v as string); break;
+    case 'json': w.bytes(Buffer.from(JSON.stringify(v), 'utf8')); break;
+  }
 }
 
 /** Decodes a frame's payload, requiring its fields to consume it exactly. Throws ProtocolError. */
@@ -151,6 +197,22 @@ export function decodeMessage(frame: Frame): Message {
   try {
     for (const [field, kind] of SPECS[name].fields) {
       const what = `${name}.${field || 'reserved'}`;
+      if (typeof kind === 'object') {
+        const n = r.u32(`${what} count`);
+        const width = kind.list.reduce((s, [, k]) => s + (k === 'u64' ? 8 : 4), 0);
+        if (n * width > frame.payload.length) throw new ProtocolError('short-payload', `${what} claims ${n} entries`);
+        const entries: Record<string, unknown>[] = [];
+        for (let i = 0; i < n; i++) {
+          const e: Record<string, unknown> = {};
+          for (const [f, k] of kind.list) {
+            const at = `${what}[${i}].${f}`;
+            e[f] = k === 'u32' ? r.u32(at) : k === 'i32' ? r.i32(at) : r.u64(at);
+          }
+          entries.push(e);
+        }
+        msg[field] = entries;
+        continue;
+      }
       switch (kind) {
         case 'reserved32': {
           const v = r.u32(what);
@@ -199,13 +261,20 @@ function jsonKey(field: string, kind: FieldKind): string {
   return kind === 'json' ? 'json' : field;
 }
 
+function toJsonValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) {
+    return v.map((e) => Object.fromEntries(Object.entries(e as Record<string, unknown>).map(([k, x]) => [k, toJsonValue(x)])));
+  }
+  return v;
+}
+
 export function messageToJson(msg: Message): JsonObject {
   const out: JsonObject = { type: msg.type };
   const values = msg as unknown as Record<string, unknown>;
   for (const [field, kind] of SPECS[msg.type].fields) {
     if (kind === 'reserved32') continue;
-    const v = values[field];
-    out[jsonKey(field, kind)] = typeof v === 'bigint' ? v.toString() : v;
+    out[jsonKey(field, kind)] = toJsonValue(values[field]);
   }
   return out;
 }
@@ -227,32 +296,50 @@ export function messageFromJson(json: unknown): Message {
     allowed.add(key);
     const v = obj[key];
     const bad = (want: string): Error => new Error(`${name}.${key} must be ${want}, got ${JSON.stringify(v)}`);
-    switch (kind) {
-      case 'u32':
-        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffffffff) throw bad('a u32 number');
-        msg[field] = v;
-        break;
-      case 'i32':
-        if (!Number.isInteger(v) || (v as number) < -0x80000000 || (v as number) > 0x7fffffff) throw bad('an i32 number');
-        msg[field] = v;
-        break;
-      case 'u64': {
-        if (typeof v !== 'string' || !/^(0|[1-9][0-9]*)$/.test(v) || BigInt(v) > U64_MAX) throw bad('a u64 decimal string');
-        msg[field] = BigInt(v);
-        break;
-      }
-      case 'str':
-        if (typeof v !== 'string') throw bad('a string');
-        msg[field] = v;
-        break;
-      case 'json':
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('an object');
-        msg[field] = v;
-        break;
+    if (typeof kind === 'object') {
+      if (!Array.isArray(v)) throw bad('an array');
+      msg[field] = v.map((e, i) => scalarsFromJson(`${name}.${key}[${i}]`, e, kind.list));
+      continue;
     }
+    msg[field] = scalarFromJson(kind, v, bad);
   }
   for (const key of Object.keys(obj)) {
     if (!allowed.has(key)) throw new Error(`${name} has no field ${JSON.stringify(key)}`);
   }
   return msg as unknown as Message;
+}
+
+function scalarsFromJson(what: string, e: unknown, fields: ListKind['list']): Record<string, unknown> {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`${what} must be an object`);
+  const obj = e as JsonObject;
+  const out: Record<string, unknown> = {};
+  for (const [f, k] of fields) {
+    out[f] = scalarFromJson(k, obj[f], (want) => new Error(`${what}.${f} must be ${want}, got ${JSON.stringify(obj[f])}`));
+  }
+  for (const key of Object.keys(obj)) {
+    if (!fields.some(([f]) => f === key)) throw new Error(`${what} has no field ${JSON.stringify(key)}`);
+  }
+  return out;
+}
+
+function scalarFromJson(kind: ScalarKind, v: unknown, bad: (want: string) => Error): unknown {
+  switch (kind) {
+    case 'u32':
+      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffffffff) throw bad('a u32 number');
+      return v;
+    case 'i32':
+      if (!Number.isInteger(v) || (v as number) < -0x80000000 || (v as number) > 0x7fffffff) throw bad('an i32 number');
+      return v;
+    case 'u64':
+      if (typeof v !== 'string' || !/^(0|[1-9][0-9]*)$/.test(v) || BigInt(v) > U64_MAX) throw bad('a u64 decimal string');
+      return BigInt(v);
+    case 'str':
+      if (typeof v !== 'string') throw bad('a string');
+      return v;
+    case 'json':
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('an object');
+      return v;
+    case 'reserved32':
+      return 0;
+  }
 }

@@ -143,7 +143,7 @@ function stasisBin(): string {
     const copy = (rel: string): void => {
       fs.cpSync(path.join(root, rel), path.join(dir, rel), { recursive: true });
     };
-    for (const rel of ['package.json', 'bin', path.join('dist', 'src'), path.join('native', 'build', 'libstasis.so'), path.join('native', 'build', 'stasis-restore')]) {
+    for (const rel of ['package.json', 'bin', path.join('dist', 'src'), path.join('native', 'build', 'libstasis.so'), path.join('native', 'build', 'stasis-restore'), path.join('native', 'build', 'stasis-init')]) {
       copy(rel);
     }
     execFileSync('chmod', ['-R', 'a+rX', dir]);

@@ -62,6 +62,7 @@ export class FakeAgent {
       ppid: 1,
       flags: opts.restarted ? HELLO_RESTARTED : 0,
       procId: BigInt(opts.procId ?? 0),
+      pidns: 0n,
       name: opts.name ?? `agent${opts.pid}`,
       ckptDir: opts.ckptDir,
       hostname: 'testhost',

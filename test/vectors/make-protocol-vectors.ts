@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../../src/native/paths';
-import { FRAME_HEADER_SIZE } from '../../src/protocol/frame';
+import { FRAME_HEADER_SIZE, PROTOCOL_VERSION } from '../../src/protocol/frame';
 import { encodeMessage, Message, messageCode, messageToJson } from '../../src/protocol/messages';
 
 export interface GoodVector {
@@ -29,16 +29,21 @@ const CKPT = '/home/user/stasis-ckpt';
 
 /** Client-message vectors are named client-*; the C side does not speak those. */
 export const GOOD: GoodVector[] = [
-  { name: 'hello-first', message: { type: 'HELLO', pid: 4242, ppid: 1, flags: 0, procId: 0n, name: 'app', ckptDir: CKPT, hostname: 'node1' } },
-  { name: 'hello-restarted', message: { type: 'HELLO', pid: 31337, ppid: 31336, flags: 1, procId: 7n, name: 'café-π', ckptDir: '/tmp/ckpt dir/ünï', hostname: 'build-host.example.org' } },
-  { name: 'hello-empty-strings', message: { type: 'HELLO', pid: 1, ppid: 0, flags: 0, procId: 0n, name: '', ckptDir: '', hostname: '' } },
-  { name: 'hello-max', message: { type: 'HELLO', pid: 0xffffffff, ppid: 0xffffffff, flags: 0xffffffff, procId: (1n << 64n) - 1n, name: 'x'.repeat(300), ckptDir: CKPT, hostname: 'h' } },
+  { name: 'hello-first', message: { type: 'HELLO', pid: 4242, ppid: 1, flags: 0, procId: 0n, pidns: 4026531836n, name: 'app', ckptDir: CKPT, hostname: 'node1' } },
+  { name: 'hello-restarted', message: { type: 'HELLO', pid: 31337, ppid: 31336, flags: 1, procId: 7n, pidns: 4026532901n, name: 'café-π', ckptDir: '/tmp/ckpt dir/ünï', hostname: 'build-host.example.org' } },
+  { name: 'hello-empty-strings', message: { type: 'HELLO', pid: 1, ppid: 0, flags: 0, procId: 0n, pidns: 0n, name: '', ckptDir: '', hostname: '' } },
+  { name: 'hello-max', message: { type: 'HELLO', pid: 0xffffffff, ppid: 0xffffffff, flags: 0xffffffff, procId: (1n << 64n) - 1n, pidns: (1n << 64n) - 1n, name: 'x'.repeat(300), ckptDir: CKPT, hostname: 'h' } },
   { name: 'welcome', message: { type: 'WELCOME', procId: 1n } },
   { name: 'welcome-big', message: { type: 'WELCOME', procId: 0x0123456789abcdefn } },
   { name: 'suspend', message: { type: 'SUSPEND', ckptId: 3n } },
   { name: 'suspended-ok', message: { type: 'SUSPENDED', ckptId: 3n, status: 0, nthreads: 4 } },
   { name: 'suspended-error', message: { type: 'SUSPENDED', ckptId: 3n, status: -12, nthreads: 0 } },
-  { name: 'write', message: { type: 'WRITE', ckptId: 3n, imagePath: `${CKPT}/gen-000001/app-4242.img` } },
+  { name: 'write', message: { type: 'WRITE', ckptId: 3n, imagePath: `${CKPT}/gen-000001/app-4242.img`, shares: [] } },
+  { name: 'write-shares', message: { type: 'WRITE', ckptId: 4n, imagePath: `${CKPT}/gen-000002/sort-7.img`, shares: [{ fd: 0, flags: 4, shareId: 0x600000003n }, { fd: 1, flags: 3, shareId: 0x700000001n }, { fd: -1, flags: 0xffffffff, shareId: (1n << 64n) - 1n }] } },
+  { name: 'hello-init', message: { type: 'HELLO', pid: 1, ppid: 0, flags: 2, procId: 0n, pidns: 4026532901n, name: 'stasis-init', ckptDir: CKPT, hostname: 'node1' } },
+  { name: 'list', message: { type: 'LIST', ckptId: 5n } },
+  { name: 'listed-empty', message: { type: 'LISTED', ckptId: 5n, procs: [], shares: [] } },
+  { name: 'listed-tree', message: { type: 'LISTED', ckptId: 5n, procs: [{ pid: 2, ppid: 1, pgid: 2, sid: 1, status: -1, flags: 0 }, { pid: 7, ppid: 2, pgid: 2, sid: 1, status: 256, flags: 1 }], shares: [{ pid: 2, fd: 1, flags: 1, shareId: 0x200000001n }, { pid: 7, fd: 1, flags: 0, shareId: 0x200000001n }] } },
   { name: 'written-ok', message: { type: 'WRITTEN', ckptId: 3n, status: 0, imageBytes: 1234567890123n, message: '' } },
   { name: 'written-error', message: { type: 'WRITTEN', ckptId: 3n, status: -28, imageBytes: 0n, message: 'write app-4242.img.tmp: No space left on device' } },
   { name: 'written-min-status', message: { type: 'WRITTEN', ckptId: 9n, status: -2147483648, imageBytes: 0n, message: 'x' } },
@@ -63,7 +68,7 @@ function header(magic: string, version: number, type: number, length: number): B
 }
 
 function frame(type: number, payload: Buffer, length = payload.length): Buffer {
-  return Buffer.concat([header('STSP', 1, type, length), payload]);
+  return Buffer.concat([header('STSP', PROTOCOL_VERSION, type, length), payload]);
 }
 
 function u32(v: number): Buffer {
@@ -85,7 +90,7 @@ function str(raw: Buffer): Buffer {
 }
 
 function helloPayload(reserved: number, name: Buffer): Buffer {
-  return Buffer.concat([u32(42), u32(1), u32(0), u32(reserved), u64(0n), str(name), str(Buffer.from(CKPT)), str(Buffer.from('h'))]);
+  return Buffer.concat([u32(42), u32(1), u32(0), u32(reserved), u64(0n), u64(0n), str(name), str(Buffer.from(CKPT)), str(Buffer.from('h'))]);
 }
 
 const HELLO = messageCode('HELLO');
@@ -93,6 +98,8 @@ const WELCOME = messageCode('WELCOME');
 const SUSPEND = messageCode('SUSPEND');
 const WRITTEN = messageCode('WRITTEN');
 const KILL = messageCode('KILL');
+const WRITE = messageCode('WRITE');
+const LISTED = messageCode('LISTED');
 const REQUEST = messageCode('REQUEST');
 const welcome = encodeMessage({ type: 'WELCOME', procId: 1n });
 
@@ -101,20 +108,24 @@ export const BAD: BadVector[] = [
   { name: 'bad-magic', bytes: Buffer.concat([header('STSQ', 1, WELCOME, 8), u64(1n)]), reason: 'bad-magic' },
   { name: 'bad-magic-http', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), reason: 'bad-magic' },
   { name: 'bad-version-0', bytes: Buffer.concat([header('STSP', 0, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
-  { name: 'bad-version-2', bytes: Buffer.concat([header('STSP', 2, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-1', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION - 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-3', bytes: Buffer.concat([header('STSP', 3, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
   { name: 'unknown-type-0', bytes: frame(0x00, Buffer.alloc(0)), reason: 'unknown-type' },
   { name: 'unknown-type-0x10', bytes: frame(0x10, u64(1n)), reason: 'unknown-type' },
-  { name: 'too-long', bytes: header('STSP', 1, WELCOME, 1048577), reason: 'too-long' },
-  { name: 'too-long-max', bytes: header('STSP', 1, HELLO, 0xffffffff), reason: 'too-long' },
+  { name: 'too-long', bytes: header('STSP', PROTOCOL_VERSION, WELCOME, 1048577), reason: 'too-long' },
+  { name: 'too-long-max', bytes: header('STSP', PROTOCOL_VERSION, HELLO, 0xffffffff), reason: 'too-long' },
   { name: 'truncated-header', bytes: welcome.subarray(0, 7), reason: 'truncated' },
   { name: 'truncated-payload', bytes: welcome.subarray(0, welcome.length - 3), reason: 'truncated' },
   { name: 'short-payload-welcome', bytes: frame(WELCOME, u32(1)), reason: 'short-payload' },
-  { name: 'short-payload-hello-str', bytes: frame(HELLO, Buffer.concat([u32(42), u32(1), u32(0), u32(0), u64(0n), u32(100)])), reason: 'short-payload' },
+  { name: 'short-payload-hello-str', bytes: frame(HELLO, Buffer.concat([u32(42), u32(1), u32(0), u32(0), u64(0n), u64(0n), u32(100)])), reason: 'short-payload' },
   { name: 'trailing-bytes-suspend', bytes: frame(SUSPEND, Buffer.concat([u64(3n), Buffer.from([0])])), reason: 'trailing-bytes' },
   { name: 'trailing-bytes-kill', bytes: frame(KILL, u32(0)), reason: 'trailing-bytes' },
   { name: 'bad-utf8-hello-name', bytes: frame(HELLO, helloPayload(0, Buffer.from([0x61, 0xff, 0xfe]))), reason: 'bad-utf8' },
   { name: 'bad-field-hello-reserved', bytes: frame(HELLO, helloPayload(5, Buffer.from('app'))), reason: 'bad-field' },
   { name: 'bad-field-written-reserved', bytes: frame(WRITTEN, Buffer.concat([u64(3n), u32(0), u32(1), u64(10n), str(Buffer.alloc(0))])), reason: 'bad-field' },
+  { name: 'short-payload-write-shares', bytes: frame(WRITE, Buffer.concat([u64(3n), str(Buffer.from('/x')), u32(2), u32(1), u32(0), u64(1n)])), reason: 'short-payload' },
+  { name: 'short-payload-listed-count', bytes: frame(LISTED, Buffer.concat([u64(3n), u32(0xffffffff)])), reason: 'short-payload' },
+  { name: 'trailing-bytes-listed', bytes: frame(LISTED, Buffer.concat([u64(3n), u32(0), u32(0), u32(0)])), reason: 'trailing-bytes' },
   { name: 'client-bad-json', bytes: frame(REQUEST, Buffer.from('{"cmd":')), reason: 'bad-json' },
   { name: 'client-json-not-object', bytes: frame(REQUEST, Buffer.from('["checkpoint"]')), reason: 'bad-json' },
 ];

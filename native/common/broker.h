@@ -1,0 +1,32 @@
+/*
+ * Messages between stasis-init and the processes it recreates on restart (one
+ * SOCK_SEQPACKET pair each; native/init/tree.c): first the phases that rebuild sessions
+ * and process groups, then the fd broker the loaders use for what processes share.
+ * Both sides are built from this header; the messages never leave the machine.
+ */
+#ifndef STASIS_BROKER_H
+#define STASIS_BROKER_H
+#include <stdint.h>
+
+enum broker_op {
+	BROKER_PUT = 1,   /* loader → init, with the fd (SCM_RIGHTS) */
+	BROKER_GET = 2,   /* loader → init; answered by FD (with the fd) or FAIL */
+	BROKER_DONE = 3,  /* loader → init: every fd is placed */
+	BROKER_FD = 4,
+	BROKER_FAIL = 5,
+	BROKER_PHASE = 10, /* process → init: reached phase `kind` */
+	BROKER_GO = 11,    /* init → process: every process reached phase `kind` */
+};
+
+enum broker_kind {
+	BROKER_DESC = 1,      /* key: the FD_SHARE share id */
+	BROKER_PIPE_READ = 2, /* key: the pipe's id (its inode at checkpoint time) */
+	BROKER_PIPE_WRITE = 3,
+};
+
+struct broker_msg {
+	uint32_t op;
+	uint32_t kind;
+	uint64_t key;
+};
+#endif

@@ -1,0 +1,356 @@
+/*
+ * The init's link to the coordinator (docs/protocol.md, "The namespace's init"). The init
+ * is not checkpointed; it answers LIST while every agent of its namespace is suspended:
+ *
+ *   - every process of the namespace but itself, from its own /proc: pid, ppid, process
+ *     group, session, and for a zombie its wait status, so the coordinator can tell
+ *     whether a process it has not heard from is missing (and wait for it) and the
+ *     restart can rebuild the tree;
+ *   - which fds share an open file description across processes (kcmp KCMP_FILE, after
+ *     grouping by the inode the fd points to), and which pipes have ends in more than one
+ *     process (both ends inside: a pipe to the outside is not ours to recreate), with the
+ *     process that owns each: it saves the description (or the pipe's bytes) and recreates
+ *     it on restart; the others receive it from init then.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/kcmp.h>
+#include "init.h"
+#include "../common/proto.h"
+
+static int send_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int send_msg(int fd, const struct proto_msg *m, size_t extra)
+{
+	size_t cap = PROTO_HEADER + 16384 + extra;
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	long n = proto_encode(m, buf, cap);
+	int e = n < 0 ? -1 : send_all(fd, buf, (size_t)n);
+	free(buf);
+	return e;
+}
+
+static struct proto_msg msg;
+static uint8_t frame[PROTO_HEADER + 65536];
+
+static int recv_msg(int fd, struct proto_msg *m)
+{
+	uint16_t type;
+	const char *why = "";
+	if (recv_all(fd, frame, PROTO_HEADER))
+		return -1;
+	long len = proto_check_header(frame, &type, &why);
+	if (len < 0 || len > 65536 || recv_all(fd, frame + PROTO_HEADER, (size_t)len) ||
+	    proto_decode(type, frame + PROTO_HEADER, (uint32_t)len, m, &why)) {
+		init_say("bad frame from the coordinator: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+int coord_connect(const char *addr, const char *ckpt_dir)
+{
+	unsigned a, b, c, d, port;
+	char tail;
+	if (sscanf(addr, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &port, &tail) != 5 || a > 255 || b > 255 ||
+	    c > 255 || d > 255 || !port || port > 65535)
+		init_die("--coord must be IPV4:PORT, not %s", addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(a << 24 | b << 16 | c << 8 | d);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&msg, 0, sizeof(msg));
+	msg.type = MSG_HELLO;
+	msg.pid = (uint32_t)getpid();
+	msg.flags = HELLO_INIT;
+	msg.pidns = init_pidns();
+	snprintf(msg.name, sizeof(msg.name), "stasis-init");
+	snprintf(msg.ckpt_dir, sizeof(msg.ckpt_dir), "%s", ckpt_dir);
+	gethostname(msg.hostname, sizeof(msg.hostname) - 1);
+	if (send_msg(fd, &msg, 0) || recv_msg(fd, &msg) || msg.type != MSG_WELCOME) {
+		close(fd);
+		return -EPROTO;
+	}
+	return fd;
+}
+
+/* ---- LIST ---- */
+
+struct fdent {
+	uint32_t pid;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	int pipe;
+	int acc;        /* O_ACCMODE of its open file description */
+	int cls;        /* index of the first entry of its open-file-description class */
+	uint32_t flags;
+	uint64_t share_id;
+};
+
+static int by_inode(const void *x, const void *y)
+{
+	const struct fdent *a = x, *b = y;
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	return a->fd - b->fd;
+}
+
+/* Reads /proc/PID/stat's fields after the command name. */
+static int read_stat(uint32_t pid, struct proto_proc *p)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *s = strrchr(buf, ')');
+	if (!s)
+		return -1;
+	char state;
+	unsigned ppid, pgid, sid;
+	if (sscanf(s + 2, "%c %u %u %u", &state, &ppid, &pgid, &sid) != 4)
+		return -1;
+	p->pid = pid;
+	p->ppid = ppid;
+	p->pgid = pgid;
+	p->sid = sid;
+	p->status = -1;
+	p->flags = 0;
+	if (state == 'Z') {
+		/* Field 52, exit_code: the wait status a parent would get. */
+		char *t = s + 2;
+		int field = 3;
+		while (field < 52 && (t = strchr(t, ' ')))
+			t++, field++;
+		p->status = t ? atoi(t) : 0;
+		p->flags = LISTED_ZOMBIE;
+	}
+	return 0;
+}
+
+static void list_fds(uint32_t pid, struct fdent **v, size_t *n, size_t *cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char fdpath[400], link[64];
+		struct stat st;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, e->d_name);
+		if (stat(fdpath, &st) < 0)
+			continue;
+		ssize_t l = readlink(fdpath, link, sizeof(link) - 1);
+		link[l > 0 ? l : 0] = 0;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			*v = realloc(*v, *cap * sizeof(**v));
+			if (!*v)
+				init_die("out of memory");
+		}
+		int acc = 0;
+		char info[400], text[512];
+		snprintf(info, sizeof(info), "/proc/%u/fdinfo/%s", pid, e->d_name);
+		FILE *f = fopen(info, "re");
+		if (f) {
+			size_t got = fread(text, 1, sizeof(text) - 1, f);
+			text[got] = 0;
+			fclose(f);
+			const char *fl = strstr(text, "flags:");
+			acc = fl ? (int)(strtoul(fl + 6, 0, 8) & 3) : 0;
+		}
+		(*v)[(*n)++] = (struct fdent){ pid, atoi(e->d_name), st.st_dev, st.st_ino,
+					       S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:", 5), acc, -1, 0, 0 };
+	}
+	closedir(d);
+}
+
+static int same_file(const struct fdent *a, const struct fdent *b)
+{
+	return syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILE, a->fd, b->fd) == 0;
+}
+
+/* Marks what is shared across processes in one run of entries on the same inode. */
+static void classify(struct fdent *g, size_t n)
+{
+	int pids = 0;
+	for (size_t i = 0; i < n; i++)
+		pids += i == 0 || g[i].pid != g[i - 1].pid;
+	if (pids < 2)
+		return;
+	/* A pipe is the computation's own when it holds both ends; one with only write (or
+	 * only read) ends inside leads outside (the output `stasis launch` was given): its
+	 * descriptions are shared like any file's, and each restart gets a new outside. */
+	int readers = 0, writers = 0;
+	for (size_t i = 0; i < n; i++) {
+		readers |= g[i].acc != 1;
+		writers |= g[i].acc != 0;
+	}
+	int own_pipe = g[0].pipe && readers && writers;
+	/* Entries are sorted by (pid, fd): the first of a class is its owner. */
+	for (size_t i = 0; i < n; i++) {
+		g[i].cls = (int)i;
+		for (size_t j = 0; j < i; j++)
+			if (g[j].cls == (int)j && same_file(&g[j], &g[i])) {
+				g[i].cls = (int)j;
+				break;
+			}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct fdent *o = &g[g[i].cls];
+		int spans = 0;
+		for (size_t j = 0; j < n; j++)
+			spans |= g[j].cls == g[i].cls && g[j].pid != o->pid;
+		if (spans) {
+			g[i].share_id = (uint64_t)o->pid << 32 | (uint32_t)o->fd;
+			if ((size_t)g[i].cls == i)
+				g[i].flags |= SHARE_OWNER;
+		}
+		if (own_pipe) {
+			g[i].flags |= SHARE_PIPE;
+			if (g[i].pid == g[0].pid)
+				g[i].flags |= SHARE_PIPE_OWNER;
+		}
+	}
+}
+
+static int answer_list(int fd, uint64_t ckpt_id)
+{
+	struct proto_proc *procs = 0;
+	size_t np = 0, pcap = 0;
+	struct fdent *fds = 0;
+	size_t nf = 0, fcap = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+		if (*end || !pid || pid == (unsigned long)getpid())
+			continue;
+		struct proto_proc p;
+		if (read_stat((uint32_t)pid, &p))
+			continue; /* gone meanwhile: reaped */
+		if (np == pcap) {
+			pcap = pcap ? pcap * 2 : 64;
+			procs = realloc(procs, pcap * sizeof(*procs));
+			if (!procs)
+				init_die("out of memory");
+		}
+		procs[np++] = p;
+		if (!(p.flags & LISTED_ZOMBIE))
+			list_fds((uint32_t)pid, &fds, &nf, &fcap);
+	}
+	closedir(d);
+	qsort(fds, nf, sizeof(*fds), by_inode);
+	for (size_t i = 0; i < nf;) {
+		size_t j = i;
+		while (j < nf && fds[j].dev == fds[i].dev && fds[j].ino == fds[i].ino)
+			j++;
+		classify(fds + i, j - i);
+		i = j;
+	}
+	size_t ns = 0;
+	for (size_t i = 0; i < nf; i++)
+		ns += fds[i].flags || fds[i].share_id;
+	uint8_t *pb = malloc(np * PROTO_PROC_SIZE + 1), *sb = malloc(ns * PROTO_LSHARE_SIZE + 1);
+	if (!pb || !sb)
+		init_die("out of memory");
+	for (size_t i = 0; i < np; i++)
+		proto_put_proc(pb + i * PROTO_PROC_SIZE, &procs[i]);
+	size_t k = 0;
+	for (size_t i = 0; i < nf; i++) {
+		if (!fds[i].flags && !fds[i].share_id)
+			continue;
+		struct proto_lshare s = { fds[i].pid, fds[i].fd, fds[i].flags, fds[i].share_id };
+		proto_put_lshare(sb + k++ * PROTO_LSHARE_SIZE, &s);
+	}
+	struct proto_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		init_die("out of memory");
+	m->type = MSG_LISTED;
+	m->ckpt_id = ckpt_id;
+	m->procs = pb;
+	m->nprocs = (uint32_t)np;
+	m->shares = sb;
+	m->nshares = (uint32_t)ns;
+	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE);
+	free(m);
+	free(pb);
+	free(sb);
+	free(procs);
+	free(fds);
+	return e;
+}
+
+int coord_handle(int fd)
+{
+	if (recv_msg(fd, &msg))
+		return -1;
+	switch (msg.type) {
+	case MSG_LIST:
+		return answer_list(fd, msg.ckpt_id) ? -1 : 0;
+	case MSG_KILL:
+		return 0; /* the agents are told too; their deaths end the namespace */
+	default:
+		init_say("unexpected %s from the coordinator", proto_type_name(msg.type));
+		return 0;
+	}
+}

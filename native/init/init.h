@@ -1,0 +1,65 @@
+/*
+ * stasis-init: the computation's own PID namespace and the process that is its PID 1.
+ *
+ *   stasis-init launch  --coord IPV4:PORT --ckpt-dir DIR [--preload LIB] -- PROGRAM [ARGS...]
+ *   stasis-init restart --coord IPV4:PORT --ckpt-dir DIR --loader PATH   (plan on fd 3)
+ *
+ * A normal libc program (it never runs while application threads are stopped). Files:
+ * ns.c (namespaces, supervision), coord.c (the init's coordinator link: LIST),
+ * tree.c (restart: recreating processes, sessions, groups and zombies, and the fd broker).
+ */
+#ifndef STASIS_INIT_H
+#define STASIS_INIT_H
+#include <stdint.h>
+#include <sys/types.h>
+
+struct init_opts {
+	const char *coord;    /* IPV4:PORT */
+	const char *ckpt_dir;
+	const char *loader;   /* restart: path of stasis-restore */
+	const char *preload;  /* launch: LD_PRELOAD for the program (the agent first) */
+	char **argv;          /* launch: the program */
+	int restart;
+};
+
+/* One process of a restart plan (docs/architecture.md, "Restart plan"). */
+struct plan_proc {
+	pid_t pid, ppid, pgid, sid;
+	int zombie;           /* 1: recreate as a zombie with wait status `status` */
+	int status;
+	char *image;          /* live processes: the image to restore */
+	int sock[2];          /* [0] init's end, [1] the process's: phases and the fd broker */
+	int done;             /* its loader finished placing fds (or it is a zombie) */
+};
+
+struct plan {
+	pid_t main;           /* the process whose exit ends the computation */
+	struct plan_proc *procs;
+	int n;
+};
+
+extern int init_in_userns;   /* not root: a user namespace maps us to ourselves */
+
+/* ns.c */
+void init_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void init_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Enters the namespaces; returns in PID 1 of the new PID namespace (the caller's process
+ * waits for it and exits with its status). */
+void init_enter_namespaces(void);
+pid_t init_clone_pid(pid_t want);       /* fork with an exact PID (0 in the child) */
+uint64_t init_pidns(void);
+/* Runs the computation's PID 1 until `main` exits; returns its exit code. */
+__attribute__((noreturn)) void init_serve(pid_t main, int coord_fd);
+
+/* coord.c */
+int coord_connect(const char *addr, const char *ckpt_dir); /* HELLO as init; fd or -errno */
+/* Handles one frame from the coordinator; returns -1 when the link is gone. */
+int coord_handle(int fd);
+
+/* tree.c */
+void plan_read(int fd, struct plan *p);
+/* Runs the loader's checks on every image (before anything is created). */
+void tree_check(const struct plan *p, const struct init_opts *o);
+/* Recreates the plan's processes; returns in init once every one has placed its fds. */
+void tree_restore(struct plan *p, const struct init_opts *o);
+#endif

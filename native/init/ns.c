@@ -1,0 +1,219 @@
+/*
+ * The computation's namespaces, and the life of its PID 1.
+ *
+ *   stasis-init (outer)   waits for init, forwards termination signals, exits with the
+ *    │                    computation's status; dies → everything below dies
+ *    └─ init, PID 1 of fresh PID + mount + IPC namespaces (inside a fresh user namespace
+ *       when not root: uid and gid map to themselves). It mounts its own /proc, makes its
+ *       own session, joins the coordinator as the namespace's init, and reaps.
+ *        └─ the program (PID 2), or on restart the recreated tree with its old PIDs
+ *
+ * Why a namespace from the start: PIDs then restart as they were (clone3 set_tid needs
+ * a PID namespace we own), orphans are reparented to an init we control, and the init can
+ * list every process of the computation, so a checkpoint cannot miss one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "init.h"
+
+int init_in_userns;
+
+void init_say(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	dprintf(2, "stasis: %s\n", line);
+}
+
+void init_die(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	dprintf(2, "stasis: %s\n", line);
+	_exit(1);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = n < 0 ? -errno : 0;
+	close(fd);
+	return e;
+}
+
+static int map_ids(uid_t uid, gid_t gid)
+{
+	char line[64];
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(line, sizeof(line), "%u %u 1", uid, uid);
+	int e = write_file("/proc/self/uid_map", line);
+	if (e)
+		return e;
+	snprintf(line, sizeof(line), "%u %u 1", gid, gid);
+	return write_file("/proc/self/gid_map", line);
+}
+
+/* Termination signals that reach the outer process (or init) go to the program. */
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 };
+
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (unsigned i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(set, forwarded[i]);
+	sigprocmask(SIG_BLOCK, set, 0);
+}
+
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The outer process: waits for `child`, forwarding signals; exits with its status. */
+static __attribute__((noreturn)) void outer_wait(pid_t child)
+{
+	sigset_t set;
+	block_signals(&set);
+	for (;;) {
+		int status;
+		pid_t w = waitpid(child, &status, WNOHANG);
+		if (w == child)
+			_exit(exit_code(status));
+		if (w < 0 && errno == ECHILD)
+			_exit(1);
+		int sig = sigwaitinfo(&set, 0);
+		if (sig > 0 && sig != SIGCHLD)
+			kill(child, sig);
+	}
+}
+
+pid_t init_clone_pid(pid_t want)
+{
+	struct clone_args a;
+	memset(&a, 0, sizeof(a));
+	a.exit_signal = SIGCHLD;
+	if (want) {
+		a.set_tid = (uint64_t)(uintptr_t)&want;
+		a.set_tid_size = 1;
+	}
+	long r = syscall(SYS_clone3, &a, sizeof(a));
+	return r < 0 ? -errno : (pid_t)r;
+}
+
+uint64_t init_pidns(void)
+{
+	char link[64];
+	ssize_t n = readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = 0;
+	const char *p = strchr(link, '[');
+	return p ? strtoull(p + 1, 0, 10) : 0;
+}
+
+void init_enter_namespaces(void)
+{
+	pid_t parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(137);
+	if (geteuid() != 0) {
+		uid_t uid = getuid();
+		gid_t gid = getgid();
+		if (unshare(CLONE_NEWUSER) < 0)
+			init_die("user namespaces are unavailable (%s): without them a computation cannot keep "
+				 "its PIDs; ask the administrator to allow unprivileged user namespaces "
+				 "(sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces)", strerror(errno));
+		int e = map_ids(uid, gid);
+		if (e)
+			init_die("cannot map ids in the user namespace: %s", strerror(-e));
+		init_in_userns = 1;
+	}
+	struct clone_args a;
+	memset(&a, 0, sizeof(a));
+	a.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC;
+	a.exit_signal = SIGCHLD;
+	long init = syscall(SYS_clone3, &a, sizeof(a));
+	if (init < 0)
+		init_die("cannot create the PID namespace: %s", strerror(errno));
+	if (init > 0)
+		outer_wait((pid_t)init);
+
+	/* PID 1 from here. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (mount(0, "/", 0, MS_REC | MS_PRIVATE, 0) < 0)
+		init_die("cannot make the mount namespace private: %s", strerror(errno));
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0) < 0)
+		init_die("cannot mount /proc for the PID namespace: %s", strerror(errno));
+	setsid();
+	prctl(PR_SET_NAME, "stasis-init");
+}
+
+/* Reaps every child; returns 1 (with *code set) once `main` has exited. */
+static int reap(pid_t main, int *code)
+{
+	int status, done = 0;
+	pid_t w;
+	while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (w == main) {
+			*code = exit_code(status);
+			done = 1;
+		}
+	}
+	return done;
+}
+
+void init_serve(pid_t main, int coord_fd)
+{
+	sigset_t set;
+	block_signals(&set);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		init_die("signalfd: %s", strerror(errno));
+	int code = 0;
+	for (;;) {
+		if (reap(main, &code))
+			_exit(code);
+		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { coord_fd, POLLIN, 0 } };
+		int n = poll(p, coord_fd >= 0 ? 2 : 1, -1);
+		if (n < 0 && errno != EINTR)
+			init_die("poll: %s", strerror(errno));
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if ((int)si.ssi_signo != SIGCHLD)
+					kill(main, (int)si.ssi_signo);
+				break;
+			}
+		}
+		if (coord_fd >= 0 && p[1].revents && coord_handle(coord_fd) < 0) {
+			close(coord_fd);
+			coord_fd = -1;
+		}
+	}
+}

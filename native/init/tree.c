@@ -1,0 +1,440 @@
+/*
+ * Restart: recreating the computation's processes with their old PIDs, parents, sessions,
+ * process groups and zombies, then handing each live one to stasis-restore with its image.
+ *
+ * The plan (written by `stasis restart`, docs/architecture.md "Restart plan") comes on
+ * fd 3 as text:
+ *
+ *   stasis-plan 1
+ *   main PID
+ *   proc PID PPID PGID SID IMAGE-PATH          (the path is the rest of the line)
+ *   zombie PID PPID PGID SID WAIT-STATUS
+ *
+ * A child can only be made by its parent, so each process (still running this program)
+ * forks its own children with clone3 set_tid. Sessions come first (setsid right after
+ * creation, before any child inherits the session), then two rounds of setpgid: group
+ * leaders make their groups, then members join. Init runs the rounds as barriers over
+ * one SOCK_SEQPACKET pair per process. Zombies then exit with their old status, and their
+ * parents wait until they have (without reaping them) so no SIGCHLD is left pending.
+ *
+ * The same pairs then carry the fd broker: a loader that restores an open file
+ * description (or creates a pipe) other processes share PUTs it to init; the others GET it
+ * (docs/image-format.md, FD_SHARE). Init holds the fds until every loader has said DONE,
+ * then closes its copies, so no pipe keeps a stray writer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "init.h"
+#include "../common/broker.h"
+
+#define STALL_MS 300000 /* no message from any process for this long: give up */
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (!p)
+		init_die("out of memory");
+	return p;
+}
+
+static struct plan_proc *find(struct plan *p, pid_t pid)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->procs[i].pid == pid)
+			return &p->procs[i];
+	return 0;
+}
+
+static void check_plan(struct plan *p)
+{
+	if (!p->n)
+		init_die("the restart plan has no processes");
+	if (!find(p, p->main) || find(p, p->main)->zombie)
+		init_die("the restart plan's main process %d is not a live process of the plan", p->main);
+	for (int i = 0; i < p->n; i++) {
+		struct plan_proc *q = &p->procs[i];
+		if (q->pid <= 1 || q->ppid < 1 || q->pgid < 1 || q->sid < 1)
+			init_die("restart plan: process %d has an impossible identity", q->pid);
+		for (int j = 0; j < i; j++)
+			if (p->procs[j].pid == q->pid)
+				init_die("restart plan: process %d appears twice", q->pid);
+		struct plan_proc *parent = q->ppid == 1 ? 0 : find(p, q->ppid);
+		if (q->ppid != 1 && (!parent || parent->zombie))
+			init_die("restart plan: the parent %d of process %d is not a live process of the plan", q->ppid, q->pid);
+		pid_t inherited = parent ? parent->sid : 1;
+		if (q->sid != q->pid && q->sid != inherited)
+			init_die("process %d is in session %d, which neither it nor its parent leads: restoring "
+				 "such a session is not supported yet", q->pid, q->sid);
+		struct plan_proc *leader = q->pgid == 1 ? 0 : find(p, q->pgid);
+		if (q->pgid != 1 && !leader)
+			init_die("process %d is in process group %d, whose leader has exited: restoring such a "
+				 "group is not supported yet", q->pid, q->pgid);
+		if ((leader ? leader->sid : 1) != q->sid)
+			init_die("restart plan: process %d and the leader of its group %d are in different sessions",
+				 q->pid, q->pgid);
+	}
+}
+
+void plan_read(int fd, struct plan *p)
+{
+	size_t len = 0, cap = 0;
+	char *text = 0;
+	for (;;) {
+		if (len + 4096 + 1 > cap)
+			text = xrealloc(text, cap = cap * 2 + 8192);
+		ssize_t r = read(fd, text + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			init_die("cannot read the restart plan on fd 3: %s", strerror(errno));
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	text[len] = 0;
+	int line_no = 0, header = 0;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		line_no++;
+		if (!header) {
+			if (strcmp(line, "stasis-plan 1"))
+				init_die("the restart plan does not start with \"stasis-plan 1\"");
+			header = 1;
+			continue;
+		}
+		int pid, ppid, pgid, sid, status, off = 0;
+		if (sscanf(line, "main %d%n", &pid, &off) == 1 && !line[off]) {
+			p->main = pid;
+			continue;
+		}
+		p->procs = xrealloc(p->procs, (size_t)(p->n + 1) * sizeof(*p->procs));
+		struct plan_proc *q = &p->procs[p->n];
+		memset(q, 0, sizeof(*q));
+		if (sscanf(line, "proc %d %d %d %d %n", &pid, &ppid, &pgid, &sid, &off) == 4 && off && line[off]) {
+			q->image = line + off;
+		} else if (sscanf(line, "zombie %d %d %d %d %d%n", &pid, &ppid, &pgid, &sid, &status, &off) == 5 && !line[off]) {
+			q->zombie = 1;
+			q->status = status;
+		} else {
+			init_die("restart plan line %d is malformed", line_no);
+		}
+		q->pid = pid;
+		q->ppid = ppid;
+		q->pgid = pgid;
+		q->sid = sid;
+		p->n++;
+	}
+	if (!header)
+		init_die("the restart plan is empty");
+	check_plan(p);
+}
+
+/* ---- the processes' side, before they exec the loader ---- */
+
+static void send_op(int fd, uint32_t op, uint32_t kind)
+{
+	struct broker_msg m = { op, kind, 0 };
+	if (send(fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+		_exit(1); /* init is gone: the namespace is going down */
+}
+
+static void phase(int fd, uint32_t n)
+{
+	send_op(fd, BROKER_PHASE, n);
+	struct broker_msg m;
+	if (recv(fd, &m, sizeof(m), 0) != sizeof(m) || m.op != BROKER_GO || m.kind != n)
+		_exit(1);
+}
+
+static void spawn(struct plan *p, struct plan_proc *q, const struct init_opts *o);
+
+static __attribute__((noreturn)) void become_zombie(int status)
+{
+	if (WIFSIGNALED(status)) {
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+		int sig = WTERMSIG(status);
+		signal(sig, SIG_DFL);
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, sig);
+		sigprocmask(SIG_UNBLOCK, &s, 0);
+		kill(getpid(), sig);
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+/* The loader needs CAP_CHECKPOINT_RESTORE (TIDs, the exe link) after exec; a non-root
+ * user in our user namespace keeps it across exec only as an ambient capability. */
+static void keep_restore_cap(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) < 0)
+		return;
+	d[CAP_CHECKPOINT_RESTORE / 32].inheritable |= 1u << (CAP_CHECKPOINT_RESTORE % 32);
+	if (syscall(SYS_capset, &h, d) < 0 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_CHECKPOINT_RESTORE, 0, 0) < 0)
+		init_say("cannot keep CAP_CHECKPOINT_RESTORE for the loader: %s", strerror(errno));
+}
+
+static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q, const struct init_opts *o)
+{
+	for (int i = 0; i < p->n; i++)
+		close(p->procs[i].sock[0]);
+	if (q->sid == q->pid && setsid() < 0)
+		init_die("process %d: cannot lead its session again: %s", q->pid, strerror(errno));
+	for (int i = 0; i < p->n; i++)
+		if (p->procs[i].ppid == q->pid)
+			spawn(p, &p->procs[i], o);
+	for (int i = 0; i < p->n; i++)
+		if (&p->procs[i] != q)
+			close(p->procs[i].sock[1]);
+	int fd = q->sock[1];
+	phase(fd, 1);
+	if (q->pgid == q->pid && q->sid != q->pid && setpgid(0, 0) < 0)
+		init_die("process %d: cannot lead its process group again: %s", q->pid, strerror(errno));
+	phase(fd, 2);
+	if (q->pgid != q->pid && setpgid(0, q->pgid) < 0)
+		init_die("process %d: cannot join process group %d: %s", q->pid, q->pgid, strerror(errno));
+	phase(fd, 3);
+	if (q->zombie)
+		become_zombie(q->status);
+	/* Our zombie children have exited by now or soon: wait (not reap), then drop the
+	 * SIGCHLD they sent, which the original process had long handled. */
+	for (int i = 0; i < p->n; i++) {
+		siginfo_t si;
+		if (p->procs[i].ppid == q->pid && p->procs[i].zombie)
+			waitid(P_PID, (id_t)p->procs[i].pid, &si, WEXITED | WNOWAIT);
+	}
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, 0);
+	struct timespec zero = { 0, 0 };
+	while (sigtimedwait(&chld, 0, &zero) > 0)
+		;
+	if (init_in_userns)
+		keep_restore_cap();
+	char broker[16];
+	snprintf(broker, sizeof(broker), "%d", fd);
+	char *argv[16];
+	int k = 0;
+	argv[k++] = "stasis-restore";
+	argv[k++] = "--coord";
+	argv[k++] = (char *)o->coord;
+	argv[k++] = "--ckpt-dir";
+	argv[k++] = (char *)o->ckpt_dir;
+	argv[k++] = "--broker";
+	argv[k++] = broker;
+	argv[k++] = "--in-pidns";
+	if (init_in_userns)
+		argv[k++] = "--drop-caps";
+	argv[k++] = q->image;
+	argv[k] = 0;
+	fcntl(fd, F_SETFD, 0);
+	execv(o->loader, argv);
+	init_die("cannot run the loader %s: %s", o->loader, strerror(errno));
+}
+
+static void spawn(struct plan *p, struct plan_proc *q, const struct init_opts *o)
+{
+	pid_t r = init_clone_pid(q->pid);
+	if (r < 0)
+		init_die("cannot recreate process %d with its PID: %s", q->pid, strerror(-r));
+	if (r == 0)
+		become(p, q, o);
+}
+
+/* ---- init's side ---- */
+
+struct held {
+	uint32_t kind;
+	uint64_t key;
+	int fd;
+};
+
+struct broker {
+	struct held *v;
+	int n;
+};
+
+static int held_fd(const struct broker *b, uint32_t kind, uint64_t key)
+{
+	for (int i = 0; i < b->n; i++)
+		if (b->v[i].kind == kind && b->v[i].key == key)
+			return b->v[i].fd;
+	return -1;
+}
+
+static void reply_fd(int sock, int fd)
+{
+	struct broker_msg m = { fd >= 0 ? BROKER_FD : BROKER_FAIL, 0, 0 };
+	struct iovec iov = { &m, sizeof(m) };
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		h.msg_control = u.buf;
+		h.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	sendmsg(sock, &h, MSG_NOSIGNAL);
+}
+
+/* Receives one message, and the fd that comes with a PUT. Returns 0, or -1 at EOF. */
+static int recv_op(int sock, struct broker_msg *m, int *fd)
+{
+	struct iovec iov = { m, sizeof(*m) };
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC);
+	*fd = -1;
+	if (r <= 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return r == sizeof(*m) ? 0 : -1;
+}
+
+void tree_check(const struct plan *p, const struct init_opts *o)
+{
+	for (int i = 0; i < p->n; i++) {
+		if (p->procs[i].zombie)
+			continue;
+		pid_t c = fork();
+		if (c < 0)
+			init_die("fork: %s", strerror(errno));
+		if (c == 0) {
+			execl(o->loader, "stasis-restore", "--check", p->procs[i].image, (char *)0);
+			init_die("cannot run the loader %s: %s", o->loader, strerror(errno));
+		}
+		int status;
+		while (waitpid(c, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			_exit(1); /* the loader said why */
+	}
+}
+
+void tree_restore(struct plan *p, const struct init_opts *o)
+{
+	for (int i = 0; i < p->n; i++) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			init_die("socketpair: %s", strerror(errno));
+		p->procs[i].sock[0] = sv[0];
+		p->procs[i].sock[1] = sv[1];
+	}
+	for (int i = 0; i < p->n; i++)
+		if (p->procs[i].ppid == 1)
+			spawn(p, &p->procs[i], o);
+	for (int i = 0; i < p->n; i++)
+		close(p->procs[i].sock[1]);
+
+	struct pollfd *pf = xrealloc(0, (size_t)p->n * sizeof(*pf));
+	uint32_t at_phase[4] = { 0 };
+	int *pending = xrealloc(0, (size_t)p->n * sizeof(int)); /* a GET waiting: its kind, key below */
+	struct broker_msg *want = xrealloc(0, (size_t)p->n * sizeof(*want));
+	struct broker b = { 0, 0 };
+	int live = 0, done = 0;
+	for (int i = 0; i < p->n; i++) {
+		pending[i] = 0;
+		live += !p->procs[i].zombie;
+	}
+	while (done < live) {
+		for (int i = 0; i < p->n; i++)
+			pf[i] = (struct pollfd){ p->procs[i].done ? -1 : p->procs[i].sock[0], POLLIN, 0 };
+		int r = poll(pf, (nfds_t)p->n, STALL_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			init_die("the restart stalled: a process waits for something no other process provides");
+		for (int i = 0; i < p->n; i++) {
+			struct plan_proc *q = &p->procs[i];
+			if (!pf[i].revents)
+				continue;
+			struct broker_msg m;
+			int fd;
+			if (recv_op(q->sock[0], &m, &fd)) {
+				if (q->zombie) {
+					q->done = 1; /* it exited, as planned */
+					continue;
+				}
+				init_die("process %d died while it was being restored", q->pid);
+			}
+			if (m.op == BROKER_FAIL)
+				_exit(1); /* its loader said why, once: the namespace goes down with us */
+			switch (m.op) {
+			case BROKER_PHASE:
+				if (m.kind < 1 || m.kind > 3)
+					init_die("process %d: bad restore phase", q->pid);
+				if (++at_phase[m.kind] == (uint32_t)p->n)
+					for (int j = 0; j < p->n; j++) {
+						struct broker_msg go = { BROKER_GO, m.kind, 0 };
+						send(p->procs[j].sock[0], &go, sizeof(go), MSG_NOSIGNAL);
+					}
+				break;
+			case BROKER_PUT:
+				if (fd < 0 || held_fd(&b, m.kind, m.key) >= 0)
+					init_die("process %d: bad or repeated shared fd", q->pid);
+				b.v = xrealloc(b.v, (size_t)(b.n + 1) * sizeof(*b.v));
+				b.v[b.n++] = (struct held){ m.kind, m.key, fd };
+				for (int j = 0; j < p->n; j++)
+					if (pending[j] && want[j].kind == m.kind && want[j].key == m.key) {
+						reply_fd(p->procs[j].sock[0], fd);
+						pending[j] = 0;
+					}
+				break;
+			case BROKER_GET: {
+				int have = held_fd(&b, m.kind, m.key);
+				if (have >= 0) {
+					reply_fd(q->sock[0], have);
+				} else {
+					pending[i] = 1;
+					want[i] = m;
+				}
+				break;
+			}
+			case BROKER_DONE:
+				q->done = 1;
+				done++;
+				close(q->sock[0]);
+				break;
+			default:
+				init_die("process %d: unknown restore message %u", q->pid, m.op);
+			}
+			if (fd >= 0 && m.op != BROKER_PUT)
+				close(fd);
+		}
+	}
+	for (int i = 0; i < b.n; i++)
+		close(b.v[i].fd);
+	for (int i = 0; i < p->n; i++)
+		if (p->procs[i].zombie && !p->procs[i].done)
+			close(p->procs[i].sock[0]);
+	free(b.v);
+	free(pf);
+	free(pending);
+	free(want);
+}

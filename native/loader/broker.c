@@ -1,0 +1,87 @@
+/*
+ * The loader's side of stasis-init's fd broker (native/init/tree.c, ../common/broker.h):
+ * an open file description or a pipe that several restored processes share is created by
+ * one of them and passed to the others as SCM_RIGHTS over the process's socket to init.
+ * Runs in stage 2: raw syscalls and the hole's memory only.
+ */
+#include "broker.h"
+#include "rt.h"
+#include "../common/broker.h"
+#include "../common/sys.h"
+
+#define SYS_sendmsg_ 46
+#define SYS_recvmsg_ 47
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+#define MSG_NOSIGNAL_ 0x4000
+#define MSG_CMSG_CLOEXEC_ 0x40000000
+
+int rst_broker_fd = -1;
+
+struct iov_ { void *base; uint64_t len; };
+struct msghdr_ {
+	void *name;
+	uint32_t namelen, pad0;
+	struct iov_ *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags, pad1;
+};
+struct cmsg_fd_ {
+	uint64_t len;
+	int32_t level, type;
+	int32_t fd, pad;
+};
+
+static long send_op(uint32_t op, uint32_t kind, uint64_t key, int fd)
+{
+	struct broker_msg m = { op, kind, key };
+	struct iov_ iov = { &m, sizeof(m) };
+	struct cmsg_fd_ c = { 20, SOL_SOCKET_, SCM_RIGHTS_, fd, 0 };
+	struct msghdr_ h = { 0, 0, 0, &iov, 1, fd >= 0 ? &c : 0, fd >= 0 ? sizeof(c) : 0, 0, 0 };
+	long r;
+	do
+		r = sys_call3(SYS_sendmsg_, rst_broker_fd, (long)&h, MSG_NOSIGNAL_);
+	while (r == -4);
+	return r == sizeof(m) ? 0 : r < 0 ? r : -5;
+}
+
+int rst_broker_put(uint32_t kind, uint64_t key, int fd)
+{
+	return rst_broker_fd < 0 ? -22 : (int)send_op(BROKER_PUT, kind, key, fd);
+}
+
+int rst_broker_get(uint32_t kind, uint64_t key)
+{
+	if (rst_broker_fd < 0)
+		return -22;
+	long e = send_op(BROKER_GET, kind, key, -1);
+	if (e)
+		return (int)e;
+	struct broker_msg m;
+	struct iov_ iov = { &m, sizeof(m) };
+	struct cmsg_fd_ c = { 0, 0, 0, -1, 0 };
+	struct msghdr_ h = { 0, 0, 0, &iov, 1, &c, sizeof(c), 0, 0 };
+	long r;
+	do
+		r = sys_call3(SYS_recvmsg_, rst_broker_fd, (long)&h, MSG_CMSG_CLOEXEC_);
+	while (r == -4);
+	if (r != sizeof(m))
+		return r < 0 ? (int)r : -104;
+	if (m.op != BROKER_FD || h.controllen < 20 || c.level != SOL_SOCKET_ || c.type != SCM_RIGHTS_)
+		return -2;
+	return c.fd;
+}
+
+void rst_broker_failed(void)
+{
+	if (rst_broker_fd >= 0)
+		send_op(BROKER_FAIL, 0, 0, -1);
+}
+
+void rst_broker_done(void)
+{
+	if (rst_broker_fd >= 0)
+		send_op(BROKER_DONE, 0, 0, -1);
+}

@@ -1,0 +1,60 @@
+/*
+ * Restart planning: from a generation's manifest, the text plan stasis-init executes
+ * (native/init/tree.c; docs/architecture.md, "Restart plan"). Everything that can be
+ * refused is refused here, with a message that says what to do, before any process
+ * exists: the native side checks the plan again, but only as a last line of defence.
+ */
+
+import { ManifestProcess, ManifestZombie } from '../ckpt-dir/manifest';
+import { ResolvedGeneration } from '../ckpt-dir/resolve';
+import { StasisError } from '../errors';
+
+export interface RestartPlan {
+  /** The process whose exit status is the computation's. */
+  main: number;
+  text: string;
+}
+
+type Node = (ManifestProcess & { image: string; zombie: false }) | (ManifestZombie & { zombie: true });
+
+export function planRestart(gen: ResolvedGeneration): RestartPlan {
+  const m = gen.manifest;
+  const procs = gen.images.map(({ process: p, path }) => ({ ...p, image: path, zombie: false as const }));
+  const nodes: Node[] = [...procs, ...m.zombies.map((z) => ({ ...z, zombie: true as const }))];
+  if (!m.namespace) {
+    if (procs.length !== 1) {
+      throw new StasisError('NOT_SUPPORTED', `${gen.path} holds ${procs.length} processes that were not launched in their own namespace — restart needs a checkpoint taken under \`stasis launch\``);
+    }
+    // A lone process: it becomes init's child, in init's session, leading its own group.
+    const p = procs[0]!;
+    return { main: p.pid, text: `stasis-plan 1\nmain ${p.pid}\nproc ${p.pid} 1 ${p.pid} 1 ${checkPath(p.image)}\n` };
+  }
+  const byPid = new Map<number, Node>(nodes.map((n) => [n.pid, n]));
+  const bad = (what: string): StasisError => new StasisError('BAD_MANIFEST', `${gen.path}: ${what} — restart from an earlier generation`);
+  for (const n of nodes) {
+    if (n.pid < 2) throw bad(`process ${n.pid} cannot be restored (PID 1 is stasis-init's)`);
+    const parent = n.ppid === 1 ? null : byPid.get(n.ppid);
+    if (n.ppid !== 1 && (!parent || parent.zombie)) throw bad(`the parent ${n.ppid} of process ${n.pid} is not in the generation`);
+    const inherited = parent ? parent.sid : 1;
+    if (n.sid !== n.pid && n.sid !== inherited) {
+      throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in session ${n.sid}, whose leader is gone and which its parent is not in: restoring such a session is not supported yet`);
+    }
+    if (n.pgid !== 1 && !byPid.has(n.pgid)) {
+      throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in process group ${n.pgid}, whose leader has exited: restoring such a group is not supported yet`);
+    }
+  }
+  // The main process is the one stasis-init started: its child with the lowest PID.
+  const roots = procs.filter((p) => p.ppid === 1).sort((a, b) => a.pid - b.pid);
+  if (roots.length === 0) throw bad('no process is a child of the namespace\'s init');
+  const main = roots[0]!.pid;
+  const lines = ['stasis-plan 1', `main ${main}`];
+  for (const n of nodes.sort((a, b) => a.pid - b.pid)) {
+    lines.push(n.zombie ? `zombie ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${n.status}` : `proc ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${checkPath(n.image)}`);
+  }
+  return { main, text: lines.join('\n') + '\n' };
+}
+
+function checkPath(p: string): string {
+  if (p.includes('\n')) throw new StasisError('BAD_MANIFEST', `image path ${JSON.stringify(p)} holds a newline — move the checkpoint directory`);
+  return p;
+}
