@@ -113,6 +113,11 @@ export function describeImage(img: ParsedImage): string {
     ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), f.path]),
   ]));
   lines.push('');
+  if (img.fileData.length > 0) {
+    const ids = new Set(img.fileData.map((d) => d.fileId));
+    const bytes = img.fileData.reduce((s, d) => s + d.len, 0);
+    lines.push(`files    ${ids.size} deleted file(s) stored: ${img.fileData.length} FILEDATA records, ${formatBytes(bytes)} (${bytes} bytes)`);
+  }
   const storedTotal = img.chunks.reduce((s, c) => s + c.storedLen, 0);
   lines.push(`totals   ${img.chunks.length} chunks, ${formatBytes(storedTotal)} stored (${storedTotal} bytes), file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`);
   if (img.unknownRecords.length > 0) lines.push(`note     ${img.unknownRecords.length} records of unknown types were skipped`);
