@@ -46,7 +46,7 @@ function checkerView(img: ParsedImage): unknown {
     version: img.version,
     pageSize: img.info.pageSize,
     counts: {
-      regions: img.regions.length, threads: img.threads.length, fds: img.fds.length, chunks: img.chunks.length,
+      regions: img.regions.length, threads: img.threads.length, fds: img.fds.length, fileData: img.fileData.length, chunks: img.chunks.length,
       unknownRecords: img.unknownRecords.length,
     },
     process: {
@@ -69,6 +69,7 @@ function checkerView(img: ParsedImage): unknown {
         dev: s(f.dev), inode: s(f.inode), mode: f.mode, path: f.path, extraLen: extra.length,
       };
     }),
+    fileData: img.fileData.map((d) => ({ dataOffset: d.dataOffset, fileId: s(d.fileId), offset: s(d.offset), len: d.len })),
     chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen) })),
     end: { records: s(img.end.records), chunks: s(img.end.chunks), contentBytes: s(img.end.contentBytes), endOffset: s(img.end.endOffset) },
   };
@@ -121,6 +122,11 @@ test('the rich vector has every record type, region kind and fd kind', async () 
   assert.ok(img.chunks.length >= 3 && img.chunks.some((c) => c.rawLen > 4096n), 'several chunks, one of several pages');
   assert.ok(img.unknownRecords.length >= 2, 'records of later versions, before and among the chunks');
   assert.ok(img.fds.some((f) => f.path.includes('\ufffd')), 'a path that is not UTF-8');
+  const deleted = img.fds.filter((f) => f.extra?.kind === 'DELETED');
+  assert.ok(deleted.length >= 2 && new Set(deleted.map((f) => f.extra?.kind === 'DELETED' && f.extra.fileId)).size < deleted.length, 'two fds on one deleted file');
+  assert.ok(img.fileData.length >= 2 && img.fileData.some((d) => d.offset > 0n && d.len % 4096 !== 0), 'file data with a hole before a partial page');
+  assert.ok(img.fds.some((f) => f.extra?.kind === 'FIFO' && f.extra.data.length > 0), 'FIFO data');
+  assert.ok(img.fds.some((f) => f.extra?.kind === 'PTY' && f.extra.masterData.length > 0 && f.extra.slaveData.length > 0), 'pty data at both ends');
 });
 
 for (const name of good) {
@@ -188,7 +194,7 @@ function mutate(seed: Buffer, next: () => number): Buffer {
   let bytes = Buffer.from(seed);
   const recs = recordsOf(seed);
   const rec = recs[next() % recs.length]!;
-  const payload = (): number => rec.offset + 16 + (rec.length ? next() % Math.min(rec.length, rec.type === RecordType.CHUNK ? 32 : rec.length) : 0);
+  const payload = (): number => rec.offset + 16 + (rec.length ? next() % Math.min(rec.length, rec.type === RecordType.CHUNK || rec.type === RecordType.FILEDATA ? 32 : rec.length) : 0);
   switch (next() % 6) {
     case 0: // bit flips anywhere
       for (let k = 1 + (next() % 3); k > 0; k--) bytes[next() % bytes.length]! ^= 1 << (next() % 8);
@@ -199,7 +205,7 @@ function mutate(seed: Buffer, next: () => number): Buffer {
       bytes.writeUInt32LE(next() % 2 ? INTERESTING[next() % INTERESTING.length]! : next() % (rec.length + 64), rec.offset + 8);
       return bytes;
     case 3: // a record's type field
-      bytes.writeUInt16LE([1, 2, 3, 4, 5, 6, 15, 9, 300][next() % 9]!, rec.offset + 4);
+      bytes.writeUInt16LE([1, 2, 3, 4, 5, 6, 10, 15, 9, 300][next() % 10]!, rec.offset + 4);
       return bytes;
     default: { // a payload field set to an interesting value, CRC fixed (head only for chunks)
       if (rec.length < 4) return bytes;

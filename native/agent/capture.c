@@ -100,6 +100,8 @@ static char *slurp(struct capture *c, const char *path, size_t *len)
 	return buf;
 }
 
+static int page_is_zero(const uint8_t *p);
+
 /* ---- file descriptors ---- */
 
 static int probe_fds(struct capture *c)
@@ -165,11 +167,82 @@ static int probe_fds(struct capture *c)
 				c->probes[i].share_flags = g_agent.shares[k].flags;
 	}
 	long pid = sys_getpid();
+	for (int i = 0; i < c->nprobes; i++) {
+		c->probes[i].all = c->probes;
+		c->probes[i].nall = c->nprobes;
+	}
 	for (int i = 0; i < c->nprobes; i++)
 		for (int j = 0; j < i && c->probes[i].dup_of < 0; j++)
 			if (c->probes[j].dup_of < 0 &&
 			    sys_call5(312 /* kcmp */, pid, pid, 0 /* KCMP_FILE */, c->probes[j].fd, c->probes[i].fd) == 0)
 				c->probes[i].dup_of = c->probes[j].fd;
+	return 0;
+}
+
+/*
+ * The contents of a file a kind asked for (a deleted file): FILEDATA records of up to
+ * 8 MiB, page-aligned in the image like chunk data. Holes (SEEK_DATA/SEEK_HOLE) and
+ * all-zero pages are left out: the restore makes the file its full size first, so they
+ * read back as zeros. Read through an fd of our own, so the process's offset stays put;
+ * through the process's fd with pread (no hole search) if the file cannot be reopened.
+ */
+static int write_file_data(struct capture *c, struct img_out *o, const struct save_file *f)
+{
+	int fd = reopen_fd(f->fd, K_O_CLOEXEC);
+	int own = fd >= 0;
+	if (!own)
+		fd = f->fd;
+	uint64_t at = 0;
+	while (at < f->size && !o->err) {
+		uint64_t hole = f->size;
+		if (own) {
+			long d = sys_lseek(fd, (long)at, 3 /* SEEK_DATA */);
+			if (d == -6 /* ENXIO: only a hole is left */)
+				break;
+			if (d >= 0) {
+				if (((uint64_t)d & ~(PAGE - 1)) > at)
+					at = (uint64_t)d & ~(PAGE - 1);
+				long h = sys_lseek(fd, d, 4 /* SEEK_HOLE */);
+				if (h > d && (uint64_t)h < f->size)
+					hole = ((uint64_t)h + PAGE - 1) & ~(PAGE - 1);
+			}
+		}
+		if (hole > f->size)
+			hole = f->size;
+		while (at < hole && !o->err) {
+			uint64_t want = hole - at < IMG_FILEDATA_MAX ? hole - at : IMG_FILEDATA_MAX;
+			long got = 0;
+			while ((uint64_t)got < want) {
+				long n = sys_pread(fd, c->bounce + got, want - (uint64_t)got, (long)(at + (uint64_t)got));
+				if (n == -4)
+					continue;
+				if (n <= 0)
+					break;
+				got += n;
+			}
+			if ((uint64_t)got != want) {
+				if (own)
+					sys_close(fd);
+				return fail(c, "cannot read a deleted file's contents", 0, got < 0 ? got : -5);
+			}
+			for (uint64_t i = 0; i < want;) {
+				uint64_t step = want - i < PAGE ? want - i : PAGE;
+				if (step == PAGE && page_is_zero(c->bounce + i)) {
+					i += PAGE;
+					continue;
+				}
+				uint64_t j = i;
+				while (j < want && (want - j < PAGE || !page_is_zero(c->bounce + j)))
+					j += want - j < PAGE ? want - j : PAGE;
+				img_filedata(o, f->id, at + i, c->bounce + i, (uint32_t)(j - i));
+				i = j;
+			}
+			at += want;
+		}
+		at = hole;
+	}
+	if (own)
+		sys_close(fd);
 	return 0;
 }
 
@@ -238,6 +311,11 @@ static int write_fds(struct capture *c, struct img_out *o)
 		wb_init(&w, rec, 64);
 		img_put_fd_share(&w, sh);
 		img_record(o, REC_FD_SHARE, rec, (uint32_t)w.len);
+	}
+	for (int i = 0; i < sc.nfiles; i++) {
+		int e = write_file_data(c, o, &sc.files[i]);
+		if (e)
+			return e;
 	}
 	return 0;
 }

@@ -109,24 +109,25 @@ void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t 
 	o->nrec++;
 }
 
-void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len)
+/* A record of a 32-byte head, zeros up to a 4096-aligned file offset, and len bytes of
+ * data written straight from where they are: CHUNK and FILEDATA. */
+static void aligned_record(struct img_out *o, uint16_t type, const uint8_t head32[32], const void *mem,
+			   uint64_t len)
 {
-	uint8_t head[IMG_REC_HEADER + IMG_CHUNK_HEAD];
+	uint8_t head[IMG_REC_HEADER + 32];
 	uint64_t data_at = o->off + sizeof(head);
 	uint32_t pad = (uint32_t)((IMG_CHUNK_ALIGN - (data_at & (IMG_CHUNK_ALIGN - 1))) & (IMG_CHUNK_ALIGN - 1));
+	for (int i = 0; i < 32; i++)
+		head[IMG_REC_HEADER + i] = head32[i];
+	/* Both heads hold the pad's length at offset 24. */
 	struct wbuf w;
-	wb_init(&w, head + IMG_REC_HEADER, IMG_CHUNK_HEAD);
-	wb_u64(&w, addr);
-	wb_u64(&w, len);
-	wb_u32(&w, 0);
-	wb_u32(&w, (uint32_t)len);
+	wb_init(&w, head + IMG_REC_HEADER + 24, 4);
 	wb_u32(&w, pad);
-	wb_u32(&w, 0);
-	uint32_t crc = crc32c(0, head + IMG_REC_HEADER, IMG_CHUNK_HEAD);
+	uint32_t crc = crc32c(0, head + IMG_REC_HEADER, 32);
 	crc = crc32c(crc, zeros, pad);
 	crc = crc32c(crc, mem, len);
-	uint32_t plen = IMG_CHUNK_HEAD + pad + (uint32_t)len;
-	rec_header(head, REC_CHUNK, plen, crc);
+	uint32_t plen = 32 + pad + (uint32_t)len;
+	rec_header(head, type, plen, crc);
 	stage(o, head, sizeof(head));
 	stage(o, zeros, pad);
 	flush(o);
@@ -136,8 +137,36 @@ void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len)
 		o->err = wr;
 	o->off += len + v[1].iov_len;
 	o->nrec++;
+}
+
+void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len)
+{
+	uint8_t head[IMG_CHUNK_HEAD];
+	struct wbuf w;
+	wb_init(&w, head, sizeof(head));
+	wb_u64(&w, addr);
+	wb_u64(&w, len);
+	wb_u32(&w, 0);
+	wb_u32(&w, (uint32_t)len);
+	wb_u32(&w, 0); /* pad */
+	wb_u32(&w, 0);
+	aligned_record(o, REC_CHUNK, head, mem, len);
 	o->nchunk++;
 	o->content += len;
+}
+
+void img_filedata(struct img_out *o, uint64_t file_id, uint64_t offset, const void *data, uint32_t len)
+{
+	uint8_t head[IMG_FILEDATA_HEAD];
+	struct wbuf w;
+	wb_init(&w, head, sizeof(head));
+	wb_u64(&w, file_id);
+	wb_u64(&w, offset);
+	wb_u32(&w, len);
+	wb_u32(&w, 0);
+	wb_u32(&w, 0); /* pad */
+	wb_u32(&w, 0);
+	aligned_record(o, REC_FILEDATA, head, data, len);
 }
 
 long img_finish(struct img_out *o)

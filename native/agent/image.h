@@ -25,6 +25,8 @@ struct img_out {
 void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap);
 void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t len);
 void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len);
+/* A FILEDATA record: len bytes of file `file_id` at offset, data page-aligned in the image. */
+void img_filedata(struct img_out *o, uint64_t file_id, uint64_t offset, const void *data, uint32_t len);
 /* Writes END and flushes. Returns 0 or the first error. */
 long img_finish(struct img_out *o);
 

@@ -18,6 +18,7 @@ enum img_rec {
 	REC_THREAD = 4,
 	REC_FD = 5,
 	REC_CHUNK = 6,
+	REC_FILEDATA = 10, /* contents of a file the image recreates (a deleted one) */
 	REC_FD_SHARE = 11,
 	REC_END = 15,
 };
@@ -57,7 +58,14 @@ enum img_fd_kind {
 	FK_SIGNALFD = 8,
 	FK_TIMERFD = 9,
 	FK_INHERIT = 10,
+	FK_DELETED = 11,
+	FK_FIFO = 12,
+	FK_PTY = 13,
 };
+
+/* FILEDATA: a 32-byte head, zeros to a 4096-aligned file offset, then the data. */
+#define IMG_FILEDATA_HEAD 32
+#define IMG_FILEDATA_MAX (8u << 20)
 
 #define IMG_NGREGS 23
 #define IMG_NSIG 64

@@ -209,3 +209,41 @@ void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst)
 		rst_img_die(&c, &s);
 	}
 }
+
+int rst_fill_file(const struct meta *m, uint64_t id, int dst, uint8_t *buf, size_t cap)
+{
+	for (int i = 0; i < m->nfdata; i++) {
+		const struct m_filedata *d = &m->fdata[i];
+		if (d->file_id != id)
+			continue;
+		struct img_cursor c = m->cur;
+		c.index = d->index;
+		c.off = d->off;
+		uint32_t crc = d->crc_head;
+		for (uint32_t done = 0; done < d->len;) {
+			uint32_t n = d->len - done < cap ? d->len - done : (uint32_t)cap;
+			rst_pread_all(&c, buf, n, d->data_at + done);
+			crc = crc32c(crc, buf, n);
+			for (uint32_t put = 0; dst >= 0 && put < n;) {
+				long w = sys_call4(SYS_pwrite64_, dst, (long)(buf + put), n - put,
+						   (long)(d->offset + done + put));
+				if (w == -4)
+					continue;
+				if (w <= 0)
+					return w ? (int)w : -28;
+				put += (uint32_t)w;
+			}
+			done += n;
+		}
+		if (crc != d->crc) {
+			char mem[512];
+			struct sbuf s;
+			sb_init(&s, mem, sizeof(mem));
+			sb_str(&s, "CRC mismatch in ");
+			rst_rec_name(&s, &c, REC_FILEDATA);
+			sb_str(&s, " (file data)");
+			rst_img_die(&c, &s);
+		}
+	}
+	return 0;
+}

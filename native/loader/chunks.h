@@ -1,5 +1,6 @@
 /*
- * The records after the metadata: CHUNKs, records of later versions, and END. Shared by
+ * The records after the metadata: CHUNKs, records of later versions, and END, and the
+ * copying of FILEDATA (checked by meta.c, whose data is read only when copied). Shared by
  * the loader, which reads each chunk's data into the process's memory, and img-check,
  * which reads it into a scratch buffer; the checks and their wording are the same.
  */

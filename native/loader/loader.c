@@ -389,6 +389,22 @@ static void open_fd_limit(int max_fd)
 	sys_call4(SYS_prlimit64_, 0, 7, (long)cur, 0);
 }
 
+/* Where deleted files get their contents back (res/deleted.c): the image's FILEDATA. */
+struct fill {
+	const struct meta *m;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static int fill_file(struct rst_fds *c, uint64_t id, int fd)
+{
+	const struct fill *f = c->fill_ctx;
+	rst_image_advice = 1;
+	int e = rst_fill_file(f->m, id, fd, f->buf, f->cap);
+	rst_image_advice = 0;
+	return e;
+}
+
 /*
  * When an fd may be placed. Shared descriptions and pipes come from other processes
  * through stasis-init, so the order avoids waiting in a cycle: first everything this
@@ -478,16 +494,25 @@ static void stage2(void *argp)
 	rst_image_advice = 1;
 	read_chunks(m);
 	rst_image_advice = 0;
-	sys_close(a->image_fd);
 	protect_regions(m);
 	restore_process(m);
 
 	struct rst_fds *c = m_take(&arena, sizeof(*c));
+	memset(c, 0, sizeof(*c));
 	static char why[1024];
 	c->why = why;
 	c->whylen = sizeof(why);
 	c->stash_base = m->max_fd + 1 < 3 ? 3 : m->max_fd + 1;
 	open_fd_limit(c->stash_base);
+	/* The image stays open for the fds (deleted files' contents), above their numbers. */
+	m->cur.fd = (int)sys_fcntl(a->image_fd, 1030 /* F_DUPFD_CLOEXEC */, c->stash_base);
+	sys_close(a->image_fd);
+	if (m->cur.fd < 0)
+		rst_die("cannot keep the image open", 0, m->cur.fd);
+	struct fill fill = { m, m_take(&arena, 1u << 20), 1u << 20 };
+	c->fill_file = fill_file;
+	c->fill_ctx = &fill;
+	c->spill_dir = a->ckpt_dir;
 	for (int i = 0; i < 3; i++)
 		c->stdio[i] = (int)sys_fcntl(i, 1030, c->stash_base);
 	if (a->broker >= 0) {
@@ -504,6 +529,7 @@ static void stage2(void *argp)
 		rst_die("cannot keep stderr out of the process's fds", 0, -24);
 	sys_call3(SYS_close_range_, 0, (long)c->stash_base - 1, 0);
 	restore_fds(m, c);
+	sys_close(m->cur.fd);
 	restore_rlimits(m);
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))

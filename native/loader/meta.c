@@ -27,9 +27,12 @@ void *m_take(struct m_arena *a, size_t n)
 
 static const char *const type_names[16] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
-	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_CHUNK] = "CHUNK", [REC_FD_SHARE] = "FD_SHARE",
+	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_FILEDATA] = "FILEDATA", [REC_CHUNK] = "CHUNK",
+	[REC_FD_SHARE] = "FD_SHARE",
 	[REC_END] = "END",
 };
+
+#define RANK_END 8
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
 static int rank_of(uint16_t type)
@@ -41,8 +44,9 @@ static int rank_of(uint16_t type)
 	case REC_THREAD: return 3;
 	case REC_FD: return 4;
 	case REC_FD_SHARE: return 5;
-	case REC_CHUNK: return 6;
-	case REC_END: return 7;
+	case REC_FILEDATA: return 6;
+	case REC_CHUNK: return 7;
+	case REC_END: return RANK_END;
 	default: return -1;
 	}
 }
@@ -155,7 +159,7 @@ void rst_rec_order(struct img_cursor *c, const struct rec_head *h)
 	int r = rank_of(h->type);
 	if (r < 0)
 		return;
-	if (r < c->rank || (r == c->rank && (r <= 1 || h->type == REC_END)))
+	if (r < c->rank || (r == c->rank && (r <= 1 || r == RANK_END)))
 		rst_rec_die(c, h->type, "", " is out of order");
 	if (r > 0 && !c->have_info)
 		rst_rec_die(c, h->type, "", " comes before the INFO record");
@@ -290,7 +294,7 @@ static uint64_t check_header(int fd, const char *path)
 
 /* Walks record headers up to the first CHUNK or END, or to whatever stops a walk there:
  * meta_read reports that. */
-static uint64_t scan(int fd, const char *path, uint64_t size, int counts[16])
+static uint64_t scan(int fd, const char *path, uint64_t size, int counts[16], uint64_t *bulk)
 {
 	struct img_cursor c = { .fd = fd, .path = path, .size = size };
 	uint64_t off = IMG_HEADER_SIZE;
@@ -308,14 +312,18 @@ static uint64_t scan(int fd, const char *path, uint64_t size, int counts[16])
 			break;
 		if (counts && type < 16)
 			counts[type]++;
+		if (bulk && type == REC_FILEDATA)
+			*bulk += len;
 		off = rst_rec_next(off, len);
 	}
 	return off;
 }
 
+/* FILEDATA payloads are not read into memory: they do not count. */
 uint64_t meta_size(int fd, const char *path)
 {
-	return scan(fd, path, check_header(fd, path), 0);
+	uint64_t bulk = 0;
+	return scan(fd, path, check_header(fd, path), 0, &bulk) - bulk;
 }
 
 uint64_t meta_arena_size(uint64_t msize)
@@ -544,6 +552,76 @@ static void check_region(const struct img_cursor *c, const struct meta *m, const
 	}
 }
 
+/* A DELETED fd declares its file (the first one with that file_id). */
+static void declare_file(struct meta *m, const struct fd_rec *f)
+{
+	struct deleted_extra x;
+	if (f->dup_of >= 0 || f->kind != FK_DELETED || deleted_get_extra(f->extra, f->extra_len, &x))
+		return;
+	for (int i = 0; i < m->nfiles; i++)
+		if (m->files[i].id == x.file_id)
+			return;
+	m->files[m->nfiles++] = (struct m_file){ x.file_id, x.size, 0 };
+}
+
+static __attribute__((noreturn)) void die_fdata(const struct img_cursor *c, const char *a, uint64_t v,
+						const char *b, uint64_t w, const char *d)
+{
+	char mem[160];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	sb_str(&s, a);
+	sb_udec(&s, v);
+	if (b) {
+		sb_str(&s, b);
+		sb_udec(&s, w);
+	}
+	rst_rec_die(c, REC_FILEDATA, sb_cstr(&s), d);
+}
+
+/* A FILEDATA head, checked as src/image/reader.ts checks it; the data is checked (CRC)
+ * when it is copied. */
+static void check_filedata(struct meta *m, const struct rec_head *h, struct m_filedata *d)
+{
+	const struct img_cursor *c = &m->cur;
+	if (h->len < IMG_FILEDATA_HEAD)
+		die_fdata(c, " is ", h->len, 0, 0, " bytes, shorter than a file data head");
+	uint8_t head[IMG_FILEDATA_HEAD];
+	uint64_t payload_at = c->off + IMG_REC_HEADER;
+	rst_pread_all(c, head, sizeof(head), payload_at);
+	struct rbuf r;
+	rb_init(&r, head, sizeof(head));
+	uint64_t id = rb_u64(&r), off = rb_u64(&r);
+	uint32_t len = rb_u32(&r);
+	rb_u32(&r);
+	uint32_t pad = rb_u32(&r);
+	uint64_t data_at = payload_at + IMG_FILEDATA_HEAD + pad;
+	if (pad >= IMG_CHUNK_ALIGN || data_at % IMG_CHUNK_ALIGN)
+		die_fdata(c, ": data at offset ", data_at, 0, 0, " is not 4096-aligned");
+	if ((uint64_t)IMG_FILEDATA_HEAD + pad + len != h->len)
+		die_fdata(c, ": head says ", (uint64_t)IMG_FILEDATA_HEAD + pad + len, " bytes, record has ", h->len, "");
+	struct m_file *f = 0;
+	for (int i = 0; i < m->nfiles; i++)
+		if (m->files[i].id == id)
+			f = &m->files[i];
+	if (!f)
+		die_fdata(c, ": file ", id, 0, 0, " is not declared by a DELETED fd before it");
+	if (!len || len > IMG_FILEDATA_MAX || off % IMG_CHUNK_ALIGN)
+		die_fdata(c, ": file data at ", off, "+", len, " is empty, over 8 MiB or not page aligned");
+	if (off < f->end)
+		die_fdata(c, ": file data at ", off, 0, 0, " overlaps or precedes the one before it");
+	if (off + len > f->size)
+		die_fdata(c, ": file data at ", off, "+", len, " runs past the file's size");
+	uint8_t zeros[IMG_CHUNK_ALIGN];
+	rst_pread_all(c, zeros, pad, payload_at + IMG_FILEDATA_HEAD);
+	for (uint32_t i = 0; i < pad; i++)
+		if (zeros[i])
+			rst_rec_die(c, REC_FILEDATA, "", ": nonzero bytes in the alignment pad");
+	f->end = off + len;
+	*d = (struct m_filedata){ id, off, data_at, len, h->crc,
+				  crc32c(crc32c(0, head, sizeof(head)), zeros, pad), c->index, c->off };
+}
+
 void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 {
 	memset(m, 0, sizeof(*m));
@@ -554,10 +632,12 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 	c->off = IMG_HEADER_SIZE;
 	c->rank = -1;
 	int counts[16] = { 0 };
-	scan(fd, path, c->size, counts);
+	scan(fd, path, c->size, counts, 0);
 	m->regions = m_take(a, sizeof(struct m_region) * (size_t)(counts[REC_REGION] + 1));
 	m->threads = m_take(a, sizeof(struct m_thread) * (size_t)(counts[REC_THREAD] + 1));
 	m->fds = m_take(a, sizeof(struct fd_rec) * (size_t)(counts[REC_FD] + 1));
+	m->files = m_take(a, sizeof(struct m_file) * (size_t)(counts[REC_FD] + 1));
+	m->fdata = m_take(a, sizeof(struct m_filedata) * (size_t)(counts[REC_FILEDATA] + 1));
 	m->max_fd = 2;
 	for (;;) {
 		struct rec_head h;
@@ -567,6 +647,13 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 			m->pending = h;
 			m->have_pending = 1;
 			break;
+		}
+		if (h.type == REC_FILEDATA) {
+			if (m->nfdata > counts[REC_FILEDATA])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			check_filedata(m, &h, &m->fdata[m->nfdata++]);
+			rst_rec_skip(c, &h);
+			continue;
 		}
 		if (rank_of(h.type) < 0 && h.len > META_MAX_RECORD) {
 			m->nunknown++; /* a later version's bulk record: skipped unread */
@@ -602,6 +689,8 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 			why = parse_fd(&r, f);
 			if (f->fd > m->max_fd)
 				m->max_fd = f->fd;
+			if (!why && !r.bad)
+				declare_file(m, f);
 			break;
 		}
 		case REC_FD_SHARE:

@@ -45,6 +45,18 @@ struct m_process {
 	uint32_t auxv_len;
 };
 
+/* A FILEDATA record: where its data lies, checked but not read until it is copied. */
+struct m_filedata {
+	uint64_t file_id, offset, data_at;
+	uint32_t len, crc, crc_head;
+	uint64_t index, off; /* the record's number and file offset, for messages */
+};
+
+/* A file the FD records declare (kind DELETED), and how far its FILEDATA has come. */
+struct m_file {
+	uint64_t id, size, end;
+};
+
 struct rec_head {
 	uint16_t type;
 	uint32_t len, crc;
@@ -71,6 +83,10 @@ struct meta {
 	struct fd_rec *fds;
 	int nfds;
 	int max_fd;
+	struct m_filedata *fdata;
+	int nfdata;
+	struct m_file *files;
+	int nfiles;
 	uint32_t page_size;
 	uint64_t nunknown;     /* records of types this reader does not know, skipped */
 
@@ -96,6 +112,11 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a);
 uint64_t meta_size(int fd, const char *path);
 /* Arena bytes meta_read may need for msize bytes of metadata. */
 uint64_t meta_arena_size(uint64_t msize);
+
+/* Copies the stored contents of file `id` (its FILEDATA records) into fd dst (none when
+ * dst < 0), checking each record's CRC on the way through buf; dies on a mismatch.
+ * Returns 0 or the -errno of a write. */
+int rst_fill_file(const struct meta *m, uint64_t id, int dst, uint8_t *buf, size_t cap);
 
 /* Shared by meta.c and chunks.c. */
 void rst_pread_all(const struct img_cursor *c, void *buf, size_t n, uint64_t off);

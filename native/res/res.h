@@ -5,6 +5,10 @@
  * answers "is this fd mine?" itself (`claims`); res.c holds the one ordered table.
  * Adding a kind: a new file here (with its extra-bytes codec declared below), a line in
  * res.c, a value in img.h and the docs.
+ *
+ * A kind that recreates a file whose contents exist nowhere else (a deleted file) asks
+ * for them with save_ctx.files: capture.c stores them as FILEDATA records after the FDs,
+ * and the loader hands them back through rst_fds.fill_file.
  */
 #ifndef STASIS_RES_H
 #define STASIS_RES_H
@@ -50,6 +54,14 @@ struct fd_probe {
 	struct kstat st;
 	char link[4096];     /* readlink /proc/self/fd/N */
 	char *fdinfo;        /* the fdinfo text, NUL-terminated */
+	const struct fd_probe *all; /* every fd of the process, for claims that need a peer */
+	int nall;
+};
+
+/* A file whose contents the image stores (FILEDATA records), read through fd. */
+struct save_file {
+	uint64_t dev, ino, id, size;
+	int fd;
 };
 
 /* The agent's view of every fd, for kinds that need another fd (a pipe's other end). */
@@ -60,6 +72,10 @@ struct save_ctx {
 	size_t scratch_len;
 	uint64_t saved_pipes[256];
 	int nsaved_pipes;
+	struct save_file files[64];
+	int nfiles;
+	struct { uint32_t kind; uint64_t id; } seen[256]; /* objects whose first fd is saved */
+	int nseen;
 };
 
 /* One FD record, decoded by the loader. */
@@ -83,6 +99,13 @@ struct rst_fds {
 	int stash_base;      /* temporary fds live at or above this number */
 	struct { uint64_t id; int rfd, wfd; } pipes[256];
 	int npipes;
+	/* Objects several fds share, created at the first: kind, id, and up to two fds. */
+	struct { uint32_t kind; uint64_t id; int fd, fd2, done; } objs[256];
+	int nobjs;
+	/* Writes the stored contents (FILEDATA) of file `id` into fd; 0 or -errno. */
+	int (*fill_file)(struct rst_fds *c, uint64_t id, int fd);
+	void *fill_ctx;
+	const char *spill_dir; /* the checkpoint directory, for files whose folder is gone */
 	char *why;           /* a one-line reason on failure */
 	int whylen;
 	/* stasis-init's fd broker (restart of several processes; BROKER_* kinds in
@@ -120,6 +143,20 @@ struct epoll_entry { int32_t fd; uint32_t events; uint64_t data; };
 struct epoll_extra { uint32_t n; const uint8_t *entries; };
 struct signalfd_extra { uint64_t mask; };
 struct timerfd_extra { uint32_t clockid, flags; uint64_t value_ns, interval_ns; };
+#define DELETED_MEMFD 1u
+struct deleted_extra { uint64_t file_id, size; uint32_t flags, seals; };
+struct fifo_extra { uint64_t fifo_id; uint32_t pipe_size, data_len; const uint8_t *data; };
+#define PTY_LOCKED 1u
+#define PTY_PACKET 2u
+struct pty_extra {
+	uint64_t pty_id;
+	uint32_t end, flags;
+	uint32_t iflag, oflag, cflag, lflag;
+	uint8_t line, cc[19];
+	uint16_t rows, cols, xpixel, ypixel;
+	uint32_t master_len, slave_len;
+	const uint8_t *master_data, *slave_data;
+};
 
 void reg_put_extra(struct wbuf *w, const struct reg_extra *x);
 int reg_get_extra(const uint8_t *p, uint32_t n, struct reg_extra *x);
@@ -136,6 +173,12 @@ void signalfd_put_extra(struct wbuf *w, const struct signalfd_extra *x);
 int signalfd_get_extra(const uint8_t *p, uint32_t n, struct signalfd_extra *x);
 void timerfd_put_extra(struct wbuf *w, const struct timerfd_extra *x);
 int timerfd_get_extra(const uint8_t *p, uint32_t n, struct timerfd_extra *x);
+void deleted_put_extra(struct wbuf *w, const struct deleted_extra *x);
+int deleted_get_extra(const uint8_t *p, uint32_t n, struct deleted_extra *x);
+void fifo_put_extra(struct wbuf *w, const struct fifo_extra *x);
+int fifo_get_extra(const uint8_t *p, uint32_t n, struct fifo_extra *x);
+void pty_put_extra(struct wbuf *w, const struct pty_extra *x);
+int pty_get_extra(const uint8_t *p, uint32_t n, struct pty_extra *x);
 
 const struct res_ops *res_find_claim(const struct fd_probe *p);
 const struct res_ops *res_find_kind(uint32_t kind);
@@ -144,4 +187,11 @@ const struct res_ops *res_find_kind(uint32_t kind);
 const char *fdinfo_field(const char *fdinfo, const char *key); /* text after "key" */
 int rst_stash(struct rst_fds *c, int fd);                       /* move fd >= stash_base */
 int rst_fail(struct rst_fds *c, const char *a, const char *b, long err);
+/* 1 the first time (kind, id) is asked about, 0 after, -24 when the table is full. */
+int save_first(struct save_ctx *c, uint32_t kind, uint64_t id);
+/* The index of the object (kind, id), or -1; rst_obj_add returns the new index or -24. */
+int rst_obj_find(const struct rst_fds *c, uint32_t kind, uint64_t id);
+int rst_obj_add(struct rst_fds *c, uint32_t kind, uint64_t id, int fd, int fd2);
+/* Opens the file an fd refers to again, with its own open file description. */
+int reopen_fd(int fd, int flags);
 #endif

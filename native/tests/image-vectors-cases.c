@@ -25,6 +25,16 @@ static struct img_rlimit rlim[IMG_NRLIMIT];
 static uint8_t auxv[176], xsave_a[1088], xsave_b[576];
 static uint64_t gregs_a[IMG_NGREGS], gregs_b[IMG_NGREGS];
 static uint8_t pipe_data[100];
+static const uint8_t fifo_data[] = "in flight\n";
+static const uint8_t pty_out[] = "out 7\r\n", pty_in[] = "line 7\n";
+
+/* A pty pair as a test program leaves it: canonical, no echo, an odd window, packet mode. */
+#define PTY_X(e, data_out, nout, data_in, nin)                                                  \
+	{ .pty_id = 5, .end = e, .flags = PTY_PACKET, .iflag = 0400, .oflag = 05, .cflag = 0277,  \
+	  .lflag = 0100062, .line = 0,                                                             \
+	  .cc = { 7, 034, 0177, 025, 4, 0, 1, 0, 021, 023, 032, 0, 022, 017, 027, 026, 0, 0, 0 },  \
+	  .rows = 33, .cols = 101, .xpixel = 0, .ypixel = 0, .master_len = nout, .slave_len = nin, \
+	  .master_data = data_out, .slave_data = data_in }
 
 /* A REG fd's path is not UTF-8 (Linux paths are bytes): readers show U+FFFD for it. */
 static const char latin1_path[] = "/srv/vec/caf\xe9-\xc3\xa9t\xc3\xa9.log";
@@ -79,6 +89,29 @@ static struct fd_spec rich_fds[] = {
 	  .x.timerfd = { 1, 0, 250000000, 1000000000 } },
 	/* A dup of fd 3 without close-on-exec (fd flags are per fd, not per description). */
 	{ FD(12, 0, FK_REG, 0102001, 3, 4096, 0x803, 777, 0100644, latin1_path) },
+	/* A file deleted while open, twice (opened separately: one file, two offsets), and a
+	 * memfd with a seal. Their contents are the FILEDATA records. */
+	{ FD(13, 1, FK_DELETED, 02, -1, 100, 0x803, 888, 0100600, "/srv/vec/scratch.tmp (deleted)"),
+	  .x.deleted = { 1, 12388, 0, 0 } },
+	{ FD(14, 1, FK_DELETED, 0, -1, 0, 0x803, 888, 0100600, "/srv/vec/scratch.tmp (deleted)"),
+	  .x.deleted = { 1, 12388, 0, 0 } },
+	{ FD(15, 1, FK_DELETED, 02, -1, 0, 0x1, 9, 0100777, "/memfd:vec (deleted)"),
+	  .x.deleted = { 2, 4096, DELETED_MEMFD, 2 } },
+	/* A named FIFO with bytes in flight, open at both ends. */
+	{ FD(16, 1, FK_FIFO, 04000, -1, 0, 0x803, 999, 010644, "/srv/vec/chan.fifo"),
+	  .x.fifo = { 999, 65536, sizeof(fifo_data) - 1, fifo_data } },
+	{ FD(17, 1, FK_FIFO, 01, -1, 0, 0x803, 999, 010644, "/srv/vec/chan.fifo"), .x.fifo = { 999, 65536, 0, 0 } },
+	/* Both ends of a pty, unread bytes at each. */
+	{ FD(18, 1, FK_PTY, 0100002, -1, 0, 0x6, 87, 020666, "/dev/ptmx"),
+	  .x.pty = PTY_X(0, pty_out, sizeof(pty_out) - 1, pty_in, sizeof(pty_in) - 1) },
+	{ FD(19, 1, FK_PTY, 0100002, -1, 0, 0x18, 8, 020620, "/dev/pts/5"), .x.pty = PTY_X(1, 0, 0, 0, 0) },
+};
+
+/* The deleted file: a page, a hole, and a tail that is not a whole page; the memfd's page. */
+static const struct filedata_spec rich_filedata[] = {
+	{ 1, 0, 4096, 21 },
+	{ 1, 8192, 4196, 22 },
+	{ 2, 0, 4096, 23 },
 };
 
 static const struct chunk_spec rich_chunks[] = {
@@ -144,6 +177,7 @@ struct content rich_content(void)
 		.regions = rich_regions, .nregions = sizeof(rich_regions) / sizeof(rich_regions[0]),
 		.threads = rich_threads, .nthreads = sizeof(rich_threads) / sizeof(rich_threads[0]),
 		.fds = rich_fds, .nfds = sizeof(rich_fds) / sizeof(rich_fds[0]),
+		.filedata = rich_filedata, .nfiledata = sizeof(rich_filedata) / sizeof(rich_filedata[0]),
 		.chunks = rich_chunks, .nchunks = sizeof(rich_chunks) / sizeof(rich_chunks[0]),
 		.later = rich_later, .nlater = sizeof(rich_later) / sizeof(rich_later[0]),
 	};
@@ -389,5 +423,86 @@ void bad_vectors(const struct image *minimal)
 	fds[1].raw = 0;
 	fds[1].f.fd = 1 << 21;
 	bad_built("fd-out-of-range", &c, 4, "%s: fd is out of range");
+
+	/* The new fd kinds' extra bytes. */
+	fds[1].f.fd = 4;
+	fds[1].f.kind = FK_DELETED;
+	fds[1].raw = "\1\0\0\0\0\0\0\0" "\0\x10\0\0\0\0\0\0" "\0\0\0\0";
+	fds[1].raw_len = 20;
+	bad_built("deleted-extra-too-short", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].raw = 0;
+	fds[1].x.deleted = (struct deleted_extra){ 0, 4096, 0, 0 };
+	bad_built("deleted-file-id-zero", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].x.deleted = (struct deleted_extra){ 1, 4096, 4, 0 };
+	bad_built("deleted-unknown-flags", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].f.kind = FK_FIFO;
+	fds[1].raw = "\xe7\3\0\0\0\0\0\0" "\0\0\1\0" "\x64\0\0\0" "short";
+	fds[1].raw_len = 21;
+	bad_built("fifo-data-past-extra", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	fds[1].f.kind = FK_PTY;
+	fds[1].raw = 0;
+	fds[1].x.pty = (struct pty_extra)PTY_X(2, 0, 0, 0, 0);
+	bad_built("pty-end-not-master-or-slave", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	{
+		/* master_len says 100, 7 bytes follow: cut the extra at its true end. */
+		static uint8_t cut[256];
+		struct wbuf w;
+		wb_init(&w, cut, sizeof(cut));
+		struct pty_extra x = PTY_X(1, pty_out, sizeof(pty_out) - 1, 0, 0);
+		pty_put_extra(&w, &x);
+		put32(cut + 60, 100);
+		fds[1].raw = (const char *)cut;
+		fds[1].raw_len = (uint32_t)w.len;
+		bad_built("pty-data-past-extra", &c, 4, "%s: the extra bytes do not fit the fd kind");
+	}
+
+	/* FILEDATA: one deleted file of 8292 bytes (two pages and a bit) at fd 3. */
+	struct fd_spec del[1] = { { FD(3, 0, FK_DELETED, 02, -1, 0, 0, 0, 0100600, "/tmp/x (deleted)"),
+				    .x.deleted = { 1, 8292, 0, 0 } } };
+	struct filedata_spec fdata[2] = { { 1, 0, 4096, 31 }, { 1, 4096, 4196, 32 } };
+	c = minimal_content();
+	c.fds = del;
+	c.nfds = 1;
+	c.filedata = fdata;
+	c.nfiledata = 2;
+	struct image fimg;
+	build(&c, &fimg);
+	const struct image *fi = &fimg;
+	i = find(fi, REC_FILEDATA, 1);
+	uint64_t fhead = fi->rec[i].off + IMG_REC_HEADER;
+	b = copy(fi);
+	b[((fhead + IMG_FILEDATA_HEAD + PAGE - 1) & ~(uint64_t)(PAGE - 1)) + 4100] ^= 0x08;
+	bad("filedata-flipped-byte", b, fi->n, "CRC mismatch in %s (file data)", name_of(fi, i));
+	b = copy(fi);
+	put64(b + fhead, 2);
+	fix_crc(b, &fi->rec[i]);
+	bad("filedata-unknown-file", b, fi->n, "%s: file 2 is not declared by a DELETED fd before it", name_of(fi, i));
+	b = copy(fi);
+	put64(b + fhead + 8, 4100);
+	fix_crc(b, &fi->rec[i]);
+	bad("filedata-not-page-aligned", b, fi->n, "%s: file data at 4100+4196 is empty, over 8 MiB or not page aligned",
+	    name_of(fi, i));
+	b = copy(fi);
+	put64(b + fhead + 8, 0);
+	fix_crc(b, &fi->rec[i]);
+	bad("filedata-overlap", b, fi->n, "%s: file data at 0 overlaps or precedes the one before it", name_of(fi, i));
+	b = copy(fi);
+	put64(b + fhead + 8, 8192);
+	fix_crc(b, &fi->rec[i]);
+	bad("filedata-past-size", b, fi->n, "%s: file data at 8192+4196 runs past the file's size", name_of(fi, i));
+	b = copy(fi);
+	b[fhead + IMG_FILEDATA_HEAD + 5] = 1;
+	bad("filedata-pad-nonzero", b, fi->n, "%s: nonzero bytes in the alignment pad", name_of(fi, i));
+	b = copy(fi);
+	put32(b + fhead + 16, 4000);
+	fix_crc(b, &fi->rec[i]);
+	bad("filedata-len-mismatch", b, fi->n, "%s: head says", name_of(fi, i));
+	free(fimg.b);
+	c.filedata_last = 1;
+	c.regions = small_regions;
+	c.nregions = 3;
+	c.chunks = &small_chunk;
+	c.nchunks = 1;
+	bad_built("filedata-after-chunk", &c, 8, "%s is out of order");
 }
 

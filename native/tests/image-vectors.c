@@ -72,6 +72,9 @@ static uint32_t fd_extra(const struct fd_spec *s, uint8_t *buf, size_t cap)
 			break;
 		case FK_SIGNALFD: signalfd_put_extra(&w, &s->x.signalfd); break;
 		case FK_TIMERFD: timerfd_put_extra(&w, &s->x.timerfd); break;
+		case FK_DELETED: deleted_put_extra(&w, &s->x.deleted); break;
+		case FK_FIFO: fifo_put_extra(&w, &s->x.fifo); break;
+		case FK_PTY: pty_put_extra(&w, &s->x.pty); break;
 		default: break;
 		}
 	}
@@ -86,6 +89,18 @@ static void later(struct image *img, struct img_out *o, const struct content *c,
 		uint32_t len = (uint32_t)strlen(c->later[i].payload);
 		note(img, o, c->later[i].type, len);
 		img_record(o, c->later[i].type, c->later[i].payload, len);
+	}
+}
+
+static void filedata(struct image *img, struct img_out *o, const struct content *c)
+{
+	static uint8_t data[IMG_FILEDATA_MAX];
+	for (int i = 0; i < c->nfiledata; i++) {
+		const struct filedata_spec *d = &c->filedata[i];
+		fill(data, d->len, d->seed);
+		note(img, o, REC_FILEDATA, 0);
+		img_filedata(o, d->file_id, d->offset, data, d->len);
+		img->rec[img->nrec - 1].len = (uint32_t)(o->off - img->rec[img->nrec - 1].off - IMG_REC_HEADER);
 	}
 }
 
@@ -133,6 +148,8 @@ void build(const struct content *c, struct image *img)
 		record(img, &o, REC_FD, &w);
 	}
 	later(img, &o, c, -1);
+	if (!c->filedata_last)
+		filedata(img, &o, c);
 	for (int i = 0; i < c->nchunks; i++) {
 		size_t len = (size_t)c->chunks[i].pages * PAGE;
 		fill(data, len, c->chunks[i].seed);
@@ -141,6 +158,8 @@ void build(const struct content *c, struct image *img)
 		img->rec[img->nrec - 1].len = (uint32_t)(o.off - img->rec[img->nrec - 1].off - IMG_REC_HEADER);
 		later(img, &o, c, i);
 	}
+	if (c->filedata_last)
+		filedata(img, &o, c);
 	note(img, &o, REC_END, 32);
 	if (img_finish(&o))
 		die("writing an image");
@@ -221,7 +240,7 @@ static void j_hex(struct jw *j, const char *key, const void *p, size_t n)
 static const char *const region_kinds[] = { "ANON", "FILE", "HEAP", "STACK", "VDSO", "VVAR",
 					    "VVAR_VCLOCK", "VSYSCALL", "SHMEM_ANON" };
 static const char *const fd_kinds[] = { "kind 0", "REG", "DIR", "CHR", "TTY", "PIPE", "EVENTFD",
-					"EPOLL", "SIGNALFD", "TIMERFD", "INHERIT" };
+					"EPOLL", "SIGNALFD", "TIMERFD", "INHERIT", "DELETED", "FIFO", "PTY" };
 
 static void j_fd_extra(struct jw *j, const struct fd_spec *s)
 {
@@ -266,6 +285,36 @@ static void j_fd_extra(struct jw *j, const struct fd_spec *s)
 		j_u64(j, "valueNs", s->x.timerfd.value_ns);
 		j_u64(j, "intervalNs", s->x.timerfd.interval_ns);
 		break;
+	case FK_DELETED:
+		j_u64(j, "fileId", s->x.deleted.file_id);
+		j_u64(j, "size", s->x.deleted.size);
+		j_num(j, "flags", s->x.deleted.flags);
+		j_num(j, "seals", s->x.deleted.seals);
+		break;
+	case FK_FIFO:
+		j_u64(j, "fifoId", s->x.fifo.fifo_id);
+		j_num(j, "pipeSize", s->x.fifo.pipe_size);
+		j_hex(j, "data", s->x.fifo.data, s->x.fifo.data_len);
+		break;
+	case FK_PTY: {
+		const struct pty_extra *x = &s->x.pty;
+		j_u64(j, "ptyId", x->pty_id);
+		j_num(j, "end", x->end);
+		j_num(j, "flags", x->flags);
+		j_num(j, "iflag", x->iflag);
+		j_num(j, "oflag", x->oflag);
+		j_num(j, "cflag", x->cflag);
+		j_num(j, "lflag", x->lflag);
+		j_num(j, "line", x->line);
+		j_hex(j, "cc", x->cc, 19);
+		j_num(j, "rows", x->rows);
+		j_num(j, "cols", x->cols);
+		j_num(j, "xpixel", x->xpixel);
+		j_num(j, "ypixel", x->ypixel);
+		j_hex(j, "masterData", x->master_data, x->master_len);
+		j_hex(j, "slaveData", x->slave_data, x->slave_len);
+		break;
+	}
 	}
 	j_close(j);
 }
@@ -404,6 +453,20 @@ static void write_json(const char *file, const struct content *c, const struct i
 		j_close(&j);
 	}
 	j_close(&j);
+	j_open(&j, "fileData", '[');
+	for (int i = 0, k = 0; i < img->nrec; i++) {
+		if (img->rec[i].type != REC_FILEDATA)
+			continue;
+		const struct filedata_spec *d = &c->filedata[k++];
+		uint64_t head_end = img->rec[i].off + IMG_REC_HEADER + IMG_FILEDATA_HEAD;
+		j_open(&j, 0, '{');
+		j_u64(&j, "fileId", d->file_id);
+		j_u64(&j, "offset", d->offset);
+		j_num(&j, "len", d->len);
+		j_num(&j, "dataOffset", (int64_t)((head_end + PAGE - 1) & ~(uint64_t)(PAGE - 1)));
+		j_close(&j);
+	}
+	j_close(&j);
 	j_open(&j, "chunks", '[');
 	uint64_t content = 0;
 	for (int i = 0, k = 0; i < img->nrec; i++) {
@@ -430,7 +493,7 @@ static void write_json(const char *file, const struct content *c, const struct i
 	j_open(&j, "unknownRecords", '[');
 	for (int i = 0; i < img->nrec; i++) {
 		uint16_t t = img->rec[i].type;
-		if ((t >= REC_INFO && t <= REC_CHUNK) || t == REC_END)
+		if ((t >= REC_INFO && t <= REC_CHUNK) || t == REC_FILEDATA || t == REC_END)
 			continue;
 		j_open(&j, 0, '{');
 		j_num(&j, "type", t);
@@ -550,7 +613,8 @@ const char *name_of(const struct image *img, int i)
 	static char s[8][96];
 	static int k;
 	static const char *const names[16] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
-					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [15] = "END" };
+					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [10] = "FILEDATA",
+					       [15] = "END" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
 	if (type < 16 && names[type])

@@ -23,6 +23,9 @@ struct fd_spec {
 		struct { uint32_t n; struct epoll_entry e[4]; } epoll;
 		struct signalfd_extra signalfd;
 		struct timerfd_extra timerfd;
+		struct deleted_extra deleted;
+		struct fifo_extra fifo;
+		struct pty_extra pty;
 	} x;
 	const char *raw;  /* bad vectors: these bytes instead of the kind's extra */
 	uint32_t raw_len;
@@ -31,6 +34,12 @@ struct fd_spec {
 struct chunk_spec {
 	uint64_t addr;
 	uint32_t pages, seed;
+};
+
+/* A FILEDATA record: len bytes of file_id at offset, filled from seed. */
+struct filedata_spec {
+	uint64_t file_id, offset;
+	uint32_t len, seed;
 };
 
 /* A record of a type this version does not define, which readers must skip. */
@@ -49,12 +58,14 @@ struct content {
 	int nthreads;
 	const struct fd_spec *fds;
 	int nfds;
+	const struct filedata_spec *filedata;
+	int nfiledata;
 	const struct chunk_spec *chunks;
 	int nchunks;
 	const struct later_rec *later;
 	int nlater;
 	/* Damage that needs the writer's help. */
-	int no_info, threads_first;
+	int no_info, threads_first, filedata_last;
 	uint32_t info_trailing; /* zero bytes after INFO's last field */
 };
 

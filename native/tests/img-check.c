@@ -1,7 +1,7 @@
 /*
  * img-check IMAGE: reads an image with the restore loader's own code (meta.c, chunks.c),
- * every check the loader makes included, reading each chunk's data into a scratch buffer
- * instead of into place, and prints a one-line JSON summary; or `error: <message>` and
+ * every check the loader makes included, reading each chunk's and each FILEDATA record's
+ * data into a scratch buffer instead of into place, and prints a one-line JSON summary; or `error: <message>` and
  * exit status 1. Built like the loader (freestanding, no libc, its own _start), so
  * test/image-vectors.test.ts holds the loader itself to the vectors and the fuzzer.
  * Strings are printed as the TypeScript reader decodes them (utf8-json.h).
@@ -108,6 +108,7 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 	k_u("regions", (uint64_t)m->nregions, 1);
 	k_u("threads", (uint64_t)m->nthreads, 0);
 	k_u("fds", (uint64_t)m->nfds, 0);
+	k_u("fileData", (uint64_t)m->nfdata, 0);
 	k_u("chunks", n, 0);
 	k_u("unknownRecords", m->nunknown, 0);
 	out("}");
@@ -183,6 +184,18 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		out("}");
 	}
 	out("]");
+	key("fileData", 0);
+	out("[");
+	for (int i = 0; i < m->nfdata; i++) {
+		const struct m_filedata *d = &m->fdata[i];
+		out(i ? ",{" : "{");
+		k_u("dataOffset", d->data_at, 1);
+		k_s64("fileId", d->file_id);
+		k_s64("offset", d->offset);
+		k_u("len", d->len, 0);
+		out("}");
+	}
+	out("]");
 	key("chunks", 0);
 	out("[");
 	for (uint64_t i = 0; i < n; i++) {
@@ -227,6 +240,9 @@ __attribute__((used)) static void check_main(long *sp)
 	struct m_arena arena = { (uint8_t *)mem, 0, arena_len };
 	struct meta *m = m_take(&arena, sizeof(*m));
 	meta_read(fd, path, m, &arena);
+	/* FILEDATA precedes the chunks: its data is checked first, as the loader copies it. */
+	for (int i = 0; i < m->nfiles; i++)
+		rst_fill_file(m, m->files[i].id, -1, scratch, sizeof(scratch));
 	/* Every chunk holds at least one 4096-byte page of data in the file. */
 	uint64_t max_rows = m->cur.size / 4096 + 1;
 	long rows = sys_mmap(0, max_rows * sizeof(struct chunk_row), 3, 0x22 | 0x4000, -1, 0);

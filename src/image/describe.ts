@@ -7,7 +7,7 @@
  */
 
 import {
-  fdKindName, ImageRegion, ParsedImage, REG_RIP, REG_RSP, regionKindName, THREAD_CKPT, THREAD_LEADER,
+  fdKindName, ImageFd, ImageRegion, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, ParsedImage, REG_RIP, REG_RSP, regionKindName, THREAD_CKPT, THREAD_LEADER,
   REGION_GROWSDOWN, REGION_SHARED,
 } from './format';
 
@@ -109,12 +109,29 @@ export function describeImage(img: ParsedImage): string {
   lines.push('');
   lines.push(`fds (${img.fds.length})`);
   lines.push(...table([
-    ['FD', 'KIND', 'OFFSET', 'PATH'],
-    ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), f.path]),
+    ['FD', 'KIND', 'OFFSET', 'SHARED', 'PATH'],
+    ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), describeShare(f), f.path]),
   ]));
   lines.push('');
+  if (img.fileData.length > 0) {
+    const ids = new Set(img.fileData.map((d) => d.fileId));
+    const bytes = img.fileData.reduce((s, d) => s + d.len, 0);
+    lines.push(`files    ${ids.size} deleted file(s) stored: ${img.fileData.length} FILEDATA records, ${formatBytes(bytes)} (${bytes} bytes)`);
+  }
   const storedTotal = img.chunks.reduce((s, c) => s + c.storedLen, 0);
   lines.push(`totals   ${img.chunks.length} chunks, ${formatBytes(storedTotal)} stored (${storedTotal} bytes), file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`);
   if (img.unknownRecords.length > 0) lines.push(`note     ${img.unknownRecords.length} records of unknown types were skipped`);
   return lines.join('\n');
+}
+
+/** What other processes hold of an fd: "-", "owner", "from 4/1" (the owner pid/fd), "pipe", "pipe owner". */
+function describeShare(f: ImageFd): string {
+  const s = f.share;
+  if (!s) return '-';
+  const parts: string[] = [];
+  if (s.shareId !== 0n) {
+    parts.push((s.flags & SHARE_OWNER) !== 0 ? 'owner' : `from ${s.shareId >> 32n}/${s.shareId & 0xffffffffn}`);
+  }
+  if ((s.flags & SHARE_PIPE) !== 0) parts.push((s.flags & SHARE_PIPE_OWNER) !== 0 ? 'pipe owner' : 'pipe');
+  return parts.join(', ') || '-';
 }

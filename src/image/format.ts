@@ -12,6 +12,8 @@ export const RECORD_ALIGN = 8;
 export const CHUNK_HEAD_SIZE = 32;
 export const CHUNK_DATA_ALIGN = 4096;
 export const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+export const FILEDATA_HEAD_SIZE = 32;
+export const MAX_FILEDATA_BYTES = 8 * 1024 * 1024;
 
 export const RecordType = {
   INFO: 1,
@@ -20,6 +22,8 @@ export const RecordType = {
   THREAD: 4,
   FD: 5,
   CHUNK: 6,
+  FILEDATA: 10,
+  FD_SHARE: 11,
   END: 15,
 } as const;
 
@@ -40,10 +44,15 @@ export function regionKindName(kind: number): string {
 
 export const FD_KINDS: { readonly [kind: number]: string } = {
   1: 'REG', 2: 'DIR', 3: 'CHR', 4: 'TTY', 5: 'PIPE', 6: 'EVENTFD', 7: 'EPOLL', 8: 'SIGNALFD', 9: 'TIMERFD', 10: 'INHERIT',
+  11: 'DELETED', 12: 'FIFO', 13: 'PTY',
 };
 export const FdKind = {
   REG: 1, DIR: 2, CHR: 3, TTY: 4, PIPE: 5, EVENTFD: 6, EPOLL: 7, SIGNALFD: 8, TIMERFD: 9, INHERIT: 10,
+  DELETED: 11, FIFO: 12, PTY: 13,
 } as const;
+export const DELETED_MEMFD = 1;
+export const PTY_LOCKED = 1;
+export const PTY_PACKET = 2;
 
 export function fdKindName(kind: number): string {
   return FD_KINDS[kind] ?? `kind ${kind}`;
@@ -153,6 +162,12 @@ export type FdExtra =
   | { kind: 'EPOLL'; entries: { fd: number; events: number; data: bigint }[] }
   | { kind: 'SIGNALFD'; mask: bigint }
   | { kind: 'TIMERFD'; clockid: number; flags: number; valueNs: bigint; intervalNs: bigint }
+  | { kind: 'DELETED'; fileId: bigint; size: bigint; flags: number; seals: number }
+  | { kind: 'FIFO'; fifoId: bigint; pipeSize: number; data: Buffer }
+  | {
+    kind: 'PTY'; ptyId: bigint; end: number; flags: number; iflag: number; oflag: number; cflag: number; lflag: number;
+    line: number; cc: Buffer; rows: number; cols: number; xpixel: number; ypixel: number; masterData: Buffer; slaveData: Buffer;
+  }
   | { kind: 'RAW'; bytes: Buffer };
 
 export interface ImageFd {
@@ -169,6 +184,20 @@ export interface ImageFd {
   path: string;
   /** Null for kinds without extra bytes; RAW for kinds this reader does not know. */
   extra: FdExtra | null;
+  /** From the FD_SHARE record for this fd: what other processes of the computation hold of it. */
+  share?: FdShare;
+}
+
+/** FD_SHARE flags (the protocol's share flags). */
+export const SHARE_OWNER = 1;
+export const SHARE_PIPE_OWNER = 2;
+export const SHARE_PIPE = 4;
+
+export interface FdShare {
+  fd: number;
+  flags: number;
+  /** The open file description's id across the processes; 0n: not shared as a description. */
+  shareId: bigint;
 }
 
 export interface ImageChunk {
@@ -177,6 +206,15 @@ export interface ImageChunk {
   encoding: number;
   storedLen: number;
   /** File offset of the chunk's data (a multiple of 4096). */
+  dataOffset: number;
+}
+
+/** A FILEDATA record: bytes of a file the restore recreates (a deleted one). */
+export interface ImageFileData {
+  fileId: bigint;
+  offset: bigint;
+  len: number;
+  /** File offset of the data (a multiple of 4096). */
   dataOffset: number;
 }
 
@@ -202,6 +240,7 @@ export interface ParsedImage {
   regions: ImageRegion[];
   threads: ImageThread[];
   fds: ImageFd[];
+  fileData: ImageFileData[];
   chunks: ImageChunk[];
   end: ImageEnd;
   unknownRecords: UnknownRecord[];

@@ -1,8 +1,8 @@
 /*
  * Streaming reader of image files (docs/image-format.md). Images can be GiBs, so the file is
- * read through a small window: every record header and every non-CHUNK payload is read and
- * CRC-checked; a CHUNK's 32-byte head is parsed and its data skipped, unless `verify` asks
- * for the data's CRC too (then it is streamed in 1 MiB pieces).
+ * read through a small window: every record header and every other payload is read and
+ * CRC-checked; the 32-byte head of a CHUNK or FILEDATA record is parsed and its data
+ * skipped, unless `verify` asks for the data's CRC too (then it is streamed in 1 MiB pieces).
  *
  * The structure is checked as a loader would need it: record order, exact payload lengths,
  * zero padding, page-aligned chunk data inside the recorded regions, and an END record that
@@ -17,12 +17,12 @@ import { ByteReader, DecodeError } from '../binary/cursor';
 import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import {
-  align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd,
+  align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE, ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd,
   ImageInfo, ImageProcess, ImageRegion, ImageThread, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_SHARED,
 } from './format';
 import {
-  chunkFromHead, decodeChunkHead, decodeEnd, decodeFd, decodeInfo, decodeProcess, decodeRegion, decodeThread,
+  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdShare, decodeInfo, decodeProcess, decodeRegion, decodeThread,
 } from './records';
 
 export interface ReadImageOptions {
@@ -44,9 +44,12 @@ const RANK: { [type: number]: number } = {
   [RecordType.REGION]: 2,
   [RecordType.THREAD]: 3,
   [RecordType.FD]: 4,
-  [RecordType.CHUNK]: 5,
-  [RecordType.END]: 6,
+  [RecordType.FD_SHARE]: 5,
+  [RecordType.FILEDATA]: 6,
+  [RecordType.CHUNK]: 7,
+  [RecordType.END]: 8,
 };
+const RANK_END = 8;
 
 const DAMAGED = 'the image is damaged — restart from an earlier generation';
 
@@ -136,6 +139,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   const regions: ImageRegion[] = [];
   const threads: ImageThread[] = [];
   const fds: ImageFd[] = [];
+  const fileData: ImageFileData[] = [];
+  /** Files the DELETED fds declare: their size, and where their FILEDATA has come to. */
+  const files = new Map<bigint, { size: bigint; end: bigint }>();
   const chunks: ImageChunk[] = [];
   const unknownRecords: UnknownRecord[] = [];
   let end: ImageEnd | null = null;
@@ -162,7 +168,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
 
     const r = RANK[type];
     if (r !== undefined) {
-      if (r < rank || (r === rank && (r <= 1 || r === 6))) throw bad(`${name} is out of order`);
+      if (r < rank || (r === rank && (r <= 1 || r === RANK_END))) throw bad(`${name} is out of order`);
       if (r > 0 && info === null) throw bad(`${name} comes before the INFO record`);
       if (r > 1 && proc === null) throw bad(`${name} comes before the PROCESS record`);
       rank = r;
@@ -193,6 +199,27 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       }
       chunks.push(chunkFromHead(head, dataAt));
       contentBytes += head.rawLen;
+    } else if (type === RecordType.FILEDATA) {
+      if (len < FILEDATA_HEAD_SIZE) throw bad(`${name} is ${len} bytes, shorter than a file data head`);
+      const head = decodeFileDataHead(new ByteReader(await f.read(payloadAt, FILEDATA_HEAD_SIZE)));
+      const dataAt = payloadAt + FILEDATA_HEAD_SIZE + head.pad;
+      if (head.pad >= CHUNK_DATA_ALIGN || dataAt % CHUNK_DATA_ALIGN !== 0) throw bad(`${name}: data at offset ${dataAt} is not 4096-aligned`);
+      if (FILEDATA_HEAD_SIZE + head.pad + head.len !== len) throw bad(`${name}: head says ${FILEDATA_HEAD_SIZE + head.pad + head.len} bytes, record has ${len}`);
+      const file = files.get(head.fileId);
+      if (!file) throw bad(`${name}: file ${head.fileId} is not declared by a DELETED fd before it`);
+      if (head.len === 0 || head.len > MAX_FILEDATA_BYTES || head.offset % BigInt(CHUNK_DATA_ALIGN) !== 0n) {
+        throw bad(`${name}: file data at ${head.offset}+${head.len} is empty, over 8 MiB or not page aligned`);
+      }
+      if (head.offset < file.end) throw bad(`${name}: file data at ${head.offset} overlaps or precedes the one before it`);
+      if (head.offset + BigInt(head.len) > file.size) throw bad(`${name}: file data at ${head.offset}+${head.len} runs past the file's size`);
+      const headAndPad = await f.read(payloadAt, FILEDATA_HEAD_SIZE + head.pad);
+      if (!isZero(headAndPad.subarray(FILEDATA_HEAD_SIZE))) throw bad(`${name}: nonzero bytes in the alignment pad`);
+      if (verify) {
+        const sum = await f.crcOf(dataAt, head.len, crc32c(headAndPad));
+        if (sum !== crc) throw bad(`CRC mismatch in ${name} (file data)`);
+      }
+      file.end = head.offset + BigInt(head.len);
+      fileData.push({ fileId: head.fileId, offset: head.offset, len: head.len, dataOffset: dataAt });
     } else if (r === undefined && len > MAX_META_RECORD) {
       unknownRecords.push({ type, offset, length: len }); // a later version's bulk record: skip unread
     } else {
@@ -208,7 +235,8 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
           case RecordType.PROCESS: proc = decodeProcess(pr); break;
           case RecordType.REGION: regions.push(decodeRegion(pr)); break;
           case RecordType.THREAD: threads.push(decodeThread(pr)); break;
-          case RecordType.FD: fds.push(decodeFd(pr)); break;
+          case RecordType.FD: fds.push(declareFile(decodeFd(pr), files)); break;
+          case RecordType.FD_SHARE: attachShare(fds, decodeFdShare(pr)); break;
           case RecordType.END: end = decodeEnd(pr); break;
           default: unknownRecords.push({ type, offset, length: len }); pr.bytes(pr.remaining);
         }
@@ -240,9 +268,15 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   if (proc === null) throw bad('no PROCESS record');
   if (threads.length === 0) throw bad('no THREAD record');
   return {
-    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, chunks, end,
+    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, chunks, end,
     unknownRecords, verified: verify,
   };
+}
+
+/** A DELETED fd declares its file (the first one with that file_id). */
+function declareFile(fd: ImageFd, files: Map<bigint, { size: bigint; end: bigint }>): ImageFd {
+  if (fd.dupOf < 0 && fd.extra?.kind === 'DELETED' && !files.has(fd.extra.fileId)) files.set(fd.extra.fileId, { size: fd.extra.size, end: 0n });
+  return fd;
 }
 
 function checkInfo(info: ImageInfo, bad: (w: string) => StasisError, name: string): void {
@@ -275,4 +309,15 @@ function chunkTarget(regions: ImageRegion[], start: bigint, end: bigint): 'ok' |
 function isZero(b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
   return true;
+}
+
+/** FD_SHARE annotates the FD record of its fd, once (the loader's rules, meta.c). */
+function attachShare(fds: ImageFd[], share: FdShare): void {
+  const f = fds.find((x) => x.fd === share.fd);
+  if (!f) throw new DecodeError('short', 'no FD record for its fd');
+  if (f.share) throw new DecodeError('short', 'a second FD_SHARE for one fd');
+  if ((share.flags & (SHARE_PIPE | SHARE_PIPE_OWNER)) !== 0 && f.dupOf < 0 && f.kind !== FdKind.PIPE) {
+    throw new DecodeError('short', 'pipe share flags on an fd that is not a pipe');
+  }
+  f.share = share;
 }

@@ -10,7 +10,7 @@
 
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
-  FdExtra, FdKind, ImageChunk, ImageEnd, ImageFd, ImageInfo, ImageProcess, ImageRegion, ImageThread,
+  DELETED_MEMFD, FdExtra, FdKind, FdShare, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, ImageChunk, ImageEnd, ImageFd, ImageInfo, ImageProcess, ImageRegion, ImageThread,
 } from './format';
 
 /** Limits of what the loader restores; larger values make a record malformed. */
@@ -181,6 +181,19 @@ export function encodeThread(w: ByteWriter, v: ImageThread): void {
 
 // --- FD -------------------------------------------------------------------------------
 
+export function decodeFdShare(r: ByteReader): FdShare {
+  const fd = r.i32('fd');
+  const flags = r.u32('flags');
+  const shareId = r.u64('share_id');
+  if ((flags & ~(SHARE_OWNER | SHARE_PIPE_OWNER | SHARE_PIPE)) !== 0) throw invalid('unknown share flags');
+  if ((flags & SHARE_OWNER) !== 0 && shareId === 0n) throw invalid('an owner of no shared description');
+  return { fd, flags, shareId };
+}
+
+export function encodeFdShare(w: ByteWriter, v: FdShare): void {
+  w.i32(v.fd).u32(v.flags).u64(v.shareId);
+}
+
 export function decodeFd(r: ByteReader): ImageFd {
   const fd = r.i32('fd');
   const fdFlags = r.u32('fd_flags');
@@ -249,6 +262,45 @@ function decodeFdExtra(kind: number, r: ByteReader): FdExtra | null {
     case FdKind.TIMERFD:
       extra = { kind: 'TIMERFD', clockid: r.u32('clockid'), flags: r.u32('flags'), valueNs: r.u64('value_ns'), intervalNs: r.u64('interval_ns') };
       break;
+    case FdKind.DELETED: {
+      extra = { kind: 'DELETED', fileId: r.u64('file_id'), size: r.u64('size'), flags: r.u32('flags'), seals: r.u32('seals') };
+      r.end('fd extra');
+      if (extra.fileId === 0n) throw invalid('file_id is 0');
+      if ((extra.flags & ~DELETED_MEMFD) !== 0) throw invalid(`unknown flags 0x${extra.flags.toString(16)}`);
+      return extra;
+    }
+    case FdKind.FIFO: {
+      const fifoId = r.u64('fifo_id');
+      const pipeSize = r.u32('pipe_size');
+      const dataLen = r.u32('data_len');
+      extra = { kind: 'FIFO', fifoId, pipeSize, data: Buffer.from(r.bytes(dataLen, 'fifo data')) };
+      break;
+    }
+    case FdKind.PTY: {
+      const ptyId = r.u64('pty_id');
+      const end = r.u32('end');
+      const flags = r.u32('flags');
+      const iflag = r.u32('iflag');
+      const oflag = r.u32('oflag');
+      const cflag = r.u32('cflag');
+      const lflag = r.u32('lflag');
+      const line = r.bytes(1, 'line')[0]!;
+      const cc = Buffer.from(r.bytes(19, 'cc'));
+      const rows = r.u16('rows');
+      const cols = r.u16('cols');
+      const xpixel = r.u16('xpixel');
+      const ypixel = r.u16('ypixel');
+      const masterLen = r.u32('master_len');
+      const slaveLen = r.u32('slave_len');
+      const masterData = Buffer.from(r.bytes(masterLen, 'master data'));
+      const slaveData = Buffer.from(r.bytes(slaveLen, 'slave data'));
+      r.end('fd extra');
+      if (end > 1) throw invalid(`end ${end} is neither 0 (master) nor 1 (slave)`);
+      if ((flags & ~(PTY_LOCKED | PTY_PACKET)) !== 0) throw invalid(`unknown flags 0x${flags.toString(16)}`);
+      return {
+        kind: 'PTY', ptyId, end, flags, iflag, oflag, cflag, lflag, line, cc, rows, cols, xpixel, ypixel, masterData, slaveData,
+      };
+    }
     default:
       return { kind: 'RAW', bytes: Buffer.from(r.bytes(r.remaining, 'extra')) };
   }
@@ -269,6 +321,13 @@ export function encodeFdExtra(w: ByteWriter, x: FdExtra | null): void {
       break;
     case 'SIGNALFD': w.u64(x.mask); break;
     case 'TIMERFD': w.u32(x.clockid).u32(x.flags).u64(x.valueNs).u64(x.intervalNs); break;
+    case 'DELETED': w.u64(x.fileId).u64(x.size).u32(x.flags).u32(x.seals); break;
+    case 'FIFO': w.u64(x.fifoId).u32(x.pipeSize).u32(x.data.length).bytes(x.data); break;
+    case 'PTY':
+      w.u64(x.ptyId).u32(x.end).u32(x.flags).u32(x.iflag).u32(x.oflag).u32(x.cflag).u32(x.lflag)
+        .bytes(Buffer.from([x.line])).bytes(x.cc).u16(x.rows).u16(x.cols).u16(x.xpixel).u16(x.ypixel)
+        .u32(x.masterData.length).u32(x.slaveData.length).bytes(x.masterData).bytes(x.slaveData);
+      break;
     case 'RAW': w.bytes(x.bytes); break;
   }
 }
@@ -302,6 +361,29 @@ export function encodeChunkHead(w: ByteWriter, v: ChunkHead): void {
 
 export function chunkFromHead(h: ChunkHead, dataOffset: number): ImageChunk {
   return { addr: h.addr, rawLen: h.rawLen, encoding: h.encoding, storedLen: h.storedLen, dataOffset };
+}
+
+// --- FILEDATA head -------------------------------------------------------------------
+
+export interface FileDataHead {
+  fileId: bigint;
+  offset: bigint;
+  len: number;
+  pad: number;
+}
+
+export function decodeFileDataHead(r: ByteReader): FileDataHead {
+  const fileId = r.u64('file_id');
+  const offset = r.u64('offset');
+  const len = r.u32('len');
+  r.u32('reserved');
+  const pad = r.u32('pad');
+  r.u32('reserved');
+  return { fileId, offset, len, pad };
+}
+
+export function encodeFileDataHead(w: ByteWriter, v: FileDataHead): void {
+  w.u64(v.fileId).u64(v.offset).u32(v.len).u32(0).u32(v.pad).u32(0);
 }
 
 // --- END ------------------------------------------------------------------------------

@@ -168,6 +168,9 @@ export const PROGRAMS = {
   python: { script: 'compute.py', interpreter: '/usr/bin/python3' },
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },
+  deleted: { c: 'deleted.c' },
+  fifo: { c: 'fifo.c' },
+  pty: { c: 'pty.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

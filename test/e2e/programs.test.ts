@@ -1,7 +1,8 @@
 /*
- * Five kinds of program — CPU-bound C, eight C threads on a mutex and a condition variable,
- * Python, Node, and C state a restart must keep exactly (AVX registers mid-loop, signal
- * handler on its alternate stack, mask, rlimit, umask, cwd) — each launched with stdout in a file, checkpointed mid-run, killed with
+ * Eight kinds of program — CPU-bound C, eight C threads on a mutex and a condition variable,
+ * Python, Node, C state a restart must keep exactly (AVX registers mid-loop, signal
+ * handler on its alternate stack, mask, rlimit, umask, cwd), and C holding fds whose
+ * objects the restart must rebuild (a file deleted while open, a named FIFO, a pty) — each launched with stdout in a file, checkpointed mid-run, killed with
  * SIGKILL and restarted: the file must end byte-identical to an uninterrupted run's, with
  * the same exit status. As root and as an unprivileged user. The coordinator is the one
  * `stasis launch` starts on its own, and the one `stasis restart` starts after it.
@@ -9,10 +10,37 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { checkpoint, expectFinishesLikeReference, imageFacts, killLaunched, launchUntil, startRestart } from './flows';
+import { DELETED_MEMFD, ParsedImage, PTY_PACKET } from '../../src/image/format';
+import { readImage } from '../../src/image/reader';
+import { checkpoint, expectFinishesLikeReference, imageFacts, killLaunched, launchUntil, onlyImage, startRestart } from './flows';
 import { Box, freePort, ProgramName, reference, removeShared, variants } from './harness';
 
 after(removeShared);
+
+/* What the image of a program that holds rebuildable fds must show, so that the same
+ * output after the restart means those fds were really saved and rebuilt. */
+function imageHas(name: ProgramName, img: ParsedImage): void {
+  const extras = img.fds.map((f) => f.extra);
+  if (name === 'deleted') {
+    const files = extras.filter((x) => x?.kind === 'DELETED');
+    assert.equal(files.length, 3, 'the scratch file twice (the dup is a dup) and the memfd');
+    assert.ok(files.some((x) => x?.kind === 'DELETED' && x.flags === DELETED_MEMFD && x.seals !== 0), 'a sealed memfd');
+    const ofScratch = img.fileData.filter((d) => d.fileId === 1n);
+    assert.ok(ofScratch.length >= 2, 'the 9 MiB head takes more than one FILEDATA record');
+    assert.ok(ofScratch.every((d) => d.offset < 9n << 20n || d.offset >= 16n << 20n), 'the hole is not stored');
+  }
+  if (name === 'fifo') {
+    const fifos = extras.filter((x) => x?.kind === 'FIFO');
+    assert.equal(fifos.length, 3, 'three fds on the FIFO');
+    assert.ok(fifos.some((x) => x?.kind === 'FIFO' && x.data.length >= 32), 'bytes in flight');
+  }
+  if (name === 'pty') {
+    const ends = extras.filter((x) => x?.kind === 'PTY');
+    assert.deepEqual(ends.map((x) => x?.kind === 'PTY' && x.end).sort(), [0, 1], 'master and slave');
+    assert.ok(ends.every((x) => x?.kind === 'PTY' && x.rows === 33 && x.cols === 101 && x.flags === PTY_PACKET), 'window size and packet mode');
+    assert.ok(ends.some((x) => x?.kind === 'PTY' && x.masterData.length + x.slaveData.length > 0), 'bytes in flight');
+  }
+}
 
 /* Arguments for a full run of about two seconds here. */
 const CASES: { name: ProgramName; what: string; args: string[] }[] = [
@@ -21,6 +49,9 @@ const CASES: { name: ProgramName; what: string; args: string[] }[] = [
   { name: 'python', what: 'a python3 script', args: ['50'] },
   { name: 'node', what: 'a node script', args: ['80'] },
   { name: 'state', what: 'a C program holding AVX registers, an alternate signal stack, a mask, an rlimit, umask and cwd', args: ['30'] },
+  { name: 'deleted', what: 'a C program that writes a temp file, unlinks it and keeps reading it back (three fds, a hole, a memfd)', args: ['60'] },
+  { name: 'fifo', what: 'a C program with bytes in flight in a named FIFO open read-only non-blocking, write-only and read-write', args: ['60'] },
+  { name: 'pty', what: 'a C program holding both ends of a pty with its own termios, window size and packet mode, bytes in flight both ways', args: ['60'] },
 ];
 
 for (const v of variants()) {
@@ -40,6 +71,7 @@ for (const v of variants()) {
       assert.ok(img.stdoutOffset > 0 && img.stdoutOffset < r.output.length,
         `the checkpoint should be mid-run: stdout offset ${img.stdoutOffset} of ${r.output.length} bytes`);
       if (c.name === 'threads') assert.equal(img.threads, 10, 'main, eight workers and the checkpoint thread');
+      imageHas(c.name, await readImage(onlyImage(gen), { verify: true }));
 
       const restart = startRestart(box, port, launched.ckptDir);
       await expectFinishesLikeReference(restart, launched.out, r, `${c.name} restarted as ${box.who.label}`);
