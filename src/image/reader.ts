@@ -18,11 +18,12 @@ import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import {
   align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd,
-  ImageInfo, ImageProcess, ImageRegion, ImageThread, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
+  ImageInfo, ImagePosixTimer, ImageProcess, ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_SHARED,
 } from './format';
 import {
-  chunkFromHead, decodeChunkHead, decodeEnd, decodeFd, decodeInfo, decodeProcess, decodeRegion, decodeThread,
+  chunkFromHead, decodeChunkHead, decodeEnd, decodeFd, decodeInfo, decodePosixTimer, decodeProcess, decodeProcState,
+  decodeRegion, decodeThread, decodeThreadState,
 } from './records';
 
 export interface ReadImageOptions {
@@ -44,9 +45,15 @@ const RANK: { [type: number]: number } = {
   [RecordType.REGION]: 2,
   [RecordType.THREAD]: 3,
   [RecordType.FD]: 4,
-  [RecordType.CHUNK]: 5,
-  [RecordType.END]: 6,
+  [RecordType.PROC_STATE]: 5,
+  [RecordType.THREAD_STATE]: 6,
+  [RecordType.POSIX_TIMER]: 7,
+  [RecordType.CHUNK]: 8,
+  [RecordType.END]: 9,
 };
+
+/** Ranks of records an image holds at most one of. */
+const SINGLE = new Set([0, 1, 5, 9]);
 
 const DAMAGED = 'the image is damaged — restart from an earlier generation';
 
@@ -136,6 +143,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   const regions: ImageRegion[] = [];
   const threads: ImageThread[] = [];
   const fds: ImageFd[] = [];
+  let procState: ImageProcState | null = null;
+  const threadStates: ImageThreadState[] = [];
+  const posixTimers: ImagePosixTimer[] = [];
   const chunks: ImageChunk[] = [];
   const unknownRecords: UnknownRecord[] = [];
   let end: ImageEnd | null = null;
@@ -162,7 +172,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
 
     const r = RANK[type];
     if (r !== undefined) {
-      if (r < rank || (r === rank && (r <= 1 || r === 6))) throw bad(`${name} is out of order`);
+      if (r < rank || (r === rank && SINGLE.has(r))) throw bad(`${name} is out of order`);
       if (r > 0 && info === null) throw bad(`${name} comes before the INFO record`);
       if (r > 1 && proc === null) throw bad(`${name} comes before the PROCESS record`);
       rank = r;
@@ -209,6 +219,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
           case RecordType.REGION: regions.push(decodeRegion(pr)); break;
           case RecordType.THREAD: threads.push(decodeThread(pr)); break;
           case RecordType.FD: fds.push(decodeFd(pr)); break;
+          case RecordType.PROC_STATE: procState = decodeProcState(pr); break;
+          case RecordType.THREAD_STATE: threadStates.push(decodeThreadState(pr)); break;
+          case RecordType.POSIX_TIMER: posixTimers.push(decodePosixTimer(pr)); break;
           case RecordType.END: end = decodeEnd(pr); break;
           default: unknownRecords.push({ type, offset, length: len }); pr.bytes(pr.remaining);
         }
@@ -219,6 +232,8 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       }
       if (type === RecordType.INFO) checkInfo(info!, bad, name);
       if (type === RecordType.REGION) checkRegion(regions, info!, bad, name);
+      if (type === RecordType.THREAD_STATE) checkThreadState(threadStates, threads, bad, name);
+      if (type === RecordType.POSIX_TIMER) checkPosixTimer(posixTimers, threads, bad, name);
       if (type === RecordType.END) {
         const e = end!;
         const expect: [string, bigint, bigint][] = [
@@ -240,7 +255,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   if (proc === null) throw bad('no PROCESS record');
   if (threads.length === 0) throw bad('no THREAD record');
   return {
-    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, chunks, end,
+    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, procState, threadStates, posixTimers, chunks, end,
     unknownRecords, verified: verify,
   };
 }
@@ -258,6 +273,18 @@ function checkRegion(regions: ImageRegion[], info: ImageInfo, bad: (w: string) =
   }
   const prev = regions[regions.length - 2];
   if (prev && prev.end > r.start) throw bad(`${name}: region 0x${r.start.toString(16)} overlaps or precedes the one before it`);
+}
+
+function checkThreadState(states: ImageThreadState[], threads: ImageThread[], bad: (w: string) => StasisError, name: string): void {
+  const s = states[states.length - 1]!;
+  if (!threads.some((t) => t.tid === s.tid)) throw bad(`${name}: tid ${s.tid} has no THREAD record`);
+  if (states.slice(0, -1).some((o) => o.tid === s.tid)) throw bad(`${name}: tid ${s.tid} has a THREAD_STATE already`);
+}
+
+function checkPosixTimer(timers: ImagePosixTimer[], threads: ImageThread[], bad: (w: string) => StasisError, name: string): void {
+  const t = timers[timers.length - 1]!;
+  if (t.notify === 4 && !threads.some((x) => x.tid === t.notifyTid)) throw bad(`${name}: notify_tid ${t.notifyTid} has no THREAD record`);
+  if (timers.slice(0, -1).some((o) => o.timerId === t.timerId)) throw bad(`${name}: timer id ${t.timerId} is taken by an earlier POSIX_TIMER`);
 }
 
 /**
