@@ -10,7 +10,8 @@
  * Stage 2 (in the hole; may touch only the hole, the image file and the vdso):
  *   unmap everything else, move the vdso/vvar block to where the image had it, map the
  *   regions and read the chunks into place, restore process-wide state and fds, then
- *   create the threads, each entering the agent's stasis_restart_entry() in the image.
+ *   create the threads, each entering the agent's stasis_restart_entry() in the image,
+ *   and last the POSIX timers (one may notify a thread by TID: kstate.c).
  *   The agent unmaps the hole once every thread has left it.
  *
  *   0 ─────────────────────────────────────────────────────────────── 0x7fff_ffff_f000
@@ -19,6 +20,7 @@
  *   resumed:  [      image regions      ]   (hole unmapped by the agent)  [vvar|vdso moved]
  */
 #include "chunks.h"
+#include "kstate.h"
 #include "meta.h"
 #include "ns.h"
 #include "rt.h"
@@ -452,6 +454,7 @@ static void stage2(void *argp)
 	sys_call3(SYS_close_range_, 0, (long)c->stash_base - 1, 0);
 	restore_fds(m, c);
 	restore_rlimits(m);
+	rst_ks_process(m);
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))
 		rst_die("the image's agent is of another Stasis version", 0, 0);
@@ -494,6 +497,7 @@ static void stage2(void *argp)
 	}
 	if (leader < 0)
 		rst_die("the image has no main thread", 0, 0);
+	rst_ks_late(m);
 	const struct m_thread *t = &m->threads[leader];
 	sys_arch_prctl(0x1002 /* ARCH_SET_FS */, (long)t->fs_base);
 	if (t->ctid) {
@@ -565,6 +569,7 @@ __attribute__((used)) static void stage1(long *sp)
 	int ncur = current_specials(cur, mapsbuf, sizeof(mapsbuf));
 	check_vdso_layout(m, cur, ncur);
 	check_files(m);
+	rst_ks_check(m);
 	if (!no_pidns)
 		rst_enter_namespace(m->proc.pid);
 	int leaders = 0;
