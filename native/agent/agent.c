@@ -286,6 +286,7 @@ static void after_fork_in_child(void)
 		sys_close(g_agent.coord_fd);
 	g_agent.coord_fd = -1;
 	g_agent.suspending = 0;
+	agent_timers_after_fork();
 }
 
 __attribute__((constructor)) static void agent_init(void)

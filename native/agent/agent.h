@@ -102,6 +102,9 @@ struct img_out;
 /* Writes PROC_STATE (with `dumpable` as the process had it), THREAD_STATEs, POSIX_TIMERs. */
 int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dumpable, char *why, int whylen);
 
+/* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
+void agent_timers_after_fork(void);
+
 /* capture.c: writes the image of this process to path; returns 0 or -errno. */
 int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen);
 

@@ -125,6 +125,15 @@ static void start_helper(void)
 	pthread_attr_destroy(&at);
 }
 
+/* A forked child has no helper thread: it starts its own when it needs one. */
+void agent_timers_after_fork(void)
+{
+	pthread_once_t fresh = PTHREAD_ONCE_INIT;
+	helper_once = fresh;
+	helper_tid = 0;
+	memset(thread_timers, 0, sizeof(thread_timers));
+}
+
 AGENT_EXPORT int timer_create(clockid_t clk, struct sigevent *sev, timer_t *out)
 {
 	static timer_create_fn next;
