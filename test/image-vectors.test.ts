@@ -214,7 +214,7 @@ function mutate(seed: Buffer, next: () => number): Buffer {
       bytes.writeUInt32LE(next() % 2 ? INTERESTING[next() % INTERESTING.length]! : next() % (rec.length + 64), rec.offset + 8);
       return bytes;
     case 3: // a record's type field
-      bytes.writeUInt16LE([1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 14, 300][next() % 12]!, rec.offset + 4);
+      bytes.writeUInt16LE([1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 99, 300][next() % 12]!, rec.offset + 4);
       return bytes;
     default: { // a payload field set to an interesting value, CRC fixed (head only for chunks)
       if (rec.length < 4) return bytes;

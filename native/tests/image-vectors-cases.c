@@ -91,7 +91,7 @@ static const struct chunk_spec rich_chunks[] = {
 };
 
 static const struct later_rec rich_later[] = {
-	{ 14, "a metadata record of a later version", -1 },
+	{ 99, "a metadata record of a later version", -1 },
 	{ 300, "a bulk record of a later version, among the chunks", 3 },
 };
 
