@@ -67,9 +67,22 @@ function checkerView(img: ParsedImage): unknown {
       return {
         fd: f.fd, fdFlags: f.fdFlags, kind: f.kind, openFlags: f.openFlags, dupOf: f.dupOf, offset: s(f.offset),
         dev: s(f.dev), inode: s(f.inode), mode: f.mode, path: f.path, extraLen: extra.length,
+        shareFlags: f.share?.flags ?? 0, shareId: s(f.share?.shareId ?? 0n),
       };
     }),
     fileData: img.fileData.map((d) => ({ dataOffset: d.dataOffset, fileId: s(d.fileId), offset: s(d.offset), len: d.len })),
+    procState: img.procState && {
+      monotonicNs: s(img.procState.monotonicNs), personality: img.procState.personality, flags: img.procState.flags,
+      dumpable: img.procState.dumpable, realValueNs: s(img.procState.itimers[0]!.valueNs), nsiginfo: img.procState.siginfo.length,
+    },
+    threadStates: img.threadStates.map((t) => ({
+      tid: t.tid, flags: t.flags, nice: t.nice, pdeathsig: t.pdeathsig, timerSlackNs: s(t.timerSlackNs), comm: t.comm,
+      affinityLen: t.affinity.length, nsiginfo: t.siginfo.length,
+    })),
+    posixTimers: img.posixTimers.map((t) => ({
+      timerId: t.timerId, clockid: t.clockid, notify: t.notify, signo: t.signo, notifyTid: t.notifyTid,
+      sigevValue: s(t.sigevValue), valueNs: s(t.valueNs), intervalNs: s(t.intervalNs),
+    })),
     chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen) })),
     end: { records: s(img.end.records), chunks: s(img.end.chunks), contentBytes: s(img.end.contentBytes), endOffset: s(img.end.endOffset) },
   };
@@ -113,6 +126,9 @@ test('there are good and bad image vectors', () => {
 
 test('the rich vector has every record type, region kind and fd kind', async () => {
   const img = await readImage(path.join(DIR, 'rich.img'), { verify: true });
+  assert.ok(img.procState && img.procState.siginfo.length > 0 && img.procState.itimers.some((t) => t.valueNs > 0n), 'shared signals and an itimer');
+  assert.ok(img.threadStates.some((t) => t.siginfo.length > 1) && img.threadStates.some((t) => t.comm.includes('\ufffd')), 'thread states');
+  assert.deepEqual([...new Set(img.posixTimers.map((t) => t.notify))].sort(), [0, 1, 4], 'POSIX timers of each kernel notify kind');
   assert.deepEqual([...new Set(img.regions.map((r) => r.kind))].sort((a, b) => a - b), REGION_KINDS.map((_, i) => i));
   assert.deepEqual([...new Set(img.fds.filter((f) => f.dupOf < 0).map((f) => f.kind))].sort((a, b) => a - b), Object.values(FdKind).sort((a, b) => a - b));
   assert.ok(img.fds.some((f) => f.dupOf >= 0), 'a duplicated fd');
@@ -205,7 +221,7 @@ function mutate(seed: Buffer, next: () => number): Buffer {
       bytes.writeUInt32LE(next() % 2 ? INTERESTING[next() % INTERESTING.length]! : next() % (rec.length + 64), rec.offset + 8);
       return bytes;
     case 3: // a record's type field
-      bytes.writeUInt16LE([1, 2, 3, 4, 5, 6, 10, 15, 9, 300][next() % 10]!, rec.offset + 4);
+      bytes.writeUInt16LE([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 99, 300][next() % 14]!, rec.offset + 4);
       return bytes;
     default: { // a payload field set to an interesting value, CRC fixed (head only for chunks)
       if (rec.length < 4) return bytes;

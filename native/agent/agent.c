@@ -357,6 +357,7 @@ static void after_fork_in_child(void)
 	g_agent.nthreads = 0;
 	g_agent.suspended = 0;
 	g_agent.proc_id = 0;
+	agent_timers_after_fork();
 	load_name();
 	if (g_agent.unjoined)
 		return; /* the parent runs without a coordinator: so does its child */

@@ -30,6 +30,23 @@ struct agent_thread {
 	stack_t altstack;
 	ucontext_t *uc;      /* the kernel's signal frame, on the thread's own stack */
 	uint64_t resume_sp;
+	/* Kernel state only the thread itself reads or sets (kstate.c, THREAD_STATE). */
+	int32_t nice;
+	uint32_t pdeathsig, ts_flags, personality;
+	uint64_t timer_slack;
+	char comm[16];
+	uint32_t affinity_len;
+	uint8_t affinity[128];
+	int sigs_held;       /* its pending signals are dequeued, not yet queued back */
+};
+
+/* One dequeued pending signal: the thread slot it was pending on, or -1 for the shared
+ * queue, and the kernel's siginfo. Entries of one queue keep their queue order. */
+#define AGENT_MAX_SIGINFO 4096
+struct agent_sig {
+	int32_t owner;
+	uint32_t pad;
+	uint8_t info[IMG_SIGINFO_SIZE];
 };
 
 struct agent_state {
@@ -50,11 +67,18 @@ struct agent_state {
 	volatile int nthreads;   /* slots claimed in threads[] */
 	volatile int suspended;  /* threads parked in the handler */
 	volatile int resume_gen; /* bumped to release parked threads */
+	volatile int park_seq;   /* bumped on every event parked threads must look at */
+	volatile int shared_req; /* 1: the leader is asked to take the shared queue; 2: done */
 	struct agent_thread threads[AGENT_MAX_THREADS];
 
 	/* WRITE's list of fds shared with other processes (docs/protocol.md). */
 	struct img_fd_share shares[AGENT_MAX_SHARES];
 	int nshares;
+	/* Pending signals taken at the last suspension (kstate.c). */
+	volatile int nsigs;
+	volatile int sig_overflow;
+	int shared_taken;        /* the shared queue is in sigs[] (owner -1) */
+	struct agent_sig sigs[AGENT_MAX_SIGINFO];
 
 	/* Restart. */
 	struct restart_info rinfo;
@@ -72,6 +96,20 @@ int agent_install_handler(void);
 void *agent_handler(void);
 int agent_suspend_all(char *why, int whylen);
 void agent_resume_all(void);
+
+/* kstate.c: kernel state around threads (pending signals, attributes) and the process
+ * (timers, clocks, prctl flags). The thread functions run in the thread itself. */
+void agent_ks_record_self(struct agent_thread *t, int slot);
+void agent_ks_put_private(struct agent_thread *t, int slot);
+void agent_ks_take_shared(void);
+void agent_ks_put_shared(void);
+void agent_ks_restore_self(struct agent_thread *t, int slot);
+struct img_out;
+/* Writes PROC_STATE (with `dumpable` as the process had it), THREAD_STATEs, POSIX_TIMERs. */
+int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dumpable, char *why, int whylen);
+
+/* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
+void agent_timers_after_fork(void);
 
 /* capture.c: writes the image of this process to path; returns 0 or -errno. */
 int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen);

@@ -758,6 +758,12 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	sb_str(&s, ".tmp");
 	sb_cstr(&s);
 
+	/* A non-dumpable process's /proc/self files belong to root, and the unprivileged
+	 * owner cannot read its own pagemap, mem or auxv: be dumpable while the image is
+	 * written (PROC_STATE keeps the real value), as the kernel would allow anyway. */
+	long dumpable = sys_prctl(3 /* PR_GET_DUMPABLE */, 0, 0, 0, 0);
+	if (dumpable == 0)
+		sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);
 	int e = probe_fds(&c);
 	if (!e)
 		e = read_maps(&c, (uint64_t)base, (uint64_t)base + ARENA_SIZE);
@@ -797,6 +803,12 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 		write_thread(&o, &self, trec, 16384);
 		e = write_fds(&c, &o);
 	}
+	if (!e) {
+		size_t kcap = (size_t)AGENT_MAX_SIGINFO * IMG_SIGINFO_SIZE * 2 + 4096;
+		uint8_t *ks = arena_take(&c.a, kcap);
+		e = ks ? agent_ks_write(&o, ks, kcap, (uint32_t)dumpable, why, whylen)
+		       : fail(&c, "out of scratch memory", 0, -12);
+	}
 	if (!e)
 		e = write_chunks(&c, &o);
 	if (!e) {
@@ -822,5 +834,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 		sys_call1(SYS_unlink_, (long)tmp);
 	}
 	sys_munmap((void *)base, ARENA_SIZE);
+	if (dumpable == 0)
+		sys_prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0);
 	return e;
 }

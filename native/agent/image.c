@@ -302,3 +302,48 @@ void img_put_fd(struct wbuf *w, const struct img_fd *v)
 	wb_str(w, v->path);
 	wb_bytes(w, v->extra, v->extra_len);
 }
+
+void img_put_proc_state(struct wbuf *w, const struct img_proc_state *v)
+{
+	wb_u64(w, (uint64_t)v->realtime_ns);
+	wb_u64(w, (uint64_t)v->monotonic_ns);
+	wb_u64(w, (uint64_t)v->boottime_ns);
+	wb_u32(w, v->personality);
+	wb_u32(w, v->flags);
+	wb_u32(w, v->dumpable);
+	wb_u32(w, 0);
+	for (int i = 0; i < 3; i++) {
+		wb_u64(w, v->itimers[i].value_ns);
+		wb_u64(w, v->itimers[i].interval_ns);
+	}
+	wb_u32(w, v->nsiginfo);
+	wb_u32(w, 0);
+	wb_bytes(w, v->siginfo, (size_t)v->nsiginfo * IMG_SIGINFO_SIZE);
+}
+
+void img_put_thread_state(struct wbuf *w, const struct img_thread_state *v)
+{
+	wb_u32(w, v->tid);
+	wb_u32(w, v->flags);
+	wb_u32(w, (uint32_t)v->nice);
+	wb_u32(w, v->pdeathsig);
+	wb_u64(w, v->timer_slack_ns);
+	wb_str(w, v->comm);
+	wb_u32(w, v->affinity_len);
+	wb_bytes(w, v->affinity, v->affinity_len);
+	wb_u32(w, v->nsiginfo);
+	wb_bytes(w, v->siginfo, (size_t)v->nsiginfo * IMG_SIGINFO_SIZE);
+}
+
+void img_put_posix_timer(struct wbuf *w, const struct img_posix_timer *v)
+{
+	wb_u32(w, (uint32_t)v->timer_id);
+	wb_u32(w, (uint32_t)v->clockid);
+	wb_u32(w, v->notify);
+	wb_u32(w, v->signo);
+	wb_u32(w, v->notify_tid);
+	wb_u32(w, 0);
+	wb_u64(w, v->sigev_value);
+	wb_u64(w, v->value_ns);
+	wb_u64(w, v->interval_ns);
+}

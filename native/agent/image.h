@@ -96,6 +96,39 @@ struct img_fd {
 	uint32_t extra_len;
 };
 
+/* Kernel state around the process (docs/image-format.md: PROC_STATE, THREAD_STATE,
+ * POSIX_TIMER). A siginfo list is n entries of IMG_SIGINFO_SIZE bytes each. */
+
+struct img_itimer {
+	uint64_t value_ns, interval_ns;
+};
+
+struct img_proc_state {
+	int64_t realtime_ns, monotonic_ns, boottime_ns;
+	uint32_t personality, flags, dumpable;
+	struct img_itimer itimers[3];        /* ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF */
+	uint32_t nsiginfo;                   /* shared pending signals, in queue order */
+	const uint8_t *siginfo;
+};
+
+struct img_thread_state {
+	uint32_t tid, flags;
+	int32_t nice;
+	uint32_t pdeathsig;
+	uint64_t timer_slack_ns;
+	const char *comm;
+	uint32_t affinity_len;
+	const uint8_t *affinity;
+	uint32_t nsiginfo;                   /* the thread's own pending signals, in queue order */
+	const uint8_t *siginfo;
+};
+
+struct img_posix_timer {
+	int32_t timer_id, clockid;
+	uint32_t notify, signo, notify_tid;
+	uint64_t sigev_value, value_ns, interval_ns;
+};
+
 void img_put_info(struct wbuf *w, const struct img_info *v);
 void img_put_process(struct wbuf *w, const struct img_process *v);
 void img_put_region(struct wbuf *w, const struct img_region *v);
@@ -109,4 +142,7 @@ struct img_fd_share {
 	uint64_t share_id; /* the open file description's id across processes; 0: its own */
 };
 void img_put_fd_share(struct wbuf *w, const struct img_fd_share *v);
+void img_put_proc_state(struct wbuf *w, const struct img_proc_state *v);
+void img_put_thread_state(struct wbuf *w, const struct img_thread_state *v);
+void img_put_posix_timer(struct wbuf *w, const struct img_posix_timer *v);
 #endif

@@ -8,6 +8,8 @@
  * RESUME, then rt_sigreturn on the signal frame that stopped them: every register, the
  * FPU/AVX state, the signal mask and the alternate stack come back exactly. The
  * checkpoint thread unmaps the loader, rejoins a coordinator and releases the others.
+ * Before it counts as entered, each application thread sets again what only it can set
+ * for itself and queues its own pending signals back (kstate.c).
  *
  * Runs before libc is usable in the thread: raw syscalls only.
  */
@@ -64,6 +66,7 @@ void stasis_restart_entry(long idx)
 		struct agent_thread *t = &g_agent.threads[idx];
 		reregister_kernel_state(t->fs_base, t->robust_head, t->robust_len);
 		t->tid = (int32_t)sys_gettid();
+		agent_ks_restore_self(t, (int)idx);
 	}
 	__atomic_fetch_add(&ri->entered, 1, __ATOMIC_ACQ_REL);
 	sys_futex((int *)&ri->entered, FUTEX_WAKE_PRIVATE, 1, 0);

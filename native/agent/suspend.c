@@ -8,6 +8,11 @@
  * alternate stack) and where the kernel put its signal frame, then parks on a futex. The
  * frame holds every register, the FPU/AVX state and the signal mask at the moment of
  * interruption: a restored thread resumes with rt_sigreturn on it (restart.c).
+ *
+ * The handler also takes the thread's pending signals and attributes (kstate.c). Once
+ * every thread is parked, the checkpoint thread asks the leader, still parked in its
+ * handler, to take the shared signal queue: parked threads wait on park_seq, which is
+ * bumped both for that request and for the release.
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -34,11 +39,12 @@ static void futex_wake_all(volatile int *w)
 }
 
 /* Records this thread into a fresh slot; the handler and the checkpoint thread share it. */
-static struct agent_thread *record_self(void *uc)
+static struct agent_thread *record_self(void *uc, int *slot)
 {
 	int idx = __atomic_fetch_add(&g_agent.nthreads, 1, __ATOMIC_ACQ_REL);
 	if (idx >= AGENT_MAX_THREADS)
 		return 0;
+	*slot = idx;
 	struct agent_thread *t = &g_agent.threads[idx];
 	t->tid = (int32_t)sys_gettid();
 	t->flags = t->tid == sys_getpid() ? TF_LEADER : 0;
@@ -59,6 +65,7 @@ static struct agent_thread *record_self(void *uc)
 	t->uc = uc;
 	/* Below the frame and the red zone: the restart entry runs here before sigreturn. */
 	t->resume_sp = uc ? (((uint64_t)uc - 4096) & ~15ull) : 0;
+	agent_ks_record_self(t, idx);
 	return t;
 }
 
@@ -67,13 +74,64 @@ static void on_suspend(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	if (!g_agent.suspending || si->si_code != SI_TKILL || si->si_pid != sys_getpid())
 		return;
-	int gen = g_agent.resume_gen;
-	if (!record_self(uc))
+	int gen = g_agent.resume_gen, slot;
+	struct agent_thread *t = record_self(uc, &slot);
+	if (!t)
 		return;
+	/* The leader keeps its own signals out until it has taken the shared queue. */
+	int leader = t->flags & TF_LEADER;
+	if (!leader)
+		agent_ks_put_private(t, slot);
 	__atomic_fetch_add(&g_agent.suspended, 1, __ATOMIC_ACQ_REL);
 	futex_wake_all(&g_agent.suspended);
-	while (__atomic_load_n(&g_agent.resume_gen, __ATOMIC_ACQUIRE) == gen)
-		sys_futex((int *)&g_agent.resume_gen, FUTEX_WAIT_PRIVATE, gen, 0);
+	for (;;) {
+		int seq = __atomic_load_n(&g_agent.park_seq, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&g_agent.resume_gen, __ATOMIC_ACQUIRE) != gen)
+			break;
+		if (leader && __atomic_load_n(&g_agent.shared_req, __ATOMIC_ACQUIRE) == 1) {
+			agent_ks_take_shared();
+			agent_ks_put_private(t, slot);
+			agent_ks_put_shared();
+			__atomic_store_n(&g_agent.shared_req, 2, __ATOMIC_RELEASE);
+			futex_wake_all(&g_agent.shared_req);
+			continue;
+		}
+		sys_futex((int *)&g_agent.park_seq, FUTEX_WAIT_PRIVATE, seq, 0);
+	}
+	agent_ks_put_private(t, slot);
+}
+
+static void bump_park_seq(void)
+{
+	__atomic_fetch_add(&g_agent.park_seq, 1, __ATOMIC_ACQ_REL);
+	futex_wake_all(&g_agent.park_seq);
+}
+
+/* Asks the parked leader to take the shared signal queue (see kstate.c) and waits. */
+static int take_shared_queue(char *why, int whylen)
+{
+	int leader = -1;
+	for (int i = 0; i < g_agent.nthreads && i < AGENT_MAX_THREADS; i++)
+		if (g_agent.threads[i].flags & TF_LEADER)
+			leader = i;
+	if (leader < 0)
+		return 0; /* the main thread has exited: the shared queue is not saved */
+	uint64_t deadline = now_ns() + SUSPEND_TIMEOUT_NS;
+	__atomic_store_n(&g_agent.shared_req, 1, __ATOMIC_RELEASE);
+	bump_park_seq();
+	for (;;) {
+		int v = __atomic_load_n(&g_agent.shared_req, __ATOMIC_ACQUIRE);
+		if (v == 2)
+			return 0;
+		if (now_ns() > deadline) {
+			struct sbuf s;
+			sb_init(&s, why, (size_t)whylen);
+			sb_str(&s, "the main thread did not save the shared signal queue within 10 s");
+			return -110;
+		}
+		struct { long s, ns; } ts = { 0, 20 * 1000 * 1000 };
+		sys_futex((int *)&g_agent.shared_req, FUTEX_WAIT_PRIVATE, v, &ts);
+	}
 }
 
 void *agent_handler(void)
@@ -147,6 +205,10 @@ int agent_suspend_all(char *why, int whylen)
 
 	g_agent.nthreads = 0;
 	g_agent.suspended = 0;
+	g_agent.nsigs = 0;
+	g_agent.sig_overflow = 0;
+	g_agent.shared_taken = 0;
+	g_agent.shared_req = 0;
 	__atomic_store_n(&g_agent.suspending, 1, __ATOMIC_RELEASE);
 	for (;;) {
 		int fresh = signal_new_threads(sent, &nsent, self);
@@ -178,12 +240,12 @@ int agent_suspend_all(char *why, int whylen)
 		sb_str(&s, "too many threads");
 		return -12;
 	}
-	return 0;
+	return take_shared_queue(why, whylen);
 }
 
 void agent_resume_all(void)
 {
 	__atomic_store_n(&g_agent.suspending, 0, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&g_agent.resume_gen, 1, __ATOMIC_ACQ_REL);
-	futex_wake_all(&g_agent.resume_gen);
+	bump_park_seq();
 }

@@ -20,6 +20,9 @@ enum img_rec {
 	REC_CHUNK = 6,
 	REC_FILEDATA = 10, /* contents of a file the image recreates (a deleted one) */
 	REC_FD_SHARE = 11,
+	REC_PROC_STATE = 7,
+	REC_THREAD_STATE = 8,
+	REC_POSIX_TIMER = 9,
 	REC_END = 15,
 };
 
@@ -66,6 +69,22 @@ enum img_fd_kind {
 /* FILEDATA: a 32-byte head, zeros to a 4096-aligned file offset, then the data. */
 #define IMG_FILEDATA_HEAD 32
 #define IMG_FILEDATA_MAX (8u << 20)
+/* THREAD_STATE flags */
+#define TSF_NO_NEW_PRIVS 1u
+/* PROC_STATE flags */
+#define PSF_CHILD_SUBREAPER 1u
+
+/* A queued signal's siginfo: the kernel's 128-byte layout (si_signo at 0, si_code at 8). */
+#define IMG_SIGINFO_SIZE 128
+#define IMG_MAX_SIGINFO 4096    /* per queue */
+#define IMG_MAX_AFFINITY 1024   /* bytes of CPU mask: 8192 CPUs */
+#define IMG_NITIMER 3           /* ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF */
+
+/* POSIX timer notify values (the kernel's sigev_notify). */
+#define PT_SIGEV_SIGNAL 0
+#define PT_SIGEV_NONE 1
+#define PT_SIGEV_THREAD 2
+#define PT_SIGEV_THREAD_ID 4
 
 #define IMG_NGREGS 23
 #define IMG_NSIG 64

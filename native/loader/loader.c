@@ -10,7 +10,8 @@
  * Stage 2 (in the hole; may touch only the hole, the image file and the vdso):
  *   unmap everything else, move the vdso/vvar block to where the image had it, map the
  *   regions and read the chunks into place, restore process-wide state and fds, then
- *   create the threads, each entering the agent's stasis_restart_entry() in the image.
+ *   create the threads, each entering the agent's stasis_restart_entry() in the image,
+ *   and last the POSIX timers (one may notify a thread by TID: kstate.c).
  *   The agent unmaps the hole once every thread has left it.
  *
  *   0 ─────────────────────────────────────────────────────────────── 0x7fff_ffff_f000
@@ -19,6 +20,7 @@
  *   resumed:  [      image regions      ]   (hole unmapped by the agent)  [vvar|vdso moved]
  */
 #include "chunks.h"
+#include "kstate.h"
 #include "meta.h"
 #include "broker.h"
 #include "../common/broker.h"
@@ -531,6 +533,7 @@ static void stage2(void *argp)
 	restore_fds(m, c);
 	sys_close(m->cur.fd);
 	restore_rlimits(m);
+	rst_ks_process(m);
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))
 		rst_die("the image's agent is of another Stasis version", 0, 0);
@@ -574,6 +577,7 @@ static void stage2(void *argp)
 	}
 	if (leader < 0)
 		rst_die("the image has no main thread", 0, 0);
+	rst_ks_late(m);
 	const struct m_thread *t = &m->threads[leader];
 	sys_arch_prctl(0x1002 /* ARCH_SET_FS */, (long)t->fs_base);
 	if (t->ctid) {
@@ -660,6 +664,7 @@ __attribute__((used)) static void stage1(long *sp)
 	int ncur = current_specials(cur, mapsbuf, sizeof(mapsbuf));
 	check_vdso_layout(m, cur, ncur);
 	check_files(m);
+	rst_ks_check(m);
 	if (check_only)
 		sys_exit_group(0);
 	if (rst_in_pidns && sys_getpid() != (long)m->proc.pid)

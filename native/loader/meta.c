@@ -28,11 +28,11 @@ void *m_take(struct m_arena *a, size_t n)
 static const char *const type_names[16] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
 	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_FILEDATA] = "FILEDATA", [REC_CHUNK] = "CHUNK",
-	[REC_FD_SHARE] = "FD_SHARE",
-	[REC_END] = "END",
+	[REC_FD_SHARE] = "FD_SHARE", [REC_PROC_STATE] = "PROC_STATE", [REC_THREAD_STATE] = "THREAD_STATE",
+	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_END] = "END",
 };
 
-#define RANK_END 8
+#define RANK_END 11
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
 static int rank_of(uint16_t type)
@@ -45,10 +45,19 @@ static int rank_of(uint16_t type)
 	case REC_FD: return 4;
 	case REC_FD_SHARE: return 5;
 	case REC_FILEDATA: return 6;
-	case REC_CHUNK: return 7;
+	case REC_PROC_STATE: return 7;
+	case REC_THREAD_STATE: return 8;
+	case REC_POSIX_TIMER: return 9;
+	case REC_CHUNK: return 10;
 	case REC_END: return RANK_END;
 	default: return -1;
 	}
+}
+
+/* Records of which an image holds at most one. */
+static int single(int rank)
+{
+	return rank <= 1 || rank == rank_of(REC_PROC_STATE) || rank == RANK_END;
 }
 
 void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type)
@@ -159,7 +168,7 @@ void rst_rec_order(struct img_cursor *c, const struct rec_head *h)
 	int r = rank_of(h->type);
 	if (r < 0)
 		return;
-	if (r < c->rank || (r == c->rank && (r <= 1 || r == RANK_END)))
+	if (r < c->rank || (r == c->rank && single(r)))
 		rst_rec_die(c, h->type, "", " is out of order");
 	if (r > 0 && !c->have_info)
 		rst_rec_die(c, h->type, "", " comes before the INFO record");
@@ -532,6 +541,140 @@ static const char *parse_fd_share(struct rbuf *r, struct meta *m)
 	return "no FD record for its fd";
 }
 
+/* A list of queued signals: u32 n (already read), n × 128-byte siginfo. */
+static const char *get_siginfo(struct rbuf *r, uint32_t n, const uint8_t **out)
+{
+	if (n > META_MAX_SIGINFO)
+		return "nsiginfo is more than 4096";
+	const uint8_t *p = rb_take(r, (size_t)n * IMG_SIGINFO_SIZE);
+	*out = p;
+	if (!p)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct rbuf e;
+		rb_init(&e, p + (size_t)i * IMG_SIGINFO_SIZE, 4);
+		uint32_t sig = rb_u32(&e);
+		if (sig < 1 || sig > 64)
+			return "a pending signal's number is not 1..64";
+	}
+	return 0;
+}
+
+static const char *parse_proc_state(struct rbuf *r, struct m_proc_state *v)
+{
+	v->realtime_ns = (int64_t)rb_u64(r);
+	v->monotonic_ns = (int64_t)rb_u64(r);
+	v->boottime_ns = (int64_t)rb_u64(r);
+	v->personality = rb_u32(r);
+	v->flags = rb_u32(r);
+	v->dumpable = rb_u32(r);
+	rb_u32(r);
+	for (int i = 0; i < 3; i++) {
+		v->itimer[i][0] = rb_u64(r);
+		v->itimer[i][1] = rb_u64(r);
+	}
+	v->nsiginfo = rb_u32(r);
+	rb_u32(r);
+	const char *why = get_siginfo(r, v->nsiginfo, &v->siginfo);
+	if (why || r->bad)
+		return why;
+	if (v->dumpable > 2)
+		return "dumpable is not 0, 1 or 2";
+	v->present = 1;
+	return 0;
+}
+
+static const char *parse_thread_state(struct rbuf *r, struct m_thread_state *v)
+{
+	v->tid = rb_u32(r);
+	v->flags = rb_u32(r);
+	v->nice = (int32_t)rb_u32(r);
+	v->pdeathsig = rb_u32(r);
+	v->timer_slack_ns = rb_u64(r);
+	const char *why = get_str(r, v->comm, sizeof(v->comm), "comm");
+	if (why)
+		return why;
+	v->affinity_len = rb_u32(r);
+	if (v->affinity_len > META_MAX_AFFINITY || (v->affinity_len & 7))
+		return "affinity_len is not a multiple of 8 up to 1024";
+	rb_take(r, v->affinity_len);
+	v->nsiginfo = rb_u32(r);
+	const uint8_t *list;
+	if ((why = get_siginfo(r, v->nsiginfo, &list)) || r->bad)
+		return why;
+	if (v->nice < -20 || v->nice > 19)
+		return "nice is not between -20 and 19";
+	if (v->pdeathsig > 64)
+		return "pdeathsig is not a signal";
+	return 0;
+}
+
+static const char *parse_timer(struct rbuf *r, struct m_timer *v)
+{
+	v->id = (int32_t)rb_u32(r);
+	v->clockid = (int32_t)rb_u32(r);
+	v->notify = rb_u32(r);
+	v->signo = rb_u32(r);
+	v->notify_tid = rb_u32(r);
+	rb_u32(r);
+	v->sigev_value = rb_u64(r);
+	v->value_ns = rb_u64(r);
+	v->interval_ns = rb_u64(r);
+	if (r->bad)
+		return 0;
+	if (v->id < 0)
+		return "timer_id is negative";
+	if (v->notify != PT_SIGEV_SIGNAL && v->notify != PT_SIGEV_NONE && v->notify != PT_SIGEV_THREAD &&
+	    v->notify != PT_SIGEV_THREAD_ID)
+		return "notify is not SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD or SIGEV_THREAD_ID";
+	if (v->signo > 64 || (v->signo == 0 && v->notify != PT_SIGEV_NONE))
+		return "signo is not 1..64";
+	return 0;
+}
+
+static int has_thread(const struct meta *m, uint32_t tid)
+{
+	for (int i = 0; i < m->nthreads; i++)
+		if (m->threads[i].tid == tid)
+			return 1;
+	return 0;
+}
+
+/* What THREAD_STATE and POSIX_TIMER say about other records. */
+static void check_refs(const struct img_cursor *c, const struct meta *m, uint16_t type)
+{
+	char mem[96];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	if (type == REC_THREAD_STATE) {
+		const struct m_thread_state *v = &m->tstates[m->ntstates - 1];
+		if (!has_thread(m, v->tid)) {
+			sb_str(&s, ": tid ");
+			sb_udec(&s, v->tid);
+			rst_rec_die(c, type, sb_cstr(&s), " has no THREAD record");
+		}
+		for (int i = 0; i < m->ntstates - 1; i++)
+			if (m->tstates[i].tid == v->tid) {
+				sb_str(&s, ": tid ");
+				sb_udec(&s, v->tid);
+				rst_rec_die(c, type, sb_cstr(&s), " has a THREAD_STATE already");
+			}
+	} else if (type == REC_POSIX_TIMER) {
+		const struct m_timer *v = &m->timers[m->ntimers - 1];
+		if (v->notify == PT_SIGEV_THREAD_ID && !has_thread(m, v->notify_tid)) {
+			sb_str(&s, ": notify_tid ");
+			sb_udec(&s, v->notify_tid);
+			rst_rec_die(c, type, sb_cstr(&s), " has no THREAD record");
+		}
+		for (int i = 0; i < m->ntimers - 1; i++)
+			if (m->timers[i].id == v->id) {
+				sb_str(&s, ": timer id ");
+				sb_udec(&s, (uint64_t)v->id);
+				rst_rec_die(c, type, sb_cstr(&s), " is taken by an earlier POSIX_TIMER");
+			}
+	}
+}
+
 static void check_region(const struct img_cursor *c, const struct meta *m, const struct m_region *g)
 {
 	char mem[96];
@@ -638,6 +781,8 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 	m->fds = m_take(a, sizeof(struct fd_rec) * (size_t)(counts[REC_FD] + 1));
 	m->files = m_take(a, sizeof(struct m_file) * (size_t)(counts[REC_FD] + 1));
 	m->fdata = m_take(a, sizeof(struct m_filedata) * (size_t)(counts[REC_FILEDATA] + 1));
+	m->tstates = m_take(a, sizeof(struct m_thread_state) * (size_t)(counts[REC_THREAD_STATE] + 1));
+	m->timers = m_take(a, sizeof(struct m_timer) * (size_t)(counts[REC_POSIX_TIMER] + 1));
 	m->max_fd = 2;
 	for (;;) {
 		struct rec_head h;
@@ -696,6 +841,19 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 		case REC_FD_SHARE:
 			why = parse_fd_share(&r, m);
 			break;
+		case REC_PROC_STATE:
+			why = parse_proc_state(&r, &m->ps);
+			break;
+		case REC_THREAD_STATE:
+			if (m->ntstates > counts[REC_THREAD_STATE])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = parse_thread_state(&r, &m->tstates[m->ntstates++]);
+			break;
+		case REC_POSIX_TIMER:
+			if (m->ntimers > counts[REC_POSIX_TIMER])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = parse_timer(&r, &m->timers[m->ntimers++]);
+			break;
 		default:
 			m->nunknown++; /* a record type of a later version */
 			rb_take(&r, h.len);
@@ -729,6 +887,7 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 			c->have_process = 1;
 		if (h.type == REC_REGION)
 			check_region(c, m, &m->regions[m->nregions - 1]);
+		check_refs(c, m, h.type);
 		rst_rec_skip(c, &h);
 	}
 	m->page_size = c->page_size;

@@ -17,6 +17,8 @@
 #define META_MAX_AUXV 1024
 #define META_MAX_GREGS 256
 #define META_MAX_FD (1 << 20)
+#define META_MAX_SIGINFO 4096
+#define META_MAX_AFFINITY 1024
 
 struct m_region {
 	uint64_t start, end, off, dev, ino, fsize;
@@ -57,6 +59,30 @@ struct m_file {
 	uint64_t id, size, end;
 };
 
+/* PROC_STATE: absent in images of agents before it (present == 0). */
+struct m_proc_state {
+	int present;
+	int64_t realtime_ns, monotonic_ns, boottime_ns;
+	uint32_t personality, flags, dumpable;
+	uint64_t itimer[3][2];        /* value_ns, interval_ns */
+	uint32_t nsiginfo;
+	const uint8_t *siginfo;       /* nsiginfo × 128 bytes, in the arena */
+};
+
+/* THREAD_STATE: checked here; each thread restores it from the agent's copy in memory. */
+struct m_thread_state {
+	uint32_t tid, flags, pdeathsig, affinity_len, nsiginfo;
+	int32_t nice;
+	uint64_t timer_slack_ns;
+	char comm[16];
+};
+
+struct m_timer {
+	int32_t id, clockid;
+	uint32_t notify, signo, notify_tid;
+	uint64_t sigev_value, value_ns, interval_ns;
+};
+
 struct rec_head {
 	uint16_t type;
 	uint32_t len, crc;
@@ -87,6 +113,11 @@ struct meta {
 	int nfdata;
 	struct m_file *files;
 	int nfiles;
+	struct m_proc_state ps;
+	struct m_thread_state *tstates;
+	int ntstates;
+	struct m_timer *timers;
+	int ntimers;
 	uint32_t page_size;
 	uint64_t nunknown;     /* records of types this reader does not know, skipped */
 

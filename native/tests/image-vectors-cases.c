@@ -124,12 +124,54 @@ static const struct chunk_spec rich_chunks[] = {
 };
 
 static const struct later_rec rich_later[] = {
-	{ 9, "a metadata record of a later version", -1 },
+	{ 99, "a metadata record of a later version", -1 },
 	{ 300, "a bulk record of a later version, among the chunks", 3 },
 };
 
+/* Kernel state: shared and per-thread pending signals, interval and POSIX timers. */
+static uint8_t shared_si[3 * IMG_SIGINFO_SIZE], thread_si[2 * IMG_SIGINFO_SIZE];
+static uint8_t cpus_a[8] = { 0x01 }, cpus_b[16] = { 0x0e, 0, 0, 0, 0, 0, 0, 0, 0x80 };
+
+static const struct img_proc_state rich_ps = {
+	.realtime_ns = 1795298400123456789ll, .monotonic_ns = 8536336000123ll, .boottime_ns = 8600000000456ll,
+	.personality = 0x40000, .flags = PSF_CHILD_SUBREAPER, .dumpable = 0,
+	.itimers = { { 999073000000ull, 500000000000ull }, { 0, 0 }, { 19999728000000ull, 33000000000ull } },
+	.nsiginfo = 3, .siginfo = shared_si,
+};
+
+static const struct img_thread_state rich_tstates[] = {
+	{ .tid = 4242, .flags = TSF_NO_NEW_PRIVS, .nice = 3, .pdeathsig = 23, .timer_slack_ns = 250000,
+	  .comm = "app", .affinity_len = sizeof(cpus_a), .affinity = cpus_a, .nsiginfo = 0 },
+	{ .tid = 4243, .flags = 0, .nice = -5, .pdeathsig = 0, .timer_slack_ns = 50000,
+	  .comm = "app-w\xe9rker", .affinity_len = sizeof(cpus_b), .affinity = cpus_b,
+	  .nsiginfo = 2, .siginfo = thread_si },
+};
+
+static const struct img_posix_timer rich_timers[] = {
+	{ 3, 1, PT_SIGEV_SIGNAL, 40, 0, 6, 3000000, 15000000 },
+	{ 2, 7, PT_SIGEV_NONE, 0, 0, 5, 3999073000000ull, 7000000000ull },
+	{ 1, 0, PT_SIGEV_THREAD_ID, 39, 4243, 0x4d, 1999073000000ull, 0 },
+	{ 0, -6, PT_SIGEV_SIGNAL, 38, 0, 0xdeadbeefcafef00dull, 0, 0 }, /* disarmed, a CPU clock */
+};
+
+/* A siginfo as the kernel lays it out: signo, errno, code, then pid, uid and value. */
+static void siginfo_at(uint8_t *p, int32_t sig, int32_t code, uint32_t pid, uint64_t value)
+{
+	memset(p, 0, IMG_SIGINFO_SIZE);
+	put32(p, (uint32_t)sig);
+	put32(p + 8, (uint32_t)code);
+	put32(p + 16, pid);
+	put32(p + 20, 1000);
+	put64(p + 24, value);
+}
+
 void setup(void)
 {
+	siginfo_at(shared_si, 12, 0 /* SI_USER */, 4242, 0);
+	siginfo_at(shared_si + IMG_SIGINFO_SIZE, 36, -1 /* SI_QUEUE */, 4242, 1);
+	siginfo_at(shared_si + 2 * IMG_SIGINFO_SIZE, 36, -1, 4242, 2);
+	siginfo_at(thread_si, 37, -1, 4242, 10);
+	siginfo_at(thread_si + IMG_SIGINFO_SIZE, 28, -6 /* SI_TKILL */, 4242, 0);
 	for (int s = 0; s < 65; s++)
 		sigact[s] = (struct img_sigaction){ 0, 0, 0, 0 };
 	sigact[1] = (struct img_sigaction){ 0x401200, 0x04000000, 0x7ffff7e1a050, 1ull << 14 };
@@ -157,6 +199,14 @@ void setup(void)
 		pipe_data[i] = (uint8_t)(i * 7 + 3);
 }
 
+/* What a process of a pipeline shares with the others (docs/image-format.md, FD_SHARE). */
+static const struct img_fd_share rich_shares[] = {
+	{ 3, SF_OWNER, (uint64_t)4242 << 32 | 3 },
+	{ 5, 0, (uint64_t)4200 << 32 | 5 },
+	{ 6, SF_PIPE | SF_PIPE_OWNER, 0 },
+	{ 7, SF_PIPE | SF_OWNER, (uint64_t)4242 << 32 | 7 },
+};
+
 struct content rich_content(void)
 {
 	struct img_process p = {
@@ -177,9 +227,13 @@ struct content rich_content(void)
 		.regions = rich_regions, .nregions = sizeof(rich_regions) / sizeof(rich_regions[0]),
 		.threads = rich_threads, .nthreads = sizeof(rich_threads) / sizeof(rich_threads[0]),
 		.fds = rich_fds, .nfds = sizeof(rich_fds) / sizeof(rich_fds[0]),
+		.shares = rich_shares, .nshares = sizeof(rich_shares) / sizeof(rich_shares[0]),
 		.filedata = rich_filedata, .nfiledata = sizeof(rich_filedata) / sizeof(rich_filedata[0]),
 		.chunks = rich_chunks, .nchunks = sizeof(rich_chunks) / sizeof(rich_chunks[0]),
 		.later = rich_later, .nlater = sizeof(rich_later) / sizeof(rich_later[0]),
+		.ps = &rich_ps,
+		.tstates = rich_tstates, .ntstates = sizeof(rich_tstates) / sizeof(rich_tstates[0]),
+		.timers = rich_timers, .ntimers = sizeof(rich_timers) / sizeof(rich_timers[0]),
 	};
 }
 
@@ -504,5 +558,80 @@ void bad_vectors(const struct image *minimal)
 	c.chunks = &small_chunk;
 	c.nchunks = 1;
 	bad_built("filedata-after-chunk", &c, 8, "%s is out of order");
+	/* Kernel state: records 0-2 are INFO, PROCESS and the one THREAD (tid 1). */
+	static uint8_t si[IMG_SIGINFO_SIZE];
+	siginfo_at(si, 65, -1, 1, 0);
+	struct img_proc_state ps = { .dumpable = 1, .nsiginfo = 1, .siginfo = si };
+	c = minimal_content();
+	c.ps = &ps;
+	bad_built("siginfo-bad-signo", &c, 3, "%s: a pending signal's number is not 1..64");
+	siginfo_at(si, 64, -1, 1, 0);
+	ps.dumpable = 3;
+	bad_built("proc-state-bad-dumpable", &c, 3, "%s: dumpable is not 0, 1 or 2");
+	ps.dumpable = 1;
+	c.ps_twice = 1;
+	bad_built("proc-state-twice", &c, 4, "%s is out of order");
+
+	struct img_thread_state ts[2] = {
+		{ .tid = 99, .comm = "", .affinity_len = 8, .affinity = cpus_a },
+		{ .tid = 1, .comm = "", .affinity_len = 8, .affinity = cpus_a },
+	};
+	c = minimal_content();
+	c.tstates = ts;
+	c.ntstates = 1;
+	bad_built("thread-state-unknown-tid", &c, 3, "%s: tid 99 has no THREAD record");
+	ts[0].tid = 1;
+	c.ntstates = 2;
+	bad_built("thread-state-twice", &c, 4, "%s: tid 1 has a THREAD_STATE already");
+	c.ntstates = 1;
+	ts[0].comm = "sixteen-bytes-ab";
+	bad_built("thread-state-comm-too-long", &c, 3, "%s: comm is longer than 15 bytes");
+	ts[0].comm = "";
+	ts[0].affinity_len = 4;
+	bad_built("thread-state-affinity-len", &c, 3, "%s: affinity_len is not a multiple of 8 up to 1024");
+	ts[0].affinity_len = 8;
+	ts[0].nice = 20;
+	bad_built("thread-state-nice", &c, 3, "%s: nice is not between -20 and 19");
+
+	struct img_posix_timer tm[2] = {
+		{ 0, 1, 3, 10, 0, 0, 0, 0 },
+		{ 0, 1, PT_SIGEV_SIGNAL, 10, 0, 0, 0, 0 },
+	};
+	c = minimal_content();
+	c.timers = tm;
+	c.ntimers = 1;
+	bad_built("posix-timer-bad-notify", &c, 3,
+		  "%s: notify is not SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD or SIGEV_THREAD_ID");
+	tm[0].notify = PT_SIGEV_SIGNAL;
+	tm[0].signo = 0;
+	bad_built("posix-timer-no-signal", &c, 3, "%s: signo is not 1..64");
+	tm[0].signo = 10;
+	tm[0].notify = PT_SIGEV_THREAD_ID;
+	tm[0].notify_tid = 77;
+	bad_built("posix-timer-unknown-tid", &c, 3, "%s: notify_tid 77 has no THREAD record");
+	tm[0].notify = PT_SIGEV_SIGNAL;
+	c.ntimers = 2;
+	bad_built("posix-timer-duplicate-id", &c, 4, "%s: timer id 0 is taken by an earlier POSIX_TIMER");
+
+	/* FD_SHARE: it annotates an FD record before it, once, with known flags. */
+	struct fd_spec one[1] = { { FD(3, 0, FK_REG, 0, -1, 0, 0, 0, 0100644, "/tmp/x"), .x.reg = { 1 } } };
+	struct img_fd_share sh[2] = { { 9, 0, 1 }, { 3, 0, 1 } };
+	c = minimal_content();
+	c.fds = one;
+	c.nfds = 1;
+	c.shares = sh;
+	c.nshares = 1;
+	bad_built("fd-share-no-fd", &c, 4, "%s: no FD record for its fd");
+	sh[0].fd = 3;
+	c.nshares = 2;
+	bad_built("fd-share-twice", &c, 5, "%s: a second FD_SHARE for one fd");
+	c.nshares = 1;
+	sh[0].flags = 8;
+	bad_built("fd-share-unknown-flags", &c, 4, "%s: unknown share flags");
+	sh[0].flags = SF_OWNER;
+	sh[0].share_id = 0;
+	bad_built("fd-share-owner-without-id", &c, 4, "%s: an owner of no shared description");
+	sh[0].flags = SF_PIPE;
+	bad_built("fd-share-pipe-on-file", &c, 4, "%s: pipe share flags on an fd that is not a pipe");
 }
 

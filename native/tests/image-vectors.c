@@ -147,9 +147,29 @@ void build(const struct content *c, struct image *img)
 		img_put_fd(&w, &f);
 		record(img, &o, REC_FD, &w);
 	}
-	later(img, &o, c, -1);
+	for (int i = 0; i < c->nshares; i++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_fd_share(&w, &c->shares[i]);
+		record(img, &o, REC_FD_SHARE, &w);
+	}
 	if (!c->filedata_last)
 		filedata(img, &o, c);
+	for (int k = 0; c->ps && k < 1 + c->ps_twice; k++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_proc_state(&w, c->ps);
+		record(img, &o, REC_PROC_STATE, &w);
+	}
+	for (int i = 0; i < c->ntstates; i++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_thread_state(&w, &c->tstates[i]);
+		record(img, &o, REC_THREAD_STATE, &w);
+	}
+	for (int i = 0; i < c->ntimers; i++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_posix_timer(&w, &c->timers[i]);
+		record(img, &o, REC_POSIX_TIMER, &w);
+	}
+	later(img, &o, c, -1);
 	for (int i = 0; i < c->nchunks; i++) {
 		size_t len = (size_t)c->chunks[i].pages * PAGE;
 		fill(data, len, c->chunks[i].seed);
@@ -319,6 +339,70 @@ static void j_fd_extra(struct jw *j, const struct fd_spec *s)
 	j_close(j);
 }
 
+static void j_siginfo(struct jw *j, uint32_t n, const uint8_t *list)
+{
+	j_open(j, "siginfo", '[');
+	for (uint32_t i = 0; i < n; i++)
+		j_hex(j, 0, list + (size_t)i * IMG_SIGINFO_SIZE, IMG_SIGINFO_SIZE);
+	j_close(j);
+}
+
+static void j_kernel_state(struct jw *j, const struct content *c)
+{
+	const struct img_proc_state *ps = c->ps;
+	if (!ps) {
+		j_lit(j, "procState", "null");
+	} else {
+		j_open(j, "procState", '{');
+		j_i64(j, "realtimeNs", ps->realtime_ns);
+		j_i64(j, "monotonicNs", ps->monotonic_ns);
+		j_i64(j, "boottimeNs", ps->boottime_ns);
+		j_num(j, "personality", ps->personality);
+		j_num(j, "flags", ps->flags);
+		j_num(j, "dumpable", ps->dumpable);
+		j_open(j, "itimers", '[');
+		for (int i = 0; i < IMG_NITIMER; i++) {
+			j_open(j, 0, '{');
+			j_u64(j, "valueNs", ps->itimers[i].value_ns);
+			j_u64(j, "intervalNs", ps->itimers[i].interval_ns);
+			j_close(j);
+		}
+		j_close(j);
+		j_siginfo(j, ps->nsiginfo, ps->siginfo);
+		j_close(j);
+	}
+	j_open(j, "threadStates", '[');
+	for (int i = 0; i < c->ntstates; i++) {
+		const struct img_thread_state *t = &c->tstates[i];
+		j_open(j, 0, '{');
+		j_num(j, "tid", t->tid);
+		j_num(j, "flags", t->flags);
+		j_num(j, "nice", t->nice);
+		j_num(j, "pdeathsig", t->pdeathsig);
+		j_u64(j, "timerSlackNs", t->timer_slack_ns);
+		j_str(j, "comm", t->comm);
+		j_hex(j, "affinity", t->affinity, t->affinity_len);
+		j_siginfo(j, t->nsiginfo, t->siginfo);
+		j_close(j);
+	}
+	j_close(j);
+	j_open(j, "posixTimers", '[');
+	for (int i = 0; i < c->ntimers; i++) {
+		const struct img_posix_timer *t = &c->timers[i];
+		j_open(j, 0, '{');
+		j_num(j, "timerId", t->timer_id);
+		j_num(j, "clockid", t->clockid);
+		j_num(j, "notify", t->notify);
+		j_num(j, "signo", t->signo);
+		j_num(j, "notifyTid", t->notify_tid);
+		j_u64(j, "sigevValue", t->sigev_value);
+		j_u64(j, "valueNs", t->value_ns);
+		j_u64(j, "intervalNs", t->interval_ns);
+		j_close(j);
+	}
+	j_close(j);
+}
+
 static void write_json(const char *file, const struct content *c, const struct image *img)
 {
 	FILE *f = fopen(file, "w");
@@ -449,6 +533,16 @@ static void write_json(const char *file, const struct content *c, const struct i
 		j_num(&j, "mode", d->mode);
 		j_str(&j, "path", d->path);
 		j_fd_extra(&j, &c->fds[i]);
+		for (int k = 0; k < c->nshares; k++) {
+			const struct img_fd_share *sh = &c->shares[k];
+			if (sh->fd != d->fd)
+				continue;
+			j_open(&j, "share", '{');
+			j_num(&j, "fd", sh->fd);
+			j_num(&j, "flags", sh->flags);
+			j_u64(&j, "shareId", sh->share_id);
+			j_close(&j);
+		}
 		j_str(&j, "kindName", fd_kinds[d->kind]);
 		j_close(&j);
 	}
@@ -467,6 +561,7 @@ static void write_json(const char *file, const struct content *c, const struct i
 		j_close(&j);
 	}
 	j_close(&j);
+	j_kernel_state(&j, c);
 	j_open(&j, "chunks", '[');
 	uint64_t content = 0;
 	for (int i = 0, k = 0; i < img->nrec; i++) {
@@ -493,7 +588,7 @@ static void write_json(const char *file, const struct content *c, const struct i
 	j_open(&j, "unknownRecords", '[');
 	for (int i = 0; i < img->nrec; i++) {
 		uint16_t t = img->rec[i].type;
-		if ((t >= REC_INFO && t <= REC_CHUNK) || t == REC_FILEDATA || t == REC_END)
+		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_END)
 			continue;
 		j_open(&j, 0, '{');
 		j_num(&j, "type", t);
@@ -613,8 +708,9 @@ const char *name_of(const struct image *img, int i)
 	static char s[8][96];
 	static int k;
 	static const char *const names[16] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
-					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [10] = "FILEDATA",
-					       [15] = "END" };
+					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [7] = "PROC_STATE",
+					       [8] = "THREAD_STATE", [9] = "POSIX_TIMER", [10] = "FILEDATA",
+					       [11] = "FD_SHARE", [15] = "END" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
 	if (type < 16 && names[type])

@@ -64,6 +64,14 @@ struct content {
 	int nchunks;
 	const struct later_rec *later;
 	int nlater;
+	const struct img_proc_state *ps;     /* null: no PROC_STATE */
+	int ps_twice;                        /* damage: PROC_STATE written twice */
+	const struct img_thread_state *tstates;
+	int ntstates;
+	const struct img_posix_timer *timers;
+	int ntimers;
+	const struct img_fd_share *shares;   /* FD_SHARE records, after the FDs */
+	int nshares;
 	/* Damage that needs the writer's help. */
 	int no_info, threads_first, filedata_last;
 	uint32_t info_trailing; /* zero bytes after INFO's last field */

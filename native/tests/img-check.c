@@ -181,6 +181,8 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		k_u("mode", f->mode, 0);
 		k_str("path", f->path);
 		k_u("extraLen", f->extra_len, 0);
+		k_u("shareFlags", f->share_flags, 0);
+		k_s64("shareId", f->share_id);
 		out("}");
 	}
 	out("]");
@@ -193,6 +195,51 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		k_s64("fileId", d->file_id);
 		k_s64("offset", d->offset);
 		k_u("len", d->len, 0);
+		out("}");
+	}
+	out("]");
+	key("procState", 0);
+	if (!m->ps.present) {
+		out("null");
+	} else {
+		out("{");
+		k_u("personality", m->ps.personality, 1);
+		k_i64("monotonicNs", m->ps.monotonic_ns);
+		k_u("flags", m->ps.flags, 0);
+		k_u("dumpable", m->ps.dumpable, 0);
+		k_s64("realValueNs", m->ps.itimer[0][0]);
+		k_u("nsiginfo", m->ps.nsiginfo, 0);
+		out("}");
+	}
+	key("threadStates", 0);
+	out("[");
+	for (int i = 0; i < m->ntstates; i++) {
+		const struct m_thread_state *t = &m->tstates[i];
+		out(i ? ",{" : "{");
+		k_u("tid", t->tid, 1);
+		k_u("flags", t->flags, 0);
+		k_i("nice", t->nice);
+		k_u("pdeathsig", t->pdeathsig, 0);
+		k_s64("timerSlackNs", t->timer_slack_ns);
+		k_str("comm", t->comm);
+		k_u("affinityLen", t->affinity_len, 0);
+		k_u("nsiginfo", t->nsiginfo, 0);
+		out("}");
+	}
+	out("]");
+	key("posixTimers", 0);
+	out("[");
+	for (int i = 0; i < m->ntimers; i++) {
+		const struct m_timer *t = &m->timers[i];
+		out(i ? ",{" : "{");
+		k_u("timerId", (uint64_t)t->id, 1);
+		k_i("clockid", t->clockid);
+		k_u("notify", t->notify, 0);
+		k_u("signo", t->signo, 0);
+		k_u("notifyTid", t->notify_tid, 0);
+		k_s64("sigevValue", t->sigev_value);
+		k_s64("valueNs", t->value_ns);
+		k_s64("intervalNs", t->interval_ns);
 		out("}");
 	}
 	out("]");

@@ -7,7 +7,8 @@
  */
 
 import {
-  fdKindName, ImageFd, ImageRegion, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, ParsedImage, REG_RIP, REG_RSP, regionKindName, THREAD_CKPT, THREAD_LEADER,
+  fdKindName, ImageFd, ImageRegion, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
+  SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
   REGION_GROWSDOWN, REGION_SHARED,
 } from './format';
 
@@ -69,6 +70,63 @@ function table(rows: string[][], indent = '  '): string[] {
   return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
+function seconds(ns: bigint): string {
+  return `${(Number(ns) / 1e9).toFixed(3)} s`;
+}
+
+/** "SIGRTMIN+2 SI_QUEUE value 1" for a 128-byte siginfo. */
+export function describeSiginfo(si: Buffer): string {
+  const sig = si.readInt32LE(0);
+  const code = si.readInt32LE(8);
+  const std = ['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM',
+    'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
+  const name = sig >= 34 ? `SIGRTMIN+${sig - 34}` : sig <= 31 ? `SIG${std[sig - 1]}` : `signal ${sig}`;
+  const codes: { [c: number]: string } = { 0: 'SI_USER', 128: 'SI_KERNEL', [-1]: 'SI_QUEUE', [-2]: 'SI_TIMER', [-6]: 'SI_TKILL' };
+  const value = code === -1 || code === -2 ? ` value 0x${si.readBigUInt64LE(24).toString(16)}` : '';
+  return `${name} ${codes[code] ?? `code ${code}`}${value}`;
+}
+
+function cpuList(mask: Buffer): string {
+  const cpus: number[] = [];
+  for (let i = 0; i < mask.length * 8; i++) if (mask[i >> 3]! & (1 << (i & 7))) cpus.push(i);
+  return cpus.length ? cpus.join(',') : '-';
+}
+
+function kernelState(img: ParsedImage): string[] {
+  const lines: string[] = [];
+  const ps = img.procState;
+  if (ps) {
+    const flags = [ps.flags & PROC_STATE_CHILD_SUBREAPER ? 'subreaper' : ''].filter(Boolean);
+    lines.push(`kernel   personality 0x${ps.personality.toString(16)}, dumpable ${ps.dumpable}${flags.length ? `, ${flags.join(', ')}` : ''}`);
+    lines.push(`  clocks realtime ${seconds(ps.realtimeNs)}, monotonic ${seconds(ps.monotonicNs)}, boottime ${seconds(ps.boottimeNs)}`);
+    const armed = ps.itimers.map((t, i) => (t.valueNs ? `${ITIMER_NAMES[i]} in ${seconds(t.valueNs)}${t.intervalNs ? ` every ${seconds(t.intervalNs)}` : ''}` : ''));
+    lines.push(`  itimer ${armed.filter(Boolean).join('; ') || 'none'}`);
+    lines.push(`  shared pending signals: ${ps.siginfo.map(describeSiginfo).join('; ') || 'none'}`);
+  }
+  if (img.threadStates.length) {
+    lines.push('', `thread state (${img.threadStates.length})`);
+    lines.push(...table([
+      ['TID', 'NAME', 'NICE', 'SLACK', 'CPUS', 'FLAGS', 'PENDING'],
+      ...img.threadStates.map((t) => [
+        String(t.tid), t.comm, String(t.nice), `${t.timerSlackNs} ns`, cpuList(t.affinity),
+        [t.flags & THREAD_STATE_NO_NEW_PRIVS ? 'no_new_privs' : '', t.pdeathsig ? `pdeathsig ${t.pdeathsig}` : ''].filter(Boolean).join(',') || '-',
+        t.siginfo.map(describeSiginfo).join('; ') || '-',
+      ]),
+    ]));
+  }
+  if (img.posixTimers.length) {
+    lines.push('', `POSIX timers (${img.posixTimers.length})`);
+    lines.push(...table([
+      ['ID', 'CLOCK', 'NOTIFY', 'SIGNAL', 'VALUE', 'REMAINING', 'INTERVAL'],
+      ...img.posixTimers.map((t) => [
+        String(t.timerId), String(t.clockid), (SIGEV_NAMES[t.notify] ?? String(t.notify)) + (t.notify === 4 ? ` ${t.notifyTid}` : ''),
+        String(t.signo), hex(t.sigevValue), t.valueNs ? seconds(t.valueNs) : 'disarmed', t.intervalNs ? seconds(t.intervalNs) : '-',
+      ]),
+    ]));
+  }
+  return lines.length ? ['', ...lines] : [];
+}
+
 export function describeImage(img: ParsedImage): string {
   const { info, process: p } = img;
   const created = new Date(Number(info.createdUnixNs / 1000000n)).toISOString();
@@ -112,6 +170,7 @@ export function describeImage(img: ParsedImage): string {
     ['FD', 'KIND', 'OFFSET', 'SHARED', 'PATH'],
     ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), describeShare(f), f.path]),
   ]));
+  lines.push(...kernelState(img));
   lines.push('');
   if (img.fileData.length > 0) {
     const ids = new Set(img.fileData.map((d) => d.fileId));

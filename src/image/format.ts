@@ -24,6 +24,9 @@ export const RecordType = {
   CHUNK: 6,
   FILEDATA: 10,
   FD_SHARE: 11,
+  PROC_STATE: 7,
+  THREAD_STATE: 8,
+  POSIX_TIMER: 9,
   END: 15,
 } as const;
 
@@ -200,6 +203,56 @@ export interface FdShare {
   shareId: bigint;
 }
 
+/** A queued signal: the kernel's 128-byte siginfo (si_signo at 0, si_errno at 4, si_code at 8). */
+export const SIGINFO_SIZE = 128;
+export const THREAD_STATE_NO_NEW_PRIVS = 1;
+export const PROC_STATE_CHILD_SUBREAPER = 1;
+export const ITIMER_NAMES = ['real', 'virtual', 'prof'] as const;
+export const SIGEV_NAMES: { readonly [notify: number]: string } = {
+  0: 'SIGEV_SIGNAL', 1: 'SIGEV_NONE', 2: 'SIGEV_THREAD', 4: 'SIGEV_THREAD_ID',
+};
+
+export interface ImageItimer {
+  valueNs: bigint;
+  intervalNs: bigint;
+}
+
+export interface ImageProcState {
+  realtimeNs: bigint;
+  monotonicNs: bigint;
+  boottimeNs: bigint;
+  personality: number;
+  flags: number;
+  dumpable: number;
+  /** ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF: remaining time and interval. */
+  itimers: ImageItimer[];
+  /** The shared pending signals, in queue order. */
+  siginfo: Buffer[];
+}
+
+export interface ImageThreadState {
+  tid: number;
+  flags: number;
+  nice: number;
+  pdeathsig: number;
+  timerSlackNs: bigint;
+  comm: string;
+  affinity: Buffer;
+  /** The thread's own pending signals, in queue order. */
+  siginfo: Buffer[];
+}
+
+export interface ImagePosixTimer {
+  timerId: number;
+  clockid: number;
+  notify: number;
+  signo: number;
+  notifyTid: number;
+  sigevValue: bigint;
+  valueNs: bigint;
+  intervalNs: bigint;
+}
+
 export interface ImageChunk {
   addr: bigint;
   rawLen: bigint;
@@ -241,6 +294,10 @@ export interface ParsedImage {
   threads: ImageThread[];
   fds: ImageFd[];
   fileData: ImageFileData[];
+  /** Null in images of agents that did not write it. */
+  procState: ImageProcState | null;
+  threadStates: ImageThreadState[];
+  posixTimers: ImagePosixTimer[];
   chunks: ImageChunk[];
   end: ImageEnd;
   unknownRecords: UnknownRecord[];

@@ -17,12 +17,14 @@ import { ByteReader, DecodeError } from '../binary/cursor';
 import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import {
-  align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE, ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd,
-  ImageInfo, ImageProcess, ImageRegion, ImageThread, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
+  align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
+  ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess,
+  ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_SHARED,
 } from './format';
 import {
-  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdShare, decodeInfo, decodeProcess, decodeRegion, decodeThread,
+  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdShare, decodeInfo, decodePosixTimer,
+  decodeProcess, decodeProcState, decodeRegion, decodeThread, decodeThreadState,
 } from './records';
 
 export interface ReadImageOptions {
@@ -46,10 +48,14 @@ const RANK: { [type: number]: number } = {
   [RecordType.FD]: 4,
   [RecordType.FD_SHARE]: 5,
   [RecordType.FILEDATA]: 6,
-  [RecordType.CHUNK]: 7,
-  [RecordType.END]: 8,
+  [RecordType.PROC_STATE]: 7,
+  [RecordType.THREAD_STATE]: 8,
+  [RecordType.POSIX_TIMER]: 9,
+  [RecordType.CHUNK]: 10,
+  [RecordType.END]: 11,
 };
-const RANK_END = 8;
+/** Ranks of records an image holds at most one of. */
+const SINGLE = new Set([RecordType.INFO, RecordType.PROCESS, RecordType.PROC_STATE, RecordType.END].map((t) => RANK[t]!));
 
 const DAMAGED = 'the image is damaged — restart from an earlier generation';
 
@@ -142,6 +148,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   const fileData: ImageFileData[] = [];
   /** Files the DELETED fds declare: their size, and where their FILEDATA has come to. */
   const files = new Map<bigint, { size: bigint; end: bigint }>();
+  let procState: ImageProcState | null = null;
+  const threadStates: ImageThreadState[] = [];
+  const posixTimers: ImagePosixTimer[] = [];
   const chunks: ImageChunk[] = [];
   const unknownRecords: UnknownRecord[] = [];
   let end: ImageEnd | null = null;
@@ -168,7 +177,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
 
     const r = RANK[type];
     if (r !== undefined) {
-      if (r < rank || (r === rank && (r <= 1 || r === RANK_END))) throw bad(`${name} is out of order`);
+      if (r < rank || (r === rank && SINGLE.has(r))) throw bad(`${name} is out of order`);
       if (r > 0 && info === null) throw bad(`${name} comes before the INFO record`);
       if (r > 1 && proc === null) throw bad(`${name} comes before the PROCESS record`);
       rank = r;
@@ -237,6 +246,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
           case RecordType.THREAD: threads.push(decodeThread(pr)); break;
           case RecordType.FD: fds.push(declareFile(decodeFd(pr), files)); break;
           case RecordType.FD_SHARE: attachShare(fds, decodeFdShare(pr)); break;
+          case RecordType.PROC_STATE: procState = decodeProcState(pr); break;
+          case RecordType.THREAD_STATE: threadStates.push(decodeThreadState(pr)); break;
+          case RecordType.POSIX_TIMER: posixTimers.push(decodePosixTimer(pr)); break;
           case RecordType.END: end = decodeEnd(pr); break;
           default: unknownRecords.push({ type, offset, length: len }); pr.bytes(pr.remaining);
         }
@@ -247,6 +259,8 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       }
       if (type === RecordType.INFO) checkInfo(info!, bad, name);
       if (type === RecordType.REGION) checkRegion(regions, info!, bad, name);
+      if (type === RecordType.THREAD_STATE) checkThreadState(threadStates, threads, bad, name);
+      if (type === RecordType.POSIX_TIMER) checkPosixTimer(posixTimers, threads, bad, name);
       if (type === RecordType.END) {
         const e = end!;
         const expect: [string, bigint, bigint][] = [
@@ -268,7 +282,8 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   if (proc === null) throw bad('no PROCESS record');
   if (threads.length === 0) throw bad('no THREAD record');
   return {
-    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, chunks, end,
+    path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, procState, threadStates,
+    posixTimers, chunks, end,
     unknownRecords, verified: verify,
   };
 }
@@ -292,6 +307,18 @@ function checkRegion(regions: ImageRegion[], info: ImageInfo, bad: (w: string) =
   }
   const prev = regions[regions.length - 2];
   if (prev && prev.end > r.start) throw bad(`${name}: region 0x${r.start.toString(16)} overlaps or precedes the one before it`);
+}
+
+function checkThreadState(states: ImageThreadState[], threads: ImageThread[], bad: (w: string) => StasisError, name: string): void {
+  const s = states[states.length - 1]!;
+  if (!threads.some((t) => t.tid === s.tid)) throw bad(`${name}: tid ${s.tid} has no THREAD record`);
+  if (states.slice(0, -1).some((o) => o.tid === s.tid)) throw bad(`${name}: tid ${s.tid} has a THREAD_STATE already`);
+}
+
+function checkPosixTimer(timers: ImagePosixTimer[], threads: ImageThread[], bad: (w: string) => StasisError, name: string): void {
+  const t = timers[timers.length - 1]!;
+  if (t.notify === 4 && !threads.some((x) => x.tid === t.notifyTid)) throw bad(`${name}: notify_tid ${t.notifyTid} has no THREAD record`);
+  if (timers.slice(0, -1).some((o) => o.timerId === t.timerId)) throw bad(`${name}: timer id ${t.timerId} is taken by an earlier POSIX_TIMER`);
 }
 
 /**

@@ -10,7 +10,9 @@
 
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
-  DELETED_MEMFD, FdExtra, FdKind, FdShare, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, ImageChunk, ImageEnd, ImageFd, ImageInfo, ImageProcess, ImageRegion, ImageThread,
+  DELETED_MEMFD, FdExtra, FdKind, FdShare, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, ImageChunk,
+  ImageEnd, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageProcState, ImageRegion, ImageThread, ImageThreadState,
+  SIGINFO_SIZE,
 } from './format';
 
 /** Limits of what the loader restores; larger values make a record malformed. */
@@ -19,6 +21,8 @@ export const MAX_NRLIMIT = 16;
 export const MAX_AUXV = 1024;
 export const MAX_GREGS = 256;
 export const MAX_FD = 1 << 20;
+export const MAX_SIGINFO = 4096;
+export const MAX_AFFINITY = 1024;
 const MAX_PATH = 4095;
 const MAX_COMM = 63;
 
@@ -337,6 +341,85 @@ export function encodeFd(w: ByteWriter, v: ImageFd): void {
   encodeFdExtra(extra, v.extra);
   w.i32(v.fd).u32(v.fdFlags).u32(v.kind).u32(v.openFlags).i32(v.dupOf).u32(0).u64(v.offset).u64(v.dev).u64(v.inode).u32(v.mode)
     .u32(extra.length).str(v.path).bytes(extra.toBuffer());
+}
+
+// --- PROC_STATE, THREAD_STATE, POSIX_TIMER ---------------------------------------------
+
+/** n queued signals (n already read): n × 128-byte siginfo, each with a signal number 1..64. */
+function siginfoList(r: ByteReader, n: number): Buffer[] {
+  if (n > MAX_SIGINFO) throw invalid(`nsiginfo is more than ${MAX_SIGINFO}`);
+  const raw = r.bytes(n * SIGINFO_SIZE, 'siginfo');
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) out.push(Buffer.from(raw.subarray(i * SIGINFO_SIZE, (i + 1) * SIGINFO_SIZE)));
+  for (const s of out) {
+    const sig = s.readUInt32LE(0);
+    if (sig < 1 || sig > 64) throw invalid("a pending signal's number is not 1..64");
+  }
+  return out;
+}
+
+export function decodeProcState(r: ByteReader): ImageProcState {
+  const realtimeNs = r.i64('realtime_ns');
+  const monotonicNs = r.i64('monotonic_ns');
+  const boottimeNs = r.i64('boottime_ns');
+  const personality = r.u32('personality');
+  const flags = r.u32('flags');
+  const dumpable = r.u32('dumpable');
+  r.u32('reserved');
+  const itimers = [];
+  for (let i = 0; i < 3; i++) itimers.push({ valueNs: r.u64('itimer value_ns'), intervalNs: r.u64('itimer interval_ns') });
+  const n = r.u32('nsiginfo');
+  r.u32('reserved');
+  const siginfo = siginfoList(r, n);
+  if (dumpable > 2) throw invalid('dumpable is not 0, 1 or 2');
+  return { realtimeNs, monotonicNs, boottimeNs, personality, flags, dumpable, itimers, siginfo };
+}
+
+export function encodeProcState(w: ByteWriter, v: ImageProcState): void {
+  w.i64(v.realtimeNs).i64(v.monotonicNs).i64(v.boottimeNs).u32(v.personality).u32(v.flags).u32(v.dumpable).u32(0);
+  for (const t of v.itimers) w.u64(t.valueNs).u64(t.intervalNs);
+  w.u32(v.siginfo.length).u32(0);
+  for (const s of v.siginfo) w.bytes(s);
+}
+
+export function decodeThreadState(r: ByteReader): ImageThreadState {
+  const tid = r.u32('tid');
+  const flags = r.u32('flags');
+  const nice = r.i32('nice');
+  const pdeathsig = r.u32('pdeathsig');
+  const timerSlackNs = r.u64('timer_slack_ns');
+  const comm = str(r, 'comm', 15);
+  const affinityLen = r.u32('affinity_len');
+  if (affinityLen > MAX_AFFINITY || affinityLen % 8 !== 0) throw invalid(`affinity_len is not a multiple of 8 up to ${MAX_AFFINITY}`);
+  const affinity = Buffer.from(r.bytes(affinityLen, 'affinity'));
+  const siginfo = siginfoList(r, r.u32('nsiginfo'));
+  if (nice < -20 || nice > 19) throw invalid('nice is not between -20 and 19');
+  if (pdeathsig > 64) throw invalid('pdeathsig is not a signal');
+  return { tid, flags, nice, pdeathsig, timerSlackNs, comm, affinity, siginfo };
+}
+
+export function encodeThreadState(w: ByteWriter, v: ImageThreadState): void {
+  w.u32(v.tid).u32(v.flags).i32(v.nice).u32(v.pdeathsig).u64(v.timerSlackNs).str(v.comm).u32(v.affinity.length).bytes(v.affinity);
+  w.u32(v.siginfo.length);
+  for (const s of v.siginfo) w.bytes(s);
+}
+
+export function decodePosixTimer(r: ByteReader): ImagePosixTimer {
+  const timerId = r.i32('timer_id');
+  const clockid = r.i32('clockid');
+  const notify = r.u32('notify');
+  const signo = r.u32('signo');
+  const notifyTid = r.u32('notify_tid');
+  r.u32('reserved');
+  const v = { timerId, clockid, notify, signo, notifyTid, sigevValue: r.u64('sigev_value'), valueNs: r.u64('value_ns'), intervalNs: r.u64('interval_ns') };
+  if (timerId < 0) throw invalid('timer_id is negative');
+  if (![0, 1, 2, 4].includes(notify)) throw invalid('notify is not SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD or SIGEV_THREAD_ID');
+  if (signo > 64 || (signo === 0 && notify !== 1)) throw invalid('signo is not 1..64');
+  return v;
+}
+
+export function encodePosixTimer(w: ByteWriter, v: ImagePosixTimer): void {
+  w.i32(v.timerId).i32(v.clockid).u32(v.notify).u32(v.signo).u32(v.notifyTid).u32(0).u64(v.sigevValue).u64(v.valueNs).u64(v.intervalNs);
 }
 
 // --- CHUNK head -----------------------------------------------------------------------

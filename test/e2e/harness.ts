@@ -165,6 +165,8 @@ export const PROGRAMS = {
   cpu: { c: 'cpu.c' },
   threads: { c: 'threads.c', cflags: ['-pthread'] },
   state: { c: 'state.c' },
+  kstate: { c: 'kstate.c', cflags: ['-pthread'] },
+  evloop: { c: 'evloop.c' },
   python: { script: 'compute.py', interpreter: '/usr/bin/python3' },
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },

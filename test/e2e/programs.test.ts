@@ -1,8 +1,10 @@
 /*
- * Eight kinds of program — CPU-bound C, eight C threads on a mutex and a condition variable,
+ * Ten kinds of program — CPU-bound C, eight C threads on a mutex and a condition variable,
  * Python, Node, C state a restart must keep exactly (AVX registers mid-loop, signal
- * handler on its alternate stack, mask, rlimit, umask, cwd), and C holding fds whose
- * objects the restart must rebuild (a file deleted while open, a named FIFO, a pty) — each launched with stdout in a file, checkpointed mid-run, killed with
+ * handler on its alternate stack, mask, rlimit, umask, cwd), C holding fds whose objects
+ * the restart must rebuild (a file deleted while open, a named FIFO, a pty), the kernel
+ * state around a process (pending signals, interval and POSIX timers, thread attributes),
+ * and an epoll/eventfd/timerfd event loop — each launched with stdout in a file, checkpointed mid-run, killed with
  * SIGKILL and restarted: the file must end byte-identical to an uninterrupted run's, with
  * the same exit status. As root and as an unprivileged user. The coordinator is the one
  * `stasis launch` starts on its own, and the one `stasis restart` starts after it.
@@ -42,6 +44,23 @@ function imageHas(name: ProgramName, img: ParsedImage): void {
   }
 }
 
+/* What the image of kstate.c must hold, beside what its output checks. */
+async function expectKernelState(gen: string): Promise<void> {
+  const img = await readImage(onlyImage(gen));
+  const ps = img.procState;
+  assert.ok(ps, 'a PROC_STATE record');
+  assert.ok(ps.monotonicNs > 0n && ps.boottimeNs >= ps.monotonicNs && ps.realtimeNs > ps.boottimeNs, 'the clocks at checkpoint time');
+  assert.equal(ps.personality, 0x40000, 'ADDR_NO_RANDOMIZE');
+  assert.equal(ps.dumpable, 0);
+  const queued = (list: Buffer[], sig: number): bigint[] => list.filter((s) => s.readInt32LE(0) === sig).map((s) => s.readBigUInt64LE(24) & 0xffffffffn);
+  assert.deepEqual(queued(ps.siginfo, 36), [1n, 2n, 3n], 'SIGRTMIN+2 queued three times to the process, in order');
+  const worker = img.threadStates.find((t) => t.comm === 'kst-worker');
+  assert.ok(worker, 'the worker thread\'s state, by its name');
+  assert.deepEqual(queued(worker.siginfo, 37), [10n, 20n, 30n], 'SIGRTMIN+3 queued three times to the worker, in order');
+  assert.equal(worker.nice, 7);
+  assert.deepEqual(img.posixTimers.map((t) => t.timerId).sort(), [0, 1, 2, 3, 4]);
+}
+
 /* Arguments for a full run of about two seconds here. */
 const CASES: { name: ProgramName; what: string; args: string[] }[] = [
   { name: 'cpu', what: 'a CPU-bound single-threaded C program', args: ['100'] },
@@ -52,6 +71,8 @@ const CASES: { name: ProgramName; what: string; args: string[] }[] = [
   { name: 'deleted', what: 'a C program that writes a temp file, unlinks it and keeps reading it back (three fds, a hole, a memfd)', args: ['60'] },
   { name: 'fifo', what: 'a C program with bytes in flight in a named FIFO open read-only non-blocking, write-only and read-write', args: ['60'] },
   { name: 'pty', what: 'a C program holding both ends of a pty with its own termios, window size and packet mode, bytes in flight both ways', args: ['60'] },
+  { name: 'kstate', what: 'a program using POSIX timers and signal handlers, with queued signals, itimers and thread attributes', args: ['60'] },
+  { name: 'evloop', what: 'an event loop built on epoll, eventfd and timerfd', args: ['80'] },
 ];
 
 for (const v of variants()) {
@@ -72,6 +93,7 @@ for (const v of variants()) {
         `the checkpoint should be mid-run: stdout offset ${img.stdoutOffset} of ${r.output.length} bytes`);
       if (c.name === 'threads') assert.equal(img.threads, 10, 'main, eight workers and the checkpoint thread');
       imageHas(c.name, await readImage(onlyImage(gen), { verify: true }));
+      if (c.name === 'kstate') await expectKernelState(gen);
 
       const restart = startRestart(box, port, launched.ckptDir);
       await expectFinishesLikeReference(restart, launched.out, r, `${c.name} restarted as ${box.who.label}`);

@@ -5,7 +5,7 @@
  *     lands inside it: they survive only if the FPU/AVX state is restored), and x87/SSE
  *     floating-point state in ordinary C arithmetic;
  *   - a signal handler that must run on its alternate stack, with SA_ONSTACK;
- *   - a blocked signal in the thread's mask (pending signals are not restored yet: issue 3);
+ *   - a blocked signal in the thread's mask (pending signals: kstate.c);
  *   - an rlimit, the umask, and the working directory.
  * Prints one line per step; every line is the same in an uninterrupted run.
  */
