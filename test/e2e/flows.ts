@@ -45,16 +45,50 @@ export async function checkpoint(box: Box, port: number, limit = LIMIT.checkpoin
   return m[1]!;
 }
 
-/** The host pid of the one process connected to the coordinator (a launched one). */
-export async function hostPid(box: Box, port: number): Promise<number> {
+/** The pids a process has in each PID namespace it is in, outermost first (NSpid). */
+function nsPids(hostPid: number): number[] {
+  try {
+    const line = fs.readFileSync(`/proc/${hostPid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    return line ? line.slice(6).trim().split(/\s+/).map(Number) : [];
+  } catch {
+    return [];
+  }
+}
+
+function children(hostPid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${hostPid}/task/${hostPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The host pid of the process that has `nsPid` in the computation's PID namespace, found
+ * among the descendants of `under` (the `stasis launch` or `stasis restart` process: the
+ * coordinator only knows the pids inside the namespace).
+ */
+export function hostPidOf(under: Proc, nsPid: number): number {
+  const todo = [under.pid];
+  while (todo.length > 0) {
+    const p = todo.shift()!;
+    const ns = nsPids(p);
+    if (ns.length >= 2 && ns[ns.length - 1] === nsPid) return p;
+    todo.push(...children(p));
+  }
+  throw new Error(`no process with pid ${nsPid} in a namespace under ${under.describe()}`);
+}
+
+/** The host pid of the one process connected to the coordinator, started by `under`. */
+export async function hostPid(box: Box, port: number, under: Proc): Promise<number> {
   const st = await box.status(port);
   assert.equal(st.processes.length, 1, `expected one process at the coordinator, got ${JSON.stringify(st.processes)}`);
-  return st.processes[0]!.pid;
+  return hostPidOf(under, st.processes[0]!.pid);
 }
 
 /** SIGKILL to a launched program by its host pid; waits until it and `stasis launch` are gone. */
 export async function killLaunched(box: Box, port: number, launched: Launched): Promise<void> {
-  process.kill(await hostPid(box, port), 'SIGKILL');
+  process.kill(await hostPid(box, port, launched.proc), 'SIGKILL');
   const e = await launched.proc.wait(LIMIT.die);
   assert.equal(e.status, 137, `stasis launch should exit 128+SIGKILL when its program is killed: ${launched.proc.describe()}`);
 }

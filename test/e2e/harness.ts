@@ -173,6 +173,8 @@ export const PROGRAMS = {
   deleted: { c: 'deleted.c' },
   fifo: { c: 'fifo.c' },
   pty: { c: 'pty.c' },
+  tree: { c: 'tree.c', cflags: ['-pthread'] },
+  pipeline: { script: 'pipeline.sh', interpreter: '/bin/bash' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

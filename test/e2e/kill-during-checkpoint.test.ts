@@ -49,7 +49,7 @@ test(`SIGKILL at random moments during a checkpoint, ${ROUNDS} times: the previo
   const typical = Date.now() - t0;
   t.diagnostic(`one checkpoint takes ${typical} ms; kills come 0..${typical} ms after \`stasis checkpoint\` starts`);
 
-  const pid = await hostPid(box, port);
+  const pid = await hostPid(box, port, launched.proc);
   let victim: { proc: Proc; kill: () => void } = { proc: launched.proc, kill: () => process.kill(pid, 'SIGKILL') };
   let previous = latestGeneration(ckpt);
   const story: string[] = [];

@@ -1,0 +1,76 @@
+/*
+ * Process trees: a computation of many processes is checkpointed as one and comes back as
+ * one, with the same PIDs, parents, sessions and process groups, its zombies still
+ * zombies, and the pipes between its processes connecting the same processes again with
+ * the bytes that were in them. As root and as an unprivileged user; the output must end
+ * byte-identical to an uninterrupted run's.
+ */
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { parseManifest } from '../../src/ckpt-dir/manifest';
+import { SHARE_PIPE_OWNER } from '../../src/image/format';
+import { readImage } from '../../src/image/reader';
+import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart } from './flows';
+import { Box, freePort, reference, removeShared, variants } from './harness';
+
+after(removeShared);
+
+function manifestOf(gen: string): ReturnType<typeof parseManifest> {
+  const file = path.join(gen, 'MANIFEST.json');
+  return parseManifest(fs.readFileSync(file, 'utf8'), file);
+}
+
+for (const v of variants()) {
+  test(`a shell pipeline with bytes in its pipes restarts to the same sha256 — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['12000'];
+    const ref = reference('pipeline', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'pipeline', args, 3);
+    const gen = await checkpoint(box, port);
+
+    const m = manifestOf(gen);
+    assert.ok(m.namespace, 'launched in its own namespace');
+    const names = m.processes.map((p) => p.name).sort();
+    for (const want of ['awk', 'sha256sum', 'sort']) assert.ok(names.includes(want), `${want} is checkpointed: ${names.join(' ')}`);
+    assert.ok(m.processes.filter((p) => p.name === 'bash').length >= 3, `the script and its two loop subshells: ${names.join(' ')}`);
+    let inFlight = 0;
+    for (const p of m.processes) {
+      const img = await readImage(path.join(gen, p.image));
+      for (const f of img.fds) {
+        if (f.extra?.kind === 'PIPE' && f.share && (f.share.flags & SHARE_PIPE_OWNER) !== 0) inFlight += f.extra.data.length;
+      }
+    }
+    assert.ok(inFlight > 0, 'the pipes held unread bytes at checkpoint time, saved by their owners');
+
+    process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
+    assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `the pipeline restarted as ${box.who.label}`);
+  });
+
+  test(`a tree with a session, a process group, a zombie and a thread keeps every id — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['60'];
+    const ref = reference('tree', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'tree', args, 3);
+    const gen = await checkpoint(box, port);
+
+    const m = manifestOf(gen);
+    assert.equal(m.processes.length, 5, `main, A, G, B, B2: ${JSON.stringify(m.processes)}`);
+    const main = m.processes.find((p) => p.ppid === 1);
+    assert.ok(main, 'main is the init\'s child');
+    assert.ok(m.processes.some((p) => p.sid === p.pid && p.ppid === main.pid), 'A leads its own session');
+    assert.ok(m.processes.some((p) => p.pgid === p.pid && p.sid === main.sid && p.ppid === main.pid), 'B leads its own group');
+    assert.deepEqual(m.zombies.map((z) => [z.ppid, z.status]), [[main.pid, 42 << 8]], 'Z is a zombie of main with exit status 42');
+
+    process.kill(hostPidOf(launched.proc, main.pid), 'SIGKILL');
+    assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `the tree restarted as ${box.who.label}`);
+  });
+}
