@@ -11,6 +11,7 @@ import { test, TestContext } from 'node:test';
 import { sendRequest } from '../src/client/client';
 import { StasisError } from '../src/errors';
 import { RunningServer, startCoordinatorServer } from '../src/coordinator/net-server';
+import { PROTOCOL_VERSION } from '../src/protocol/frame';
 import { decodeMessage, encodeMessage, newFrameReader } from '../src/protocol/messages';
 import { FakeAgent } from './helpers/fake-agent';
 import { tmpDir } from './helpers/tmp';
@@ -68,22 +69,22 @@ test('a truncated frame then close: dropped as truncated', async (t) => {
 
 test('wrong protocol version: dropped with bad-version', async (t) => {
   const s = await server(t);
-  await sendRaw(s.port, Buffer.concat([header(2, 0x20, 2), Buffer.from('{}')]));
+  await sendRaw(s.port, Buffer.concat([header(PROTOCOL_VERSION + 1, 0x20, 2), Buffer.from('{}')]));
   assert.ok(s.logs.some((l) => l.includes('bad-version')), s.logs.join('\n'));
   await statusStillAnswered(s);
 });
 
 test('an oversize length is refused from the header alone', async (t) => {
   const s = await server(t);
-  await sendRaw(s.port, header(1, 0x20, 2 * 1024 * 1024));
+  await sendRaw(s.port, header(PROTOCOL_VERSION, 0x20, 2 * 1024 * 1024));
   assert.ok(s.logs.some((l) => l.includes('too-long')), s.logs.join('\n'));
   await statusStillAnswered(s);
 });
 
 test('an unknown type, a bad JSON request and a coordinator-only message are each dropped', async (t) => {
   const s = await server(t);
-  await sendRaw(s.port, Buffer.concat([header(1, 0x7f, 0)]));
-  await sendRaw(s.port, Buffer.concat([header(1, 0x20, 5), Buffer.from('{"cmd')]));
+  await sendRaw(s.port, Buffer.concat([header(PROTOCOL_VERSION, 0x7f, 0)]));
+  await sendRaw(s.port, Buffer.concat([header(PROTOCOL_VERSION, 0x20, 5), Buffer.from('{"cmd')]));
   await sendRaw(s.port, encodeMessage({ type: 'WELCOME', procId: 1n }));
   await sendRaw(s.port, Buffer.concat([encodeMessage({ type: 'REQUEST', body: { cmd: 'status' } }), encodeMessage({ type: 'KILL' })]));
   for (const reason of ['unknown-type', 'bad-json', 'unexpected', 'wrong-direction']) {

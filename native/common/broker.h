@@ -14,6 +14,8 @@ enum broker_op {
 	BROKER_DONE = 3,  /* loader → init: every fd is placed */
 	BROKER_FD = 4,
 	BROKER_FAIL = 5,
+	BROKER_CLAIM = 6,  /* init → loader, answering GET of a SHM object nobody made yet:
+			    * make it (`key` holds its size), then PUT it */
 	BROKER_PHASE = 10, /* process → init: reached phase `kind` */
 	BROKER_GO = 11,    /* init → process: every process reached phase `kind` */
 };
@@ -22,7 +24,15 @@ enum broker_kind {
 	BROKER_DESC = 1,      /* key: the FD_SHARE share id */
 	BROKER_PIPE_READ = 2, /* key: the pipe's id (its inode at checkpoint time) */
 	BROKER_PIPE_WRITE = 3,
+	BROKER_SHM = 4,       /* key: broker_shm_key(dev, inode) of a SHMEM_ANON region */
 };
+
+/* The one id of a shared memory object across the computation's images: regions of kind
+ * SHMEM_ANON with the same dev and inode were one object (src/restart/plan.ts too). */
+static inline uint64_t broker_shm_key(uint64_t dev, uint64_t ino)
+{
+	return ino ^ (dev << 48);
+}
 
 struct broker_msg {
 	uint32_t op;

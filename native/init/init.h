@@ -32,10 +32,17 @@ struct plan_proc {
 	int done;             /* its loader finished placing fds (or it is a zombie) */
 };
 
+struct plan_shm {
+	uint64_t key;         /* broker_shm_key() of its regions */
+	uint64_t size;        /* the most any process maps of it */
+};
+
 struct plan {
 	pid_t main;           /* the process whose exit ends the computation */
 	struct plan_proc *procs;
 	int n;
+	struct plan_shm *shm;
+	int nshm;
 };
 
 extern int init_in_userns;   /* not root: a user namespace maps us to ourselves */

@@ -9,6 +9,7 @@
  *   main PID
  *   proc PID PPID PGID SID IMAGE-PATH          (the path is the rest of the line)
  *   zombie PID PPID PGID SID WAIT-STATUS
+ *   shm KEY SIZE                               (a shared memory object and its size)
  *
  * A child can only be made by its parent, so each process (still running this program)
  * forks its own children with clone3 set_tid. Sessions come first (setsid right after
@@ -119,8 +120,14 @@ void plan_read(int fd, struct plan *p)
 			continue;
 		}
 		int pid, ppid, pgid, sid, status, off = 0;
+		unsigned long long key, size;
 		if (sscanf(line, "main %d%n", &pid, &off) == 1 && !line[off]) {
 			p->main = pid;
+			continue;
+		}
+		if (sscanf(line, "shm %llu %llu%n", &key, &size, &off) == 2 && !line[off]) {
+			p->shm = xrealloc(p->shm, (size_t)(p->nshm + 1) * sizeof(*p->shm));
+			p->shm[p->nshm++] = (struct plan_shm){ key, size };
 			continue;
 		}
 		p->procs = xrealloc(p->procs, (size_t)(p->n + 1) * sizeof(*p->procs));
@@ -273,7 +280,25 @@ struct held {
 struct broker {
 	struct held *v;
 	int n;
+	uint64_t *claims; /* shared memory objects a process is making */
+	int nclaims;
 };
+
+static int claimed(const struct broker *b, uint64_t key)
+{
+	for (int i = 0; i < b->nclaims; i++)
+		if (b->claims[i] == key)
+			return 1;
+	return 0;
+}
+
+static uint64_t shm_size(const struct plan *p, uint64_t key)
+{
+	for (int i = 0; i < p->nshm; i++)
+		if (p->shm[i].key == key)
+			return p->shm[i].size;
+	return 0;
+}
 
 static int held_fd(const struct broker *b, uint32_t kind, uint64_t key)
 {
@@ -410,6 +435,12 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 				int have = held_fd(&b, m.kind, m.key);
 				if (have >= 0) {
 					reply_fd(q->sock[0], have);
+				} else if (m.kind == BROKER_SHM && !claimed(&b, m.key)) {
+					/* Nobody makes it yet: this process does. */
+					b.claims = xrealloc(b.claims, (size_t)(b.nclaims + 1) * sizeof(*b.claims));
+					b.claims[b.nclaims++] = m.key;
+					struct broker_msg c = { BROKER_CLAIM, 0, shm_size(p, m.key) };
+					send(q->sock[0], &c, sizeof(c), MSG_NOSIGNAL);
 				} else {
 					pending[i] = 1;
 					want[i] = m;
@@ -434,6 +465,7 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 		if (p->procs[i].zombie && !p->procs[i].done)
 			close(p->procs[i].sock[0]);
 	free(b.v);
+	free(b.claims);
 	free(pf);
 	free(pending);
 	free(want);

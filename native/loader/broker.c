@@ -54,6 +54,13 @@ int rst_broker_put(uint32_t kind, uint64_t key, int fd)
 
 int rst_broker_get(uint32_t kind, uint64_t key)
 {
+	uint64_t size;
+	int fd = rst_broker_get_or_claim(kind, key, &size);
+	return fd == -17 ? -2 : fd;
+}
+
+int rst_broker_get_or_claim(uint32_t kind, uint64_t key, uint64_t *claim_size)
+{
 	if (rst_broker_fd < 0)
 		return -22;
 	long e = send_op(BROKER_GET, kind, key, -1);
@@ -69,6 +76,10 @@ int rst_broker_get(uint32_t kind, uint64_t key)
 	while (r == -4);
 	if (r != sizeof(m))
 		return r < 0 ? (int)r : -104;
+	if (m.op == BROKER_CLAIM) {
+		*claim_size = m.key;
+		return -17; /* EEXIST-ish: ours to make */
+	}
 	if (m.op != BROKER_FD || h.controllen < 20 || c.level != SOL_SOCKET_ || c.type != SCM_RIGHTS_)
 		return -2;
 	return c.fd;

@@ -6,6 +6,9 @@
 extern int rst_broker_fd; /* the socket to stasis-init; -1 without one */
 int rst_broker_put(uint32_t kind, uint64_t key, int fd); /* 0 or -errno */
 int rst_broker_get(uint32_t kind, uint64_t key);         /* an fd or -errno; waits */
+/* Like get, but the first to ask for an object that nobody made gets -17 and its size:
+ * it makes the object and PUTs it. */
+int rst_broker_get_or_claim(uint32_t kind, uint64_t key, uint64_t *claim_size);
 void rst_broker_done(void);                               /* every fd is placed */
 void rst_broker_failed(void);                             /* we said why we die */
 #endif

@@ -158,7 +158,7 @@ static void check_end(struct meta *m, const struct rec_head *h)
 	/* Checked last, as the TypeScript reader does. */
 	if (!c->have_process || !m->nthreads) {
 		rst_say(c->path, c->have_process ? ": no THREAD record" : ": no PROCESS record", 0);
-		sys_exit_group(1);
+		rst_exit_failed();
 	}
 }
 

@@ -267,6 +267,35 @@ static void move_vdso(const struct meta *m, const struct args *a)
 	}
 }
 
+/*
+ * The memory object behind a SHMEM_ANON region (shared anonymous memory inherited over
+ * fork, a deleted /dev/shm file such as a POSIX semaphore's, a memfd, SysV shm): one memfd
+ * for every region of the computation with the same object id. The first process to ask
+ * makes it, as large as the plan says any process maps of it, and hands it to stasis-init;
+ * the others map the same one. Each writes its own chunks into it: the same bytes, taken at
+ * the same stopped moment.
+ */
+static int shm_object(const struct m_region *g)
+{
+	uint64_t key = broker_shm_key(g->dev, g->ino), size = 0;
+	int fd = rst_broker_fd >= 0 ? rst_broker_get_or_claim(BROKER_SHM, key, &size) : -17;
+	if (fd >= 0)
+		return fd;
+	if (fd != -17)
+		rst_die("a shared memory object did not arrive from the process that made it", 0, fd);
+	if (size < g->off + (g->end - g->start))
+		size = g->off + (g->end - g->start);
+	fd = (int)sys_call2(319 /* memfd_create */, (long)"stasis-shm", 1 /* MFD_CLOEXEC */);
+	if (fd < 0)
+		rst_die("cannot create shared memory", 0, fd);
+	long e = sys_call2(77 /* ftruncate */, fd, (long)size);
+	if (e < 0)
+		rst_die("cannot size shared memory", 0, e);
+	if (rst_broker_fd >= 0 && (e = rst_broker_put(BROKER_SHM, key, fd)) < 0)
+		rst_die("cannot hand shared memory to the other processes", 0, e);
+	return fd;
+}
+
 static void map_regions(const struct meta *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
@@ -291,9 +320,12 @@ static void map_regions(const struct meta *m)
 			sys_close(fd);
 			break;
 		}
-		case RK_SHMEM_ANON:
-			r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_ANON_ | MAP_FIXED_NOREPLACE_, -1, 0);
+		case RK_SHMEM_ANON: {
+			int fd = shm_object(g);
+			r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_FIXED_NOREPLACE_, fd, (long)g->off);
+			sys_close(fd);
 			break;
+		}
 		default:
 			r = sys_mmap((void *)g->start, len, 3,
 				     MAP_PRIVATE_ | MAP_ANON_ | MAP_FIXED_NOREPLACE_ |
@@ -485,6 +517,8 @@ static void restore_fds(const struct meta *m, struct rst_fds *c)
 static void stage2(void *argp)
 {
 	struct args *a = argp;
+	if (a->broker >= 0)
+		rst_on_die = rst_broker_failed; /* this copy's: the first one is unmapped next */
 	unmap_all_but(a);
 	struct m_arena arena = { (uint8_t *)a->arena, 0, a->arena_len };
 	struct meta *m = m_take(&arena, sizeof(*m));
@@ -518,7 +552,6 @@ static void stage2(void *argp)
 	for (int i = 0; i < 3; i++)
 		c->stdio[i] = (int)sys_fcntl(i, 1030, c->stash_base);
 	if (a->broker >= 0) {
-		rst_on_die = rst_broker_failed; /* this copy's address */
 		rst_broker_fd = (int)sys_fcntl(a->broker, 1030, c->stash_base);
 		if (rst_broker_fd < 0)
 			rst_die("cannot keep the link to stasis-init", 0, rst_broker_fd);

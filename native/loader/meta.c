@@ -78,7 +78,7 @@ void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type)
 void rst_img_die(const struct img_cursor *c, struct sbuf *s)
 {
 	rst_say(c->path, ": ", sb_cstr(s));
-	sys_exit_group(1);
+	rst_exit_failed();
 }
 
 void rst_rec_die(const struct img_cursor *c, uint16_t type, const char *sep, const char *what)
@@ -103,7 +103,7 @@ void rst_pread_all(const struct img_cursor *c, void *buf, size_t n, uint64_t off
 			rst_die("cannot read ", c->path, r);
 		if (r == 0) {
 			rst_say(c->path, ": truncated: the file shrank while it was read", 0);
-			sys_exit_group(1);
+			rst_exit_failed();
 		}
 		got += (size_t)r;
 	}
@@ -244,7 +244,7 @@ void rst_rec_skip(struct img_cursor *c, const struct rec_head *h)
 static __attribute__((noreturn)) void die_path(const char *path, const char *a, const char *b)
 {
 	rst_say(path, a, b);
-	sys_exit_group(1);
+	rst_exit_failed();
 }
 
 static uint64_t check_header(int fd, const char *path)

@@ -83,6 +83,11 @@ void rst_die(const char *a, const char *b, long err)
 		sb_str(&s, ")");
 	}
 	rst_say(a, sb_cstr(&s), 0);
+	rst_exit_failed();
+}
+
+void rst_exit_failed(void)
+{
 	if (rst_on_die)
 		rst_on_die();
 	sys_exit_group(1);

@@ -20,6 +20,8 @@ void rst_say(const char *a, const char *b, const char *c);
 extern int rst_image_advice;
 /* Called by rst_die after the message (the loader tells stasis-init it reported). */
 extern void (*rst_on_die)(void);
+/* Exits 1 after rst_on_die, once the reason has been said. */
+__attribute__((noreturn)) void rst_exit_failed(void);
 __attribute__((noreturn)) void rst_die(const char *a, const char *b, long err);
 
 /* Applies this binary's relative relocations as if it were loaded at `base`. */

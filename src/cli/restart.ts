@@ -35,8 +35,9 @@ async function run(args: ParsedArgs): Promise<number> {
   if (gen.images.length === 0) {
     throw new StasisError('BAD_MANIFEST', `generation ${gen.path} lists no processes — restart from an earlier one`);
   }
-  const plan = planRestart(gen);
-  for (const image of gen.images) await readImage(image.path);
+  const images = [];
+  for (const image of gen.images) images.push(await readImage(image.path));
+  const plan = planRestart(gen, images);
 
   const restorer = requireNative('restorer');
   const init = requireNative('init');

@@ -8,6 +8,7 @@
 import { ManifestProcess, ManifestZombie } from '../ckpt-dir/manifest';
 import { ResolvedGeneration } from '../ckpt-dir/resolve';
 import { StasisError } from '../errors';
+import { ParsedImage, RegionKind } from '../image/format';
 
 export interface RestartPlan {
   /** The process whose exit status is the computation's. */
@@ -17,7 +18,28 @@ export interface RestartPlan {
 
 type Node = (ManifestProcess & { image: string; zombie: false }) | (ManifestZombie & { zombie: true });
 
-export function planRestart(gen: ResolvedGeneration): RestartPlan {
+/** The id of a shared memory object across images (native/common/broker.h, broker_shm_key). */
+export function shmKey(dev: bigint, inode: bigint): bigint {
+  return (inode ^ (dev << 48n)) & ((1n << 64n) - 1n);
+}
+
+/** Each shared memory object and the most any process maps of it. */
+function sharedMemory(images: readonly ParsedImage[]): Map<bigint, bigint> {
+  const sizes = new Map<bigint, bigint>();
+  for (const img of images) {
+    for (const r of img.regions) {
+      if (r.kind !== RegionKind.SHMEM_ANON) continue;
+      const key = shmKey(r.dev, r.inode);
+      const end = r.fileOffset + (r.end - r.start);
+      if (end > (sizes.get(key) ?? 0n)) sizes.set(key, end);
+    }
+  }
+  return sizes;
+}
+
+/** `images`: the generation's images, parsed, for what the plan needs of them. */
+export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImage[] = []): RestartPlan {
+  const shm = [...sharedMemory(images)].map(([key, size]) => `shm ${key} ${size}`);
   const m = gen.manifest;
   const procs = gen.images.map(({ process: p, path }) => ({ ...p, image: path, zombie: false as const }));
   const nodes: Node[] = [...procs, ...m.zombies.map((z) => ({ ...z, zombie: true as const }))];
@@ -27,7 +49,7 @@ export function planRestart(gen: ResolvedGeneration): RestartPlan {
     }
     // A lone process: it becomes init's child, in init's session, leading its own group.
     const p = procs[0]!;
-    return { main: p.pid, text: `stasis-plan 1\nmain ${p.pid}\nproc ${p.pid} 1 ${p.pid} 1 ${checkPath(p.image)}\n` };
+    return { main: p.pid, text: [`stasis-plan 1`, `main ${p.pid}`, `proc ${p.pid} 1 ${p.pid} 1 ${checkPath(p.image)}`, ...shm, ''].join('\n') };
   }
   const byPid = new Map<number, Node>(nodes.map((n) => [n.pid, n]));
   const bad = (what: string): StasisError => new StasisError('BAD_MANIFEST', `${gen.path}: ${what} — restart from an earlier generation`);
@@ -51,6 +73,7 @@ export function planRestart(gen: ResolvedGeneration): RestartPlan {
   for (const n of nodes.sort((a, b) => a.pid - b.pid)) {
     lines.push(n.zombie ? `zombie ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${n.status}` : `proc ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${checkPath(n.image)}`);
   }
+  lines.push(...shm);
   return { main, text: lines.join('\n') + '\n' };
 }
 

@@ -159,6 +159,8 @@ export interface ProgramSpec {
   /** A script in test/programs and the interpreter that runs it. */
   script?: string;
   interpreter?: string;
+  /** A folder in test/programs the script uses, copied beside it. */
+  folder?: string;
 }
 
 export const PROGRAMS = {
@@ -175,6 +177,9 @@ export const PROGRAMS = {
   pty: { c: 'pty.c' },
   tree: { c: 'tree.c', cflags: ['-pthread'] },
   pipeline: { script: 'pipeline.sh', interpreter: '/bin/bash' },
+  shmcount: { c: 'shmcount.c', cflags: ['-pthread'] },
+  mp: { script: 'mp.py', interpreter: '/usr/bin/python3' },
+  make: { script: 'make.sh', interpreter: '/bin/bash', folder: 'makeproj' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
@@ -202,6 +207,12 @@ async function buildProgram(name: ProgramName): Promise<string> {
     const out = path.join(shared.programDir, spec.script);
     fs.copyFileSync(src, out);
     fs.chmodSync(out, 0o644);
+    if (spec.folder) {
+      const to = path.join(shared.programDir, spec.folder);
+      fs.cpSync(path.join(programsSourceDir(), spec.folder), to, { recursive: true });
+      fs.chmodSync(to, 0o755);
+      for (const f of fs.readdirSync(to)) fs.chmodSync(path.join(to, f), 0o644);
+    }
     return out;
   }
   const out = path.join(shared.programDir, name);

@@ -14,7 +14,7 @@ import { parseManifest } from '../../src/ckpt-dir/manifest';
 import { SHARE_PIPE_OWNER } from '../../src/image/format';
 import { readImage } from '../../src/image/reader';
 import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart } from './flows';
-import { Box, freePort, reference, removeShared, variants } from './harness';
+import { Box, freePort, ProgramName, reference, removeShared, variants } from './harness';
 
 after(removeShared);
 
@@ -23,7 +23,44 @@ function manifestOf(gen: string): ReturnType<typeof parseManifest> {
   return parseManifest(fs.readFileSync(file, 'utf8'), file);
 }
 
+type Generation = ReturnType<typeof parseManifest>;
+
+/* Programs of several processes, each with what its checkpoint must show it caught. */
+const CASES: { name: ProgramName; what: string; args: string[]; lines: number; caught: (m: Generation, out: string) => void }[] = [
+  {
+    name: 'shmcount', what: 'a parent and 3 children on a counter in MAP_SHARED memory under a process-shared mutex', args: ['8000'], lines: 3,
+    caught: (m) => assert.equal(m.processes.length, 4, 'the parent and its three children'),
+  },
+  {
+    name: 'mp', what: 'Python multiprocessing: a Pool of 2 workers and a Queue fed by a Process', args: ['150'], lines: 5,
+    caught: (m) => assert.ok(m.processes.length >= 4, `main, two pool workers and the feeder (and the queue's thread): ${m.processes.map((p) => p.name).join(' ')}`),
+  },
+  {
+    name: 'make', what: '`make -j2` on a small C project', args: [], lines: 1,
+    caught: (m, out) => {
+      assert.ok(m.processes.some((p) => p.name === 'make'), `make is checkpointed: ${m.processes.map((p) => p.name).join(' ')}`);
+      assert.ok(!out.includes('built'), 'the checkpoint lands mid-build');
+    },
+  },
+];
+
 for (const v of variants()) {
+  for (const c of CASES) {
+    test(`${c.what} (${c.name}) restarts to the same output — ${v.name}`, { skip: v.skip }, async (t) => {
+      const box = Box.create(t, v.identity());
+      const ref = reference(c.name, c.args);
+      const port = await freePort();
+      const launched = await launchUntil(box, port, c.name, c.args, c.lines);
+      const gen = await checkpoint(box, port);
+      c.caught(manifestOf(gen), fs.readFileSync(launched.out, 'utf8'));
+
+      process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
+      assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+      const restart = startRestart(box, port, launched.ckptDir);
+      await expectFinishesLikeReference(restart, launched.out, await ref, `${c.name} restarted as ${box.who.label}`);
+    });
+  }
+
   test(`a shell pipeline with bytes in its pipes restarts to the same sha256 — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
     const args = ['12000'];
