@@ -43,6 +43,7 @@ struct plan {
 	int n;
 	struct plan_shm *shm;
 	int nshm;
+	int64_t mono_ns, boot_ns; /* the clocks to go on from; 0: the host's */
 };
 
 extern int init_in_userns;   /* not root: a user namespace maps us to ourselves */
@@ -52,7 +53,7 @@ void init_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void init_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Enters the namespaces; returns in PID 1 of the new PID namespace (the caller's process
  * waits for it and exits with its status). */
-void init_enter_namespaces(void);
+void init_enter_namespaces(const struct plan *p);
 pid_t init_clone_pid(pid_t want);       /* fork with an exact PID (0 in the child) */
 uint64_t init_pidns(void);
 /* Runs the computation's PID 1 until `main` exits; returns its exit code. */

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		tree_check(&plan, &o);
 	}
 
-	init_enter_namespaces();
+	init_enter_namespaces(o.restart ? &plan : 0);
 	/* Join first: a checkpoint must never see the processes without their init. */
 	int fd = coord_connect(o.coord, o.ckpt_dir);
 	if (fd < 0)

@@ -29,6 +29,7 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include "init.h"
 
 int init_in_userns;
@@ -136,7 +137,40 @@ uint64_t init_pidns(void)
 	return p ? strtoull(p + 1, 0, 10) : 0;
 }
 
-void init_enter_namespaces(void)
+/*
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from where the checkpoint left them: a time
+ * namespace whose offsets make them read now what they read then. So a deadline computed
+ * before the checkpoint (a condition wait, a poll timeout, a rate limiter) means the same
+ * after it, on this machine or another with a different uptime; the time the computation
+ * was down does not count. CLOCK_REALTIME stays the real time. The offsets can only be set
+ * before any process is in the namespace: unshare here, then init is born into it.
+ */
+static void continue_clocks(const struct plan *p)
+{
+	if (!p || !p->mono_ns)
+		return;
+	struct timespec mono, boot;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	int64_t dm = p->mono_ns - (mono.tv_sec * 1000000000ll + mono.tv_nsec);
+	int64_t db = p->boot_ns - (boot.tv_sec * 1000000000ll + boot.tv_nsec);
+	if (unshare(CLONE_NEWTIME) < 0) {
+		init_say("time namespaces are unavailable (%s): CLOCK_MONOTONIC will not go on from the checkpoint", strerror(errno));
+		return;
+	}
+	char text[128];
+	/* "clock seconds nanoseconds", nanoseconds in 0..999999999 even for a negative offset. */
+	snprintf(text, sizeof(text), "%d %lld %lld\n%d %lld %lld\n", CLOCK_MONOTONIC,
+		 (long long)(dm >= 0 ? dm / 1000000000 : -((-dm + 999999999) / 1000000000)),
+		 (long long)(((dm % 1000000000) + 1000000000) % 1000000000), CLOCK_BOOTTIME,
+		 (long long)(db >= 0 ? db / 1000000000 : -((-db + 999999999) / 1000000000)),
+		 (long long)(((db % 1000000000) + 1000000000) % 1000000000));
+	int e = write_file("/proc/self/timens_offsets", text);
+	if (e)
+		init_die("cannot set the clocks of the time namespace: %s", strerror(-e));
+}
+
+void init_enter_namespaces(const struct plan *p)
 {
 	pid_t parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -154,6 +188,7 @@ void init_enter_namespaces(void)
 			init_die("cannot map ids in the user namespace: %s", strerror(-e));
 		init_in_userns = 1;
 	}
+	continue_clocks(p);
 	struct clone_args a;
 	memset(&a, 0, sizeof(a));
 	a.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC;

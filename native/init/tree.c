@@ -10,6 +10,7 @@
  *   proc PID PPID PGID SID IMAGE-PATH          (the path is the rest of the line)
  *   zombie PID PPID PGID SID WAIT-STATUS
  *   shm KEY SIZE                               (a shared memory object and its size)
+ *   clocks MONOTONIC-NS BOOTTIME-NS           (where those clocks go on from)
  *
  * A child can only be made by its parent, so each process (still running this program)
  * forks its own children with clone3 set_tid. Sessions come first (setsid right after
@@ -123,6 +124,12 @@ void plan_read(int fd, struct plan *p)
 		unsigned long long key, size;
 		if (sscanf(line, "main %d%n", &pid, &off) == 1 && !line[off]) {
 			p->main = pid;
+			continue;
+		}
+		long long mono, boot;
+		if (sscanf(line, "clocks %lld %lld%n", &mono, &boot, &off) == 2 && !line[off] && mono > 0 && boot > 0) {
+			p->mono_ns = mono;
+			p->boot_ns = boot;
 			continue;
 		}
 		if (sscanf(line, "shm %llu %llu%n", &key, &size, &off) == 2 && !line[off]) {

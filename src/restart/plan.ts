@@ -37,9 +37,25 @@ function sharedMemory(images: readonly ParsedImage[]): Map<bigint, bigint> {
   return sizes;
 }
 
+/**
+ * Where CLOCK_MONOTONIC and CLOCK_BOOTTIME go on from: the latest reading any process took
+ * while it was stopped (so that no process sees its clock go back), or none from images of
+ * agents that did not record them.
+ */
+function clocks(images: readonly ParsedImage[]): string[] {
+  let mono = -1n;
+  let boot = -1n;
+  for (const img of images) {
+    if (!img.procState) continue;
+    if (img.procState.monotonicNs > mono) mono = img.procState.monotonicNs;
+    if (img.procState.boottimeNs > boot) boot = img.procState.boottimeNs;
+  }
+  return mono > 0n && boot > 0n ? [`clocks ${mono} ${boot}`] : [];
+}
+
 /** `images`: the generation's images, parsed, for what the plan needs of them. */
 export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImage[] = []): RestartPlan {
-  const shm = [...sharedMemory(images)].map(([key, size]) => `shm ${key} ${size}`);
+  const shm = [...sharedMemory(images)].map(([key, size]) => `shm ${key} ${size}`).concat(clocks(images));
   const m = gen.manifest;
   const procs = gen.images.map(({ process: p, path }) => ({ ...p, image: path, zombie: false as const }));
   const nodes: Node[] = [...procs, ...m.zombies.map((z) => ({ ...z, zombie: true as const }))];

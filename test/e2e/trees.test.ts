@@ -13,8 +13,8 @@ import { after, test } from 'node:test';
 import { parseManifest } from '../../src/ckpt-dir/manifest';
 import { SHARE_PIPE_OWNER } from '../../src/image/format';
 import { readImage } from '../../src/image/reader';
-import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart } from './flows';
-import { Box, freePort, ProgramName, reference, removeShared, variants } from './harness';
+import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart, waitRestoredWrites } from './flows';
+import { Box, freePort, ProgramName, reference, removeShared, variants, writeMark } from './harness';
 
 after(removeShared);
 
@@ -107,7 +107,14 @@ for (const v of variants()) {
 
     process.kill(hostPidOf(launched.proc, main.pid), 'SIGKILL');
     assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+    const mark = writeMark(launched.out);
     const restart = startRestart(box, port, launched.ckptDir);
+    await waitRestoredWrites(launched.out, mark, restart);
+    // CLOCK_MONOTONIC goes on from the checkpoint: the time namespace sets it back by the
+    // time the computation was down (docs/architecture.md, "A restart").
+    const offsets = fs.readFileSync(`/proc/${hostPidOf(restart, main.pid)}/timens_offsets`, 'utf8');
+    const mono = /^monotonic\s+(-?\d+)\s+(\d+)$/m.exec(offsets);
+    assert.ok(mono && BigInt(mono[1]!) * 1000000000n + BigInt(mono[2]!) < 0n, `a negative monotonic offset: ${offsets}`);
     await expectFinishesLikeReference(restart, launched.out, await ref, `the tree restarted as ${box.who.label}`);
   });
 }
