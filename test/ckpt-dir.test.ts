@@ -13,7 +13,7 @@ import { tmpDir } from './helpers/tmp';
 function manifest(generation: number, images: string[]): Manifest {
   return {
     format: 'stasis-generation', version: 2, generation, ckptId: generation + 10, created: '2026-11-21T22:00:00.000Z',
-    namespace: true, zombies: [],
+    namespace: true, zombies: [], semaphores: [],
     processes: images.map((image, i) => ({ procId: i + 1, pid: 100 + i, ppid: 1, pgid: 100, sid: 1, name: 'app', image, bytes: 5 })),
   };
 }
@@ -81,6 +81,8 @@ test('manifests are validated before their paths are trusted', async (t) => {
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /pid 100 is listed twice/);
   bad({ ...manifest(5, ['app-100.img']), zombies: [{ pid: 7, ppid: 1, pgid: 7, sid: 1, status: 70000 }] });
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /zombies\[0\]\.status must be a wait status/);
+  bad({ ...manifest(5, ['app-100.img']), semaphores: [{ id: 3, key: 0, mode: 0o600, uid: 0, gid: 0, values: [40000] }] });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /semaphores\[0\]\.values must be 1 to 32000 semaphore values/);
   bad({ ...manifest(5, ['app-100.img']), namespace: 'yes' });
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /"namespace" must be true or false/);
   bad(manifest(6, ['app-100.img']));

@@ -46,6 +46,10 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_bytes(&w, m->procs, (size_t)m->nprocs * PROTO_PROC_SIZE);
 		wb_u32(&w, m->nshares);
 		wb_bytes(&w, m->shares, (size_t)m->nshares * PROTO_LSHARE_SIZE);
+		wb_u32(&w, m->nsems);
+		wb_bytes(&w, m->sems, (size_t)m->nsems * PROTO_SEM_SIZE);
+		wb_u32(&w, m->nsemvals);
+		wb_bytes(&w, m->semvals, (size_t)m->nsemvals * 4);
 		break;
 	case MSG_SUSPENDED:
 		wb_u64(&w, m->ckpt_id);
@@ -242,6 +246,37 @@ void proto_put_lshare(uint8_t *at, const struct proto_lshare *s)
 	wb_u64(&w, s->share_id);
 }
 
+void proto_sem_at(const struct proto_msg *m, uint32_t i, struct proto_sem *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->sems + (size_t)i * PROTO_SEM_SIZE, PROTO_SEM_SIZE);
+	out->id = (int32_t)rb_u32(&r);
+	out->key = rb_u32(&r);
+	out->mode = rb_u32(&r);
+	out->uid = rb_u32(&r);
+	out->gid = rb_u32(&r);
+	out->nsems = rb_u32(&r);
+}
+
+void proto_put_sem(uint8_t *at, const struct proto_sem *s)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_SEM_SIZE);
+	wb_u32(&w, (uint32_t)s->id);
+	wb_u32(&w, s->key);
+	wb_u32(&w, s->mode);
+	wb_u32(&w, s->uid);
+	wb_u32(&w, s->gid);
+	wb_u32(&w, s->nsems);
+}
+
+uint32_t proto_semval_at(const struct proto_msg *m, uint32_t i)
+{
+	struct rbuf r;
+	rb_init(&r, m->semvals + (size_t)i * 4, 4);
+	return rb_u32(&r);
+}
+
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why)
 {
@@ -280,6 +315,10 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		m->procs = take_list(&r, m->nprocs, PROTO_PROC_SIZE);
 		m->nshares = rb_u32(&r);
 		m->shares = take_list(&r, m->nshares, PROTO_LSHARE_SIZE);
+		m->nsems = rb_u32(&r);
+		m->sems = take_list(&r, m->nsems, PROTO_SEM_SIZE);
+		m->nsemvals = rb_u32(&r);
+		m->semvals = take_list(&r, m->nsemvals, 4);
 		break;
 	case MSG_SUSPENDED:
 		m->ckpt_id = rb_u64(&r);

@@ -37,6 +37,8 @@ enum proto_type {
 struct proto_share { int32_t fd; uint32_t flags; uint64_t share_id; };          /* WRITE: 16 bytes */
 struct proto_proc { uint32_t pid, ppid, pgid, sid; int32_t status; uint32_t flags; }; /* LISTED: 24 */
 struct proto_lshare { uint32_t pid; int32_t fd; uint32_t flags; uint64_t share_id; }; /* LISTED: 20 */
+struct proto_sem { int32_t id; uint32_t key, mode, uid, gid, nsems; };                /* LISTED: 24 */
+#define PROTO_SEM_SIZE 24
 #define PROTO_SHARE_SIZE 16
 #define PROTO_PROC_SIZE 24
 #define PROTO_LSHARE_SIZE 20
@@ -59,6 +61,8 @@ struct proto_msg {
 	 * when decoded; supplied by the caller, already encoded, when encoding). */
 	const uint8_t *shares, *procs;
 	uint32_t nshares, nprocs;
+	const uint8_t *sems, *semvals; /* LISTED: SysV semaphore sets, then all their values (u32 each) */
+	uint32_t nsems, nsemvals;
 };
 
 void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out);
@@ -67,6 +71,9 @@ void proto_proc_at(const struct proto_msg *m, uint32_t i, struct proto_proc *out
 void proto_put_proc(uint8_t *at, const struct proto_proc *p);
 void proto_lshare_at(const struct proto_msg *m, uint32_t i, struct proto_lshare *out);
 void proto_put_lshare(uint8_t *at, const struct proto_lshare *s);
+void proto_sem_at(const struct proto_msg *m, uint32_t i, struct proto_sem *out);
+void proto_put_sem(uint8_t *at, const struct proto_sem *s);
+uint32_t proto_semval_at(const struct proto_msg *m, uint32_t i);
 
 /* Encodes `m` as one frame into buf; returns its length, or -1 if it does not fit. */
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);

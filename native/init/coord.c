@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -271,6 +272,50 @@ static void classify(struct fdent *g, size_t n)
 	}
 }
 
+union semun_ {
+	int val;
+	void *buf;
+	unsigned short *array;
+};
+
+/*
+ * The namespace's SysV semaphore sets, as /proc/sysvipc/sem lists them, with their values
+ * (GETALL): the restart recreates each with its id. Read while every process is stopped.
+ */
+static void list_sems(struct proto_sem **sems, size_t *nsems, uint32_t **vals, size_t *nvals)
+{
+	FILE *f = fopen("/proc/sysvipc/sem", "re");
+	if (!f)
+		return;
+	char line[512];
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int key, id;
+		unsigned mode, n, uid, gid;
+		if (sscanf(line, "%d %d %o %u %u %u", &key, &id, &mode, &n, &uid, &gid) != 6)
+			continue;
+		unsigned short *v = calloc(n ? n : 1, sizeof(*v));
+		union semun_ arg = { .array = v };
+		if (!v || semctl(id, 0, GETALL, arg) < 0) {
+			init_say("cannot read SysV semaphore set %d: %s", id, strerror(errno));
+			free(v);
+			continue;
+		}
+		*sems = realloc(*sems, (*nsems + 1) * sizeof(**sems));
+		*vals = realloc(*vals, (*nvals + n) * sizeof(**vals));
+		if (!*sems || !*vals)
+			init_die("out of memory");
+		(*sems)[(*nsems)++] = (struct proto_sem){ id, (uint32_t)key, mode & 0777, uid, gid, n };
+		for (unsigned i = 0; i < n; i++)
+			(*vals)[(*nvals)++] = v[i];
+		free(v);
+	}
+	fclose(f);
+}
+
 static int answer_list(int fd, uint64_t ckpt_id)
 {
 	struct proto_proc *procs = 0;
@@ -322,17 +367,38 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		struct proto_lshare s = { fds[i].pid, fds[i].fd, fds[i].flags, fds[i].share_id };
 		proto_put_lshare(sb + k++ * PROTO_LSHARE_SIZE, &s);
 	}
+	struct proto_sem *sems = 0;
+	uint32_t *vals = 0;
+	size_t nsem = 0, nval = 0;
+	list_sems(&sems, &nsem, &vals, &nval);
+	uint8_t *semb = malloc(nsem * PROTO_SEM_SIZE + 1), *valb = malloc(nval * 4 + 1);
+	if (!semb || !valb)
+		init_die("out of memory");
+	for (size_t i = 0; i < nsem; i++)
+		proto_put_sem(semb + i * PROTO_SEM_SIZE, &sems[i]);
+	for (size_t i = 0; i < nval; i++) {
+		uint8_t *b = valb + i * 4;
+		b[0] = (uint8_t)vals[i], b[1] = (uint8_t)(vals[i] >> 8), b[2] = (uint8_t)(vals[i] >> 16), b[3] = (uint8_t)(vals[i] >> 24);
+	}
 	struct proto_msg *m = calloc(1, sizeof(*m));
 	if (!m)
 		init_die("out of memory");
+	m->sems = semb;
+	m->nsems = (uint32_t)nsem;
+	m->semvals = valb;
+	m->nsemvals = (uint32_t)nval;
 	m->type = MSG_LISTED;
 	m->ckpt_id = ckpt_id;
 	m->procs = pb;
 	m->nprocs = (uint32_t)np;
 	m->shares = sb;
 	m->nshares = (uint32_t)ns;
-	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE);
+	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE + nsem * PROTO_SEM_SIZE + nval * 4);
 	free(m);
+	free(semb);
+	free(valb);
+	free(sems);
+	free(vals);
 	free(pb);
 	free(sb);
 	free(procs);

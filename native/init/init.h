@@ -37,6 +37,13 @@ struct plan_shm {
 	uint64_t size;        /* the most any process maps of it */
 };
 
+/* A SysV semaphore set to recreate with its id (the namespace's, from the manifest). */
+struct plan_sem {
+	int id;
+	unsigned key, mode, uid, gid, nsems;
+	unsigned short *values;
+};
+
 struct plan {
 	pid_t main;           /* the process whose exit ends the computation */
 	struct plan_proc *procs;
@@ -44,6 +51,8 @@ struct plan {
 	struct plan_shm *shm;
 	int nshm;
 	int64_t mono_ns, boot_ns; /* the clocks to go on from; 0: the host's */
+	struct plan_sem *sems;
+	int nsems;
 };
 
 extern int init_in_userns;   /* not root: a user namespace maps us to ourselves */

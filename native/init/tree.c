@@ -11,6 +11,7 @@
  *   zombie PID PPID PGID SID WAIT-STATUS
  *   shm KEY SIZE                               (a shared memory object and its size)
  *   clocks MONOTONIC-NS BOOTTIME-NS           (where those clocks go on from)
+ *   sem ID KEY MODE UID GID VALUE...           (a SysV semaphore set, made before anyone)
  *
  * A child can only be made by its parent, so each process (still running this program)
  * forks its own children with clone3 set_tid. Sessions come first (setsid right after
@@ -36,6 +37,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -130,6 +132,25 @@ void plan_read(int fd, struct plan *p)
 		if (sscanf(line, "clocks %lld %lld%n", &mono, &boot, &off) == 2 && !line[off] && mono > 0 && boot > 0) {
 			p->mono_ns = mono;
 			p->boot_ns = boot;
+			continue;
+		}
+		int id;
+		unsigned skey, mode, uid, gid;
+		if (sscanf(line, "sem %d %u %u %u %u%n", &id, &skey, &mode, &uid, &gid, &off) == 5) {
+			struct plan_sem s = { id, skey, mode, uid, gid, 0, 0 };
+			for (char *v = line + off; *v;) {
+				char *end;
+				unsigned long x = strtoul(v, &end, 10);
+				if (end == v || (*end && *end != ' ') || x > 32767 || s.nsems >= 32000)
+					init_die("restart plan line %d: a bad semaphore value", line_no);
+				s.values = xrealloc(s.values, (s.nsems + 1) * sizeof(*s.values));
+				s.values[s.nsems++] = (unsigned short)x;
+				v = *end ? end + 1 : end;
+			}
+			if (!s.nsems || id < 0 || mode > 0777)
+				init_die("restart plan line %d is malformed", line_no);
+			p->sems = xrealloc(p->sems, (size_t)(p->nsems + 1) * sizeof(*p->sems));
+			p->sems[p->nsems++] = s;
 			continue;
 		}
 		if (sscanf(line, "shm %llu %llu%n", &key, &size, &off) == 2 && !line[off]) {
@@ -369,8 +390,47 @@ void tree_check(const struct plan *p, const struct init_opts *o)
 	}
 }
 
+union semun_ {
+	int val;
+	void *buf;
+	unsigned short *array;
+};
+
+/*
+ * The namespace's SysV semaphore sets, each with its old id (the next id is set through
+ * /proc/sys/kernel/sem_next_id, which we may write in our own IPC namespace), owner, mode
+ * and values; before any process exists, so none finds one missing.
+ */
+static void recreate_sems(const struct plan *p)
+{
+	for (int i = 0; i < p->nsems; i++) {
+		const struct plan_sem *s = &p->sems[i];
+		char next[24];
+		snprintf(next, sizeof(next), "%d", s->id);
+		int fd = open("/proc/sys/kernel/sem_next_id", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, next, strlen(next)) < 0)
+			init_die("cannot choose the id of SysV semaphore set %d: %s", s->id, strerror(errno));
+		close(fd);
+		int id = semget((key_t)s->key, (int)s->nsems, IPC_CREAT | IPC_EXCL | (int)s->mode);
+		if (id != s->id)
+			init_die("cannot recreate SysV semaphore set %d: %s", s->id, id < 0 ? strerror(errno) : "another id came");
+		union semun_ arg = { .array = s->values };
+		if (semctl(id, 0, SETALL, arg) < 0)
+			init_die("cannot set SysV semaphore set %d: %s", s->id, strerror(errno));
+		struct semid_ds ds;
+		arg.buf = &ds;
+		if (semctl(id, 0, IPC_STAT, arg) == 0) {
+			ds.sem_perm.uid = s->uid;
+			ds.sem_perm.gid = s->gid;
+			ds.sem_perm.mode = (unsigned short)s->mode;
+			semctl(id, 0, IPC_SET, arg);
+		}
+	}
+}
+
 void tree_restore(struct plan *p, const struct init_opts *o)
 {
+	recreate_sems(p);
 	for (int i = 0; i < p->n; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -106,6 +106,16 @@ int main(int argc, char **argv)
 			printf("%s{\"pid\":%u,\"fd\":%d,\"flags\":%u,\"shareId\":\"%llu\"}", i ? "," : "", sh.pid, sh.fd,
 			       sh.flags, (unsigned long long)sh.share_id);
 		}
+		printf("],\"sems\":[");
+		for (uint32_t i = 0; i < m.nsems; i++) {
+			struct proto_sem s;
+			proto_sem_at(&m, i, &s);
+			printf("%s{\"id\":%d,\"key\":%u,\"mode\":%u,\"uid\":%u,\"gid\":%u,\"nsems\":%u}", i ? "," : "",
+			       s.id, s.key, s.mode, s.uid, s.gid, s.nsems);
+		}
+		printf("],\"semvals\":[");
+		for (uint32_t i = 0; i < m.nsemvals; i++)
+			printf("%s{\"value\":%u}", i ? "," : "", proto_semval_at(&m, i));
 		printf("]");
 		break;
 	case MSG_WRITTEN:

@@ -34,6 +34,17 @@ export interface Manifest {
   processes: ManifestProcess[];
   /** Exited children not yet reaped by their parents: recreated as zombies. */
   zombies: ManifestZombie[];
+  /** The namespace's SysV semaphore sets, recreated with their ids before any process. */
+  semaphores: ManifestSemaphore[];
+}
+
+export interface ManifestSemaphore {
+  id: number;
+  key: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  values: number[];
 }
 
 export interface ManifestZombie {
@@ -97,6 +108,21 @@ export function parseManifest(text: string, where: string): Manifest {
     if (status === null || status > 0xffff) throw bad(`zombies[${i}].status must be a wait status (0..65535)`);
     return { pid, ppid, pgid, sid, status };
   });
+  if (!Array.isArray(raw.semaphores)) throw bad('"semaphores" must be an array');
+  const semaphores = raw.semaphores.map((s: unknown, i: number): ManifestSemaphore => {
+    if (!isObject(s)) throw bad(`semaphores[${i}] is not an object`);
+    const f = (k: string, max: number): number => {
+      const v = nonNegativeInt(s[k]);
+      if (v === null || v > max) throw bad(`semaphores[${i}].${k} must be an integer from 0 to ${max}`);
+      return v;
+    };
+    const values = s.values;
+    if (!Array.isArray(values) || values.length === 0 || values.length > 32000 || !values.every((x) => nonNegativeInt(x) !== null && (x as number) <= 32767)) {
+      throw bad(`semaphores[${i}].values must be 1 to 32000 semaphore values (0..32767)`);
+    }
+    return { id: f('id', 0x7fffffff), key: f('key', 0xffffffff), mode: f('mode', 0o777), uid: f('uid', 0xffffffff), gid: f('gid', 0xffffffff), values: values as number[] };
+  });
+  if (new Set(semaphores.map((s) => s.id)).size !== semaphores.length) throw bad('a semaphore id is listed twice');
   const pids = new Set<number>();
   for (const x of [...processes, ...zombies]) {
     if (pids.has(x.pid)) throw bad(`pid ${x.pid} is listed twice`);
@@ -104,7 +130,7 @@ export function parseManifest(text: string, where: string): Manifest {
   }
   return {
     format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created,
-    namespace: raw.namespace, processes, zombies,
+    namespace: raw.namespace, processes, zombies, semaphores,
   };
 
   function ids(o: Record<string, unknown>, at: string): [number, number, number] {

@@ -23,7 +23,7 @@
 import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
-import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION } from '../ckpt-dir/manifest';
+import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore } from '../ckpt-dir/manifest';
 import {
   CoordToAgent, JsonObject, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
 } from '../protocol/messages';
@@ -365,6 +365,7 @@ export class CheckpointBarrier {
       })),
       zombies: procs.filter((x) => (x.flags & LISTED_ZOMBIE) !== 0)
         .map((x) => ({ pid: x.pid, ppid: x.ppid, pgid: x.pgid, sid: x.sid, status: x.status })),
+      semaphores: namespace ? semaphoresOf(listed[0]!) : [],
     };
   }
 
@@ -446,6 +447,16 @@ export class CheckpointBarrier {
   private progress(body: JsonObject): void {
     this.opts.progress?.(body);
   }
+}
+
+/** LISTED's semaphore sets, each with its values (they follow one another in semvals). */
+function semaphoresOf(l: ListedMessage): ManifestSemaphore[] {
+  let at = 0;
+  return l.sems.map((s) => {
+    const values = l.semvals.slice(at, at + s.nsems).map((v) => v.value);
+    at += s.nsems;
+    return { id: s.id, key: s.key, mode: s.mode, uid: s.uid, gid: s.gid, values };
+  });
 }
 
 function newParticipant(peer: BarrierPeer): Participant {

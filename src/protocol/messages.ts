@@ -43,7 +43,16 @@ export interface ListMessage { type: 'LIST'; ckptId: bigint }
 /** A process of the namespace as its init sees it; `status` is the wait status of a zombie, else -1. */
 export interface ListedProcess { pid: number; ppid: number; pgid: number; sid: number; status: number; flags: number }
 export interface ListedShare { pid: number; fd: number; flags: number; shareId: bigint }
-export interface ListedMessage { type: 'LISTED'; ckptId: bigint; procs: ListedProcess[]; shares: ListedShare[] }
+/** A SysV semaphore set of the namespace; its `nsems` values follow in LISTED.semvals, set after set. */
+export interface ListedSem { id: number; key: number; mode: number; uid: number; gid: number; nsems: number }
+export interface ListedMessage {
+  type: 'LISTED';
+  ckptId: bigint;
+  procs: ListedProcess[];
+  shares: ListedShare[];
+  sems: ListedSem[];
+  semvals: { value: number }[];
+}
 export interface RequestMessage { type: 'REQUEST'; body: JsonObject }
 export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
 export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
@@ -121,6 +130,8 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
       ['ckptId', 'u64'],
       ['procs', { list: [['pid', 'u32'], ['ppid', 'u32'], ['pgid', 'u32'], ['sid', 'u32'], ['status', 'i32'], ['flags', 'u32']] }],
       ['shares', { list: [['pid', 'u32'], ['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }],
+      ['sems', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['nsems', 'u32']] }],
+      ['semvals', { list: [['value', 'u32']] }],
     ],
   },
   REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },

@@ -89,6 +89,7 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
   for (const n of nodes.sort((a, b) => a.pid - b.pid)) {
     lines.push(n.zombie ? `zombie ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${n.status}` : `proc ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${checkPath(n.image)}`);
   }
+  for (const s of m.semaphores) lines.push(`sem ${s.id} ${s.key} ${s.mode} ${s.uid} ${s.gid} ${s.values.join(' ')}`);
   lines.push(...shm);
   return { main, text: lines.join('\n') + '\n' };
 }

@@ -28,8 +28,11 @@ type Generation = ReturnType<typeof parseManifest>;
 /* Programs of several processes, each with what its checkpoint must show it caught. */
 const CASES: { name: ProgramName; what: string; args: string[]; lines: number; caught: (m: Generation, out: string) => void }[] = [
   {
-    name: 'shmcount', what: 'a parent and 3 children on a counter in MAP_SHARED memory under a process-shared mutex', args: ['8000'], lines: 3,
-    caught: (m) => assert.equal(m.processes.length, 4, 'the parent and its three children'),
+    name: 'shmcount', what: 'a parent and 3 children on a counter in MAP_SHARED memory under a process-shared mutex and a SysV semaphore', args: ['8000'], lines: 3,
+    caught: (m) => {
+      assert.equal(m.processes.length, 4, 'the parent and its three children');
+      assert.deepEqual(m.semaphores.map((s) => s.values.length), [2], 'the SysV semaphore set, with its two values');
+    },
   },
   {
     name: 'mp', what: 'Python multiprocessing: a Pool of 2 workers and a Queue fed by a Process', args: ['150'], lines: 5,
