@@ -25,6 +25,7 @@ enum broker_kind {
 	BROKER_PIPE_READ = 2, /* key: the pipe's id (its inode at checkpoint time) */
 	BROKER_PIPE_WRITE = 3,
 	BROKER_SHM = 4,       /* key: broker_shm_key(dev, inode) of a SHMEM_ANON region */
+	BROKER_PTY = 5,       /* key: the pty's id; the fd is its master (others open a slave from it) */
 };
 
 /* The one id of a shared memory object across the computation's images: regions of kind

@@ -45,7 +45,9 @@ enum img_region_kind {
 #define SF_OWNER 1u      /* this process recreates the open file description */
 #define SF_PIPE_OWNER 2u /* this process creates the pipe and refills it */
 #define SF_PIPE 4u       /* a pipe other processes hold ends of */
-#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE)
+#define SF_PTY 8u        /* a pty other processes hold ends of (its master is in the computation) */
+#define SF_PTY_OWNER 16u /* this process makes the pty and refills it */
+#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE | SF_PTY | SF_PTY_OWNER)
 
 #define TF_LEADER 1u
 #define TF_CKPT 2u

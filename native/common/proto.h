@@ -32,6 +32,8 @@ enum proto_type {
 #define SHARE_OWNER 1u      /* restores the open file description, hands it to the others */
 #define SHARE_PIPE_OWNER 2u /* saves the pipe's unread bytes, creates the pipe on restore */
 #define SHARE_PIPE 4u       /* a pipe end whose pipe other processes hold too */
+#define SHARE_PTY 8u        /* an end of a pty whose master is in the computation, held by several */
+#define SHARE_PTY_OWNER 16u /* makes that pty on restore, saves its unread bytes */
 
 /* List entries, decoded one at a time from the payload (fixed width on the wire). */
 struct proto_share { int32_t fd; uint32_t flags; uint64_t share_id; };          /* WRITE: 16 bytes */

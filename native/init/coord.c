@@ -23,6 +23,7 @@
 #include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/kcmp.h>
@@ -130,6 +131,8 @@ struct fdent {
 	ino_t ino;
 	int pipe;
 	int acc;        /* O_ACCMODE of its open file description */
+	int pty;        /* the pty it is an end of (-1: none); master: 1 if the master end */
+	int master;
 	int cls;        /* index of the first entry of its open-file-description class */
 	uint32_t flags;
 	uint64_t share_id;
@@ -206,7 +209,7 @@ static void list_fds(uint32_t pid, struct fdent **v, size_t *n, size_t *cap)
 			if (!*v)
 				init_die("out of memory");
 		}
-		int acc = 0;
+		int acc = 0, pty = -1, master = 0;
 		char info[400], text[512];
 		snprintf(info, sizeof(info), "/proc/%u/fdinfo/%s", pid, e->d_name);
 		FILE *f = fopen(info, "re");
@@ -216,9 +219,17 @@ static void list_fds(uint32_t pid, struct fdent **v, size_t *n, size_t *cap)
 			fclose(f);
 			const char *fl = strstr(text, "flags:");
 			acc = fl ? (int)(strtoul(fl + 6, 0, 8) & 3) : 0;
+			const char *ti = strstr(text, "tty-index:");
+			if (!strcmp(link, "/dev/ptmx") && ti) {
+				pty = (int)strtol(ti + 10, 0, 10);
+				master = 1;
+			}
 		}
+		unsigned maj = major(st.st_rdev);
+		if (S_ISCHR(st.st_mode) && maj >= 136 && maj <= 143 && !strncmp(link, "/dev/pts/", 9))
+			pty = (int)((maj - 136) * 256 + minor(st.st_rdev));
 		(*v)[(*n)++] = (struct fdent){ pid, atoi(e->d_name), st.st_dev, st.st_ino,
-					       S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:", 5), acc, -1, 0, 0 };
+					       S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:", 5), acc, pty, master, -1, 0, 0 };
 	}
 	closedir(d);
 }
@@ -316,6 +327,33 @@ static void list_sems(struct proto_sem **sems, size_t *nsems, uint32_t **vals, s
 	fclose(f);
 }
 
+/*
+ * A pty whose master is in the computation and whose ends are in several processes (a
+ * program driven through a pty): every end is marked, and the master holder with the
+ * lowest pid owns it (saves its unread bytes, makes it again on restart).
+ */
+static void mark_ptys(struct fdent *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].pty < 0 || (v[i].flags & SHARE_PTY))
+			continue;
+		uint32_t owner = 0;
+		int spans = 0;
+		for (size_t j = 0; j < n; j++) {
+			if (v[j].pty != v[i].pty)
+				continue;
+			if (v[j].master && (!owner || v[j].pid < owner))
+				owner = v[j].pid;
+			spans |= v[j].pid != v[i].pid;
+		}
+		if (!owner || !spans)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (v[j].pty == v[i].pty)
+				v[j].flags |= SHARE_PTY | (v[j].pid == owner ? SHARE_PTY_OWNER : 0);
+	}
+}
+
 static int answer_list(int fd, uint64_t ckpt_id)
 {
 	struct proto_proc *procs = 0;
@@ -352,6 +390,7 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		classify(fds + i, j - i);
 		i = j;
 	}
+	mark_ptys(fds, nf);
 	size_t ns = 0;
 	for (size_t i = 0; i < nf; i++)
 		ns += fds[i].flags || fds[i].share_id;

@@ -455,6 +455,8 @@ static enum fd_pass pass_of(const struct fd_rec *r)
 		return PASS_OTHERS;
 	if ((r->share_flags & SF_PIPE) && !(r->share_flags & SF_PIPE_OWNER))
 		return PASS_OWN_FROM_PIPE;
+	if ((r->share_flags & SF_PTY) && !(r->share_flags & SF_PTY_OWNER))
+		return PASS_OWN_FROM_PIPE; /* the pty's owner makes it, like a pipe's */
 	return PASS_OWN;
 }
 

@@ -533,6 +533,8 @@ static const char *parse_fd_share(struct rbuf *r, struct meta *m)
 			return "a second FD_SHARE for one fd";
 		if ((flags & (SF_PIPE | SF_PIPE_OWNER)) && f->dup_of < 0 && f->kind != FK_PIPE)
 			return "pipe share flags on an fd that is not a pipe";
+		if ((flags & (SF_PTY | SF_PTY_OWNER)) && f->dup_of < 0 && f->kind != FK_PTY)
+			return "pty share flags on an fd that is not a pty";
 		f->share_seen = 1;
 		f->share_flags = flags;
 		f->share_id = id;

@@ -1,7 +1,11 @@
 /*
  * Pseudo-terminals whose master the process holds (/dev/ptmx), and their slaves when the
- * same process holds them too. A slave whose master is elsewhere is a terminal the
- * process was given: tty.c reattaches it to the restarter's.
+ * same process holds them too, or when the master is in another process of the
+ * computation (SF_PTY: a program driven through a pty by its parent). A slave whose
+ * master is outside is a terminal the process was given: tty.c reattaches it to the
+ * restarter's. A pty several processes hold is made on restore by its owner (SF_PTY_OWNER,
+ * a process with its master), which hands its master to stasis-init; the others get it
+ * and open their own slave from it (TIOCGPTPEER), or keep it as their master.
  *
  * Saved with every fd: the pair's termios and window size (read through the master,
  * which the kernel answers for the slave), packet mode and the slave lock; with the first
@@ -25,6 +29,7 @@
  * exists. Not restored: a pty as controlling terminal, and the master's own termios.
  */
 #include "res.h"
+#include "../common/broker.h"
 #include "../common/fmt.h"
 #include "../common/img.h"
 #include "../common/sys.h"
@@ -99,7 +104,7 @@ static int pty_claims(const struct fd_probe *p)
 {
 	if (is_master(p))
 		return pty_index(p) >= 0;
-	return is_slave(p) && master_of(p, pty_index(p)) != 0;
+	return is_slave(p) && (master_of(p, pty_index(p)) != 0 || (p->share_flags & SF_PTY));
 }
 
 void pty_put_extra(struct wbuf *w, const struct pty_extra *x)
@@ -245,16 +250,19 @@ static int pty_save(const struct fd_probe *p, struct wbuf *extra, struct save_ct
 {
 	int64_t index = pty_index(p);
 	const struct fd_probe *mp = is_master(p) ? p : master_of(p, index);
-	if (index < 0 || !mp)
+	if (index < 0 || (!mp && !(p->share_flags & SF_PTY)))
 		return -22;
-	int m = mp->fd;
+	/* A slave whose master is in another process: the termios through the slave itself. */
+	int m = mp ? mp->fd : p->fd;
 	struct kterm t;
 	struct kwinsize ws;
 	int locked = 0, packet = 0;
 	if (ioc(m, TCGETS, &t) < 0 || ioc(m, TIOCGWINSZ, &ws) < 0)
 		return -25;
-	ioc(m, TIOCGPTLCK, &locked);
-	ioc(m, TIOCGPKT, &packet);
+	if (mp) {
+		ioc(m, TIOCGPTLCK, &locked);
+		ioc(m, TIOCGPKT, &packet);
+	}
 	struct pty_extra x = {
 		.pty_id = (uint64_t)index, .end = is_master(p) ? 0 : 1,
 		.flags = (locked ? PTY_LOCKED : 0) | (packet ? PTY_PACKET : 0),
@@ -265,7 +273,10 @@ static int pty_save(const struct fd_probe *p, struct wbuf *extra, struct save_ct
 	int first = save_first(c, FK_PTY, (uint64_t)index);
 	if (first < 0)
 		return first;
-	if (first) {
+	/* Shared with other processes: the pty's owner (a master's, lowest pid) saves the bytes. */
+	if ((p->share_flags & SF_PTY) && !(p->share_flags & SF_PTY_OWNER))
+		first = 0;
+	if (first && mp) {
 		uint32_t half = (uint32_t)(c->scratch_len / 2);
 		uint8_t *out = c->scratch, *in = c->scratch + half;
 		if (locked)
@@ -304,6 +315,19 @@ static int pty_restore(const struct fd_rec *r, struct rst_fds *c)
 	struct pty_extra x;
 	if (pty_get_extra(r->extra, r->extra_len, &x))
 		return rst_fail(c, "malformed pty record", 0, 0);
+	if ((r->share_flags & SF_PTY) && !(r->share_flags & SF_PTY_OWNER)) {
+		/* Made by another process: its master comes through stasis-init. */
+		if (!c->broker_get)
+			return rst_fail(c, "a pty shared with other processes needs them restored too", 0, -22);
+		int m = c->broker_get(BROKER_PTY, x.pty_id);
+		if (m < 0)
+			return rst_fail(c, "the process that owns a shared pty did not provide it", 0, m);
+		if (x.end == 0)
+			return m;
+		int s = open_peer(m, (int)(r->open_flags & (K_O_ACCMODE | K_O_NONBLOCK)));
+		sys_close(m);
+		return s >= 0 ? s : rst_fail(c, "cannot open a pty slave", 0, s);
+	}
 	int k = rst_obj_find(c, FK_PTY, x.pty_id);
 	if (k < 0) {
 		int m = (int)sys_openat(-100, "/dev/ptmx", K_O_RDWR | K_O_NOCTTY | K_O_CLOEXEC, 0);
@@ -332,6 +356,13 @@ static int pty_restore(const struct fd_rec *r, struct rst_fds *c)
 		k = rst_obj_add(c, FK_PTY, x.pty_id, m, s);
 		if (k < 0)
 			return rst_fail(c, "too many ptys", 0, k);
+		if (r->share_flags & SF_PTY) {
+			if (!c->broker_put)
+				return rst_fail(c, "a pty shared with other processes needs them restored too", 0, -22);
+			long pe = c->broker_put(BROKER_PTY, x.pty_id, m);
+			if (pe < 0)
+				return rst_fail(c, "cannot hand a shared pty to stasis-init", 0, pe);
+		}
 	}
 	int fd = x.end == 0 ? (int)sys_fcntl(c->objs[k].fd, 1030 /* F_DUPFD_CLOEXEC */, 0)
 			    : open_peer(c->objs[k].fd, (int)(r->open_flags & (K_O_ACCMODE | K_O_NONBLOCK)));

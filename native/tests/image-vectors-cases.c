@@ -205,6 +205,8 @@ static const struct img_fd_share rich_shares[] = {
 	{ 5, 0, (uint64_t)4200 << 32 | 5 },
 	{ 6, SF_PIPE | SF_PIPE_OWNER, 0 },
 	{ 7, SF_PIPE | SF_OWNER, (uint64_t)4242 << 32 | 7 },
+	{ 18, SF_PTY | SF_PTY_OWNER, 0 },
+	{ 19, SF_PTY, 0 },
 };
 
 struct content rich_content(void)
@@ -626,12 +628,14 @@ void bad_vectors(const struct image *minimal)
 	c.nshares = 2;
 	bad_built("fd-share-twice", &c, 5, "%s: a second FD_SHARE for one fd");
 	c.nshares = 1;
-	sh[0].flags = 8;
+	sh[0].flags = 32;
 	bad_built("fd-share-unknown-flags", &c, 4, "%s: unknown share flags");
 	sh[0].flags = SF_OWNER;
 	sh[0].share_id = 0;
 	bad_built("fd-share-owner-without-id", &c, 4, "%s: an owner of no shared description");
 	sh[0].flags = SF_PIPE;
 	bad_built("fd-share-pipe-on-file", &c, 4, "%s: pipe share flags on an fd that is not a pipe");
+	sh[0].flags = SF_PTY;
+	bad_built("fd-share-pty-on-file", &c, 4, "%s: pty share flags on an fd that is not a pty");
 }
 

@@ -8,7 +8,7 @@
 
 import {
   fdKindName, ImageFd, ImageRegion, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
-  SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
+  SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
   REGION_GROWSDOWN, REGION_SHARED,
 } from './format';
 
@@ -192,5 +192,6 @@ function describeShare(f: ImageFd): string {
     parts.push((s.flags & SHARE_OWNER) !== 0 ? 'owner' : `from ${s.shareId >> 32n}/${s.shareId & 0xffffffffn}`);
   }
   if ((s.flags & SHARE_PIPE) !== 0) parts.push((s.flags & SHARE_PIPE_OWNER) !== 0 ? 'pipe owner' : 'pipe');
+  if ((s.flags & SHARE_PTY) !== 0) parts.push((s.flags & SHARE_PTY_OWNER) !== 0 ? 'pty owner' : 'pty');
   return parts.join(', ') || '-';
 }

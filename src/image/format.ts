@@ -195,6 +195,8 @@ export interface ImageFd {
 export const SHARE_OWNER = 1;
 export const SHARE_PIPE_OWNER = 2;
 export const SHARE_PIPE = 4;
+export const SHARE_PTY = 8;
+export const SHARE_PTY_OWNER = 16;
 
 export interface FdShare {
   fd: number;

@@ -17,7 +17,7 @@ import { ByteReader, DecodeError } from '../binary/cursor';
 import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import {
-  align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
+  align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
   ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess,
   ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_SHARED,
@@ -345,6 +345,9 @@ function attachShare(fds: ImageFd[], share: FdShare): void {
   if (f.share) throw new DecodeError('short', 'a second FD_SHARE for one fd');
   if ((share.flags & (SHARE_PIPE | SHARE_PIPE_OWNER)) !== 0 && f.dupOf < 0 && f.kind !== FdKind.PIPE) {
     throw new DecodeError('short', 'pipe share flags on an fd that is not a pipe');
+  }
+  if ((share.flags & (SHARE_PTY | SHARE_PTY_OWNER)) !== 0 && f.dupOf < 0 && f.kind !== FdKind.PTY) {
+    throw new DecodeError('short', 'pty share flags on an fd that is not a pty');
   }
   f.share = share;
 }

@@ -10,7 +10,7 @@
 
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
-  DELETED_MEMFD, FdExtra, FdKind, FdShare, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, ImageChunk,
+  DELETED_MEMFD, FdExtra, FdKind, FdShare, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, ImageChunk,
   ImageEnd, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageProcState, ImageRegion, ImageThread, ImageThreadState,
   SIGINFO_SIZE,
 } from './format';
@@ -189,7 +189,7 @@ export function decodeFdShare(r: ByteReader): FdShare {
   const fd = r.i32('fd');
   const flags = r.u32('flags');
   const shareId = r.u64('share_id');
-  if ((flags & ~(SHARE_OWNER | SHARE_PIPE_OWNER | SHARE_PIPE)) !== 0) throw invalid('unknown share flags');
+  if ((flags & ~(SHARE_OWNER | SHARE_PIPE_OWNER | SHARE_PIPE | SHARE_PTY | SHARE_PTY_OWNER)) !== 0) throw invalid('unknown share flags');
   if ((flags & SHARE_OWNER) !== 0 && shareId === 0n) throw invalid('an owner of no shared description');
   return { fd, flags, shareId };
 }

@@ -79,6 +79,10 @@ export const SHARE_OWNER = 1;
 export const SHARE_PIPE_OWNER = 2;
 /** Share flags: the fd is a pipe end whose pipe other processes also hold. */
 export const SHARE_PIPE = 4;
+/** Share flags: an end of a pty whose master is in the computation, with ends in several processes. */
+export const SHARE_PTY = 8;
+/** Share flags: this process makes that pty on restart and saves its unread bytes. */
+export const SHARE_PTY_OWNER = 16;
 
 type ScalarKind = 'u32' | 'i32' | 'u64' | 'str' | 'json' | 'reserved32';
 /** A u32 count, then that many entries of fixed-width scalar fields. */

@@ -180,6 +180,7 @@ export const PROGRAMS = {
   shmcount: { c: 'shmcount.c', cflags: ['-pthread'] },
   mp: { script: 'mp.py', interpreter: '/usr/bin/python3' },
   make: { script: 'make.sh', interpreter: '/bin/bash', folder: 'makeproj' },
+  ptydrive: { c: 'ptydrive.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

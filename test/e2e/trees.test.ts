@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { parseManifest } from '../../src/ckpt-dir/manifest';
-import { SHARE_PIPE_OWNER } from '../../src/image/format';
+import { FdKind, ImageFd, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER } from '../../src/image/format';
 import { readImage } from '../../src/image/reader';
 import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart, waitRestoredWrites } from './flows';
 import { Box, freePort, ProgramName, reference, removeShared, variants, writeMark } from './harness';
@@ -26,7 +26,14 @@ function manifestOf(gen: string): ReturnType<typeof parseManifest> {
 type Generation = ReturnType<typeof parseManifest>;
 
 /* Programs of several processes, each with what its checkpoint must show it caught. */
-const CASES: { name: ProgramName; what: string; args: string[]; lines: number; caught: (m: Generation, out: string) => void }[] = [
+/** Every fd of every image of a generation. */
+async function allFds(gen: string, m: Generation): Promise<ImageFd[]> {
+  const out: ImageFd[] = [];
+  for (const p of m.processes) out.push(...(await readImage(path.join(gen, p.image))).fds);
+  return out;
+}
+
+const CASES: { name: ProgramName; what: string; args: string[]; lines: number; caught: (m: Generation, out: string, gen: string) => void | Promise<void> }[] = [
   {
     name: 'shmcount', what: 'a parent and 3 children on a counter in MAP_SHARED memory under a process-shared mutex and a SysV semaphore', args: ['8000'], lines: 3,
     caught: (m) => {
@@ -37,6 +44,14 @@ const CASES: { name: ProgramName; what: string; args: string[]; lines: number; c
   {
     name: 'mp', what: 'Python multiprocessing: a Pool of 2 workers and a Queue fed by a Process', args: ['150'], lines: 5,
     caught: (m) => assert.ok(m.processes.length >= 4, `main, two pool workers and the feeder (and the queue's thread): ${m.processes.map((p) => p.name).join(' ')}`),
+  },
+  {
+    name: 'ptydrive', what: 'a program driven through a pty by its parent, with its termios and window size', args: ['80'], lines: 5,
+    caught: async (m, _out, gen) => {
+      const flags = (await allFds(gen, m)).filter((f) => f.kind === FdKind.PTY && f.dupOf < 0).map((f) => f.share?.flags ?? 0);
+      assert.ok(flags.some((f) => (f & SHARE_PTY_OWNER) !== 0), 'the parent owns the pty');
+      assert.ok(flags.some((f) => (f & SHARE_PTY) !== 0 && (f & SHARE_PTY_OWNER) === 0), 'the child holds its slave');
+    },
   },
   {
     name: 'make', what: '`make -j2` on a small C project', args: [], lines: 1,
@@ -55,7 +70,7 @@ for (const v of variants()) {
       const port = await freePort();
       const launched = await launchUntil(box, port, c.name, c.args, c.lines);
       const gen = await checkpoint(box, port);
-      c.caught(manifestOf(gen), fs.readFileSync(launched.out, 'utf8'));
+      await c.caught(manifestOf(gen), fs.readFileSync(launched.out, 'utf8'), gen);
 
       process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
       assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
