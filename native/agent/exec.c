@@ -121,6 +121,18 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 	if (!next) \
 		next = (type)dlsym(RTLD_NEXT, name)
 
+/* Calls `call` (which names `fixed`) with envp fixed, or passes `plain` through when the
+ * agent is not active. The fixed environment lives in this stack frame. */
+#define WITH_ENV(envp, plain, call) \
+	do { \
+		if (!active()) \
+			return plain; \
+		char *fixed_[env_count(envp) + OUR_VARS + 1]; \
+		struct env_text text_; \
+		char *const *fixed = fixed_env(envp, fixed_, &text_); \
+		return call; \
+	} while (0)
+
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
@@ -130,21 +142,13 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 AGENT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	NEXT(execve_fn, "execve");
-	if (!active())
-		return next(path, argv, envp);
-	char *env[env_count(envp) + OUR_VARS + 1];
-	struct env_text t;
-	return next(path, argv, fixed_env(envp, env, &t));
+	WITH_ENV(envp, next(path, argv, envp), next(path, argv, fixed));
 }
 
 AGENT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	NEXT(execve_fn, "execvpe");
-	if (!active())
-		return next(file, argv, envp);
-	char *env[env_count(envp) + OUR_VARS + 1];
-	struct env_text t;
-	return next(file, argv, fixed_env(envp, env, &t));
+	WITH_ENV(envp, next(file, argv, envp), next(file, argv, fixed));
 }
 
 AGENT_EXPORT int execv(const char *path, char *const argv[])
@@ -160,21 +164,13 @@ AGENT_EXPORT int execvp(const char *file, char *const argv[])
 AGENT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	NEXT(fexecve_fn, "fexecve");
-	if (!active())
-		return next(fd, argv, envp);
-	char *env[env_count(envp) + OUR_VARS + 1];
-	struct env_text t;
-	return next(fd, argv, fixed_env(envp, env, &t));
+	WITH_ENV(envp, next(fd, argv, envp), next(fd, argv, fixed));
 }
 
 AGENT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
 	NEXT(execveat_fn, "execveat");
-	if (!active())
-		return next(dirfd, path, argv, envp, flags);
-	char *env[env_count(envp) + OUR_VARS + 1];
-	struct env_text t;
-	return next(dirfd, path, argv, fixed_env(envp, env, &t), flags);
+	WITH_ENV(envp, next(dirfd, path, argv, envp, flags), next(dirfd, path, argv, fixed, flags));
 }
 
 /* The execl family: collect the variadic arguments on the stack. */
@@ -232,20 +228,12 @@ AGENT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_fil
 			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	NEXT(spawn_fn, "posix_spawn");
-	if (!active())
-		return next(pid, path, fa, attr, argv, envp);
-	char *env[env_count(envp) + OUR_VARS + 1];
-	struct env_text t;
-	return next(pid, path, fa, attr, argv, fixed_env(envp, env, &t));
+	WITH_ENV(envp, next(pid, path, fa, attr, argv, envp), next(pid, path, fa, attr, argv, fixed));
 }
 
 AGENT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	NEXT(spawn_fn, "posix_spawnp");
-	if (!active())
-		return next(pid, file, fa, attr, argv, envp);
-	char *env[env_count(envp) + OUR_VARS + 1];
-	struct env_text t;
-	return next(pid, file, fa, attr, argv, fixed_env(envp, env, &t));
+	WITH_ENV(envp, next(pid, file, fa, attr, argv, envp), next(pid, file, fa, attr, argv, fixed));
 }

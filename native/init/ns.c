@@ -34,24 +34,28 @@
 
 int init_in_userns;
 
-void init_say(const char *fmt, ...)
+/* One line on stderr, in one write (several processes may be saying something). */
+static void vsay(const char *fmt, va_list ap)
 {
 	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	dprintf(2, "stasis: %s\n", line);
+}
+
+void init_say(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	dprintf(2, "stasis: %s\n", line);
 }
 
 void init_die(const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	dprintf(2, "stasis: %s\n", line);
 	_exit(1);
 }
 
