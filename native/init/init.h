@@ -26,6 +26,7 @@ struct init_opts {
 struct plan_proc {
 	pid_t pid, ppid, pgid, sid;
 	int zombie;           /* 1: recreate as a zombie with wait status `status` */
+	int helper;           /* 1: only a session's leader for a moment (its old one exited) */
 	int status;
 	char *image;          /* live processes: the image to restore */
 	int sock[2];          /* [0] init's end, [1] the process's: phases and the fd broker */

@@ -12,9 +12,13 @@
  *   shm KEY SIZE                               (a shared memory object and its size)
  *   clocks MONOTONIC-NS BOOTTIME-NS           (where those clocks go on from)
  *   sem ID KEY MODE UID GID VALUE...           (a SysV semaphore set, made before anyone)
+ *   session SID                                (a helper: see below)
  *
  * A child can only be made by its parent, so each process (still running this program)
- * forks its own children with clone3 set_tid. Sessions come first (setsid right after
+ * forks its own children with clone3 set_tid. A session whose leader has exited (a
+ * double-fork daemon's: its middle process is gone, the daemon was reparented to init)
+ * is made by a helper with the leader's old PID: it calls setsid, forks the orphans of
+ * that session, and exits once the groups are made; they are init's children again. Sessions come first (setsid right after
  * creation, before any child inherits the session), then two rounds of setpgid: group
  * leaders make their groups, then members join. Init runs the rounds as barriers over
  * one SOCK_SEQPACKET pair per process. Zombies then exit with their old status, and their
@@ -54,7 +58,7 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-static struct plan_proc *find(struct plan *p, pid_t pid)
+static struct plan_proc *find(const struct plan *p, pid_t pid)
 {
 	for (int i = 0; i < p->n; i++)
 		if (p->procs[i].pid == pid)
@@ -62,11 +66,18 @@ static struct plan_proc *find(struct plan *p, pid_t pid)
 	return 0;
 }
 
+/* Who forks q: its parent, or for an orphan of a session whose leader exited, the helper. */
+static pid_t creator(const struct plan *p, const struct plan_proc *q)
+{
+	const struct plan_proc *h = q->ppid == 1 && q->sid != q->pid ? find(p, q->sid) : 0;
+	return h && h->helper ? h->pid : q->ppid;
+}
+
 static void check_plan(struct plan *p)
 {
 	if (!p->n)
 		init_die("the restart plan has no processes");
-	if (!find(p, p->main) || find(p, p->main)->zombie)
+	if (!find(p, p->main) || find(p, p->main)->zombie || find(p, p->main)->helper)
 		init_die("the restart plan's main process %d is not a live process of the plan", p->main);
 	for (int i = 0; i < p->n; i++) {
 		struct plan_proc *q = &p->procs[i];
@@ -78,7 +89,10 @@ static void check_plan(struct plan *p)
 		struct plan_proc *parent = q->ppid == 1 ? 0 : find(p, q->ppid);
 		if (q->ppid != 1 && (!parent || parent->zombie))
 			init_die("restart plan: the parent %d of process %d is not a live process of the plan", q->ppid, q->pid);
-		pid_t inherited = parent ? parent->sid : 1;
+		const struct plan_proc *maker = find(p, creator(p, q));
+		pid_t inherited = maker ? maker->sid : 1;
+		if (q->helper && (q->ppid != 1 || q->sid != q->pid || q->pgid != q->pid))
+			init_die("restart plan: session helper %d is not a session leader under init", q->pid);
 		if (q->sid != q->pid && q->sid != inherited)
 			init_die("process %d is in session %d, which neither it nor its parent leads: restoring "
 				 "such a session is not supported yet", q->pid, q->sid);
@@ -161,7 +175,11 @@ void plan_read(int fd, struct plan *p)
 		p->procs = xrealloc(p->procs, (size_t)(p->n + 1) * sizeof(*p->procs));
 		struct plan_proc *q = &p->procs[p->n];
 		memset(q, 0, sizeof(*q));
-		if (sscanf(line, "proc %d %d %d %d %n", &pid, &ppid, &pgid, &sid, &off) == 4 && off && line[off]) {
+		if (sscanf(line, "session %d%n", &pid, &off) == 1 && !line[off]) {
+			q->helper = 1;
+			ppid = 1;
+			pgid = sid = pid;
+		} else if (sscanf(line, "proc %d %d %d %d %n", &pid, &ppid, &pgid, &sid, &off) == 4 && off && line[off]) {
 			q->image = line + off;
 		} else if (sscanf(line, "zombie %d %d %d %d %d%n", &pid, &ppid, &pgid, &sid, &status, &off) == 5 && !line[off]) {
 			q->zombie = 1;
@@ -236,7 +254,7 @@ static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q
 	if (q->sid == q->pid && setsid() < 0)
 		init_die("process %d: cannot lead its session again: %s", q->pid, strerror(errno));
 	for (int i = 0; i < p->n; i++)
-		if (p->procs[i].ppid == q->pid)
+		if (creator(p, &p->procs[i]) == q->pid)
 			spawn(p, &p->procs[i], o);
 	for (int i = 0; i < p->n; i++)
 		if (&p->procs[i] != q)
@@ -251,6 +269,8 @@ static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q
 	phase(fd, 3);
 	if (q->zombie)
 		become_zombie(q->status);
+	if (q->helper)
+		_exit(0); /* its orphans go back to init */
 	/* Our zombie children have exited by now or soon: wait (not reap), then drop the
 	 * SIGCHLD they sent, which the original process had long handled. */
 	for (int i = 0; i < p->n; i++) {
@@ -373,7 +393,7 @@ static int recv_op(int sock, struct broker_msg *m, int *fd)
 void tree_check(const struct plan *p, const struct init_opts *o)
 {
 	for (int i = 0; i < p->n; i++) {
-		if (p->procs[i].zombie)
+		if (p->procs[i].zombie || p->procs[i].helper)
 			continue;
 		pid_t c = fork();
 		if (c < 0)
@@ -439,7 +459,7 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 		p->procs[i].sock[1] = sv[1];
 	}
 	for (int i = 0; i < p->n; i++)
-		if (p->procs[i].ppid == 1)
+		if (creator(p, &p->procs[i]) == 1)
 			spawn(p, &p->procs[i], o);
 	for (int i = 0; i < p->n; i++)
 		close(p->procs[i].sock[1]);
@@ -452,7 +472,7 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 	int live = 0, done = 0;
 	for (int i = 0; i < p->n; i++) {
 		pending[i] = 0;
-		live += !p->procs[i].zombie;
+		live += !p->procs[i].zombie && !p->procs[i].helper;
 	}
 	while (done < live) {
 		for (int i = 0; i < p->n; i++)
@@ -469,7 +489,7 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 			struct broker_msg m;
 			int fd;
 			if (recv_op(q->sock[0], &m, &fd)) {
-				if (q->zombie) {
+				if (q->zombie || q->helper) {
 					q->done = 1; /* it exited, as planned */
 					continue;
 				}
@@ -529,7 +549,7 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 	for (int i = 0; i < b.n; i++)
 		close(b.v[i].fd);
 	for (int i = 0; i < p->n; i++)
-		if (p->procs[i].zombie && !p->procs[i].done)
+		if ((p->procs[i].zombie || p->procs[i].helper) && !p->procs[i].done)
 			close(p->procs[i].sock[0]);
 	free(b.v);
 	free(b.claims);

@@ -69,15 +69,23 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
   }
   const byPid = new Map<number, Node>(nodes.map((n) => [n.pid, n]));
   const bad = (what: string): StasisError => new StasisError('BAD_MANIFEST', `${gen.path}: ${what} — restart from an earlier generation`);
+  /* Sessions whose leader exited, with orphans of init in them (a double-fork daemon's):
+   * stasis-init recreates each with a helper of the leader's old PID. */
+  const helpers = new Set<number>();
   for (const n of nodes) {
     if (n.pid < 2) throw bad(`process ${n.pid} cannot be restored (PID 1 is stasis-init's)`);
     const parent = n.ppid === 1 ? null : byPid.get(n.ppid);
     if (n.ppid !== 1 && (!parent || parent.zombie)) throw bad(`the parent ${n.ppid} of process ${n.pid} is not in the generation`);
     const inherited = parent ? parent.sid : 1;
     if (n.sid !== n.pid && n.sid !== inherited) {
-      throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in session ${n.sid}, whose leader is gone and which its parent is not in: restoring such a session is not supported yet`);
+      if (n.ppid !== 1 || byPid.has(n.sid) || n.sid < 2) {
+        throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in session ${n.sid}, which neither it nor its parent is in: restoring such a session is not supported yet`);
+      }
+      helpers.add(n.sid);
     }
-    if (n.pgid !== 1 && !byPid.has(n.pgid)) {
+  }
+  for (const n of nodes) {
+    if (n.pgid !== 1 && !byPid.has(n.pgid) && !(helpers.has(n.pgid) && n.sid === n.pgid)) {
       throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in process group ${n.pgid}, whose leader has exited: restoring such a group is not supported yet`);
     }
   }
@@ -86,6 +94,7 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
   if (roots.length === 0) throw bad('no process is a child of the namespace\'s init');
   const main = roots[0]!.pid;
   const lines = ['stasis-plan 1', `main ${main}`];
+  for (const sid of [...helpers].sort((a, b) => a - b)) lines.push(`session ${sid}`);
   for (const n of nodes.sort((a, b) => a.pid - b.pid)) {
     lines.push(n.zombie ? `zombie ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${n.status}` : `proc ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${checkPath(n.image)}`);
   }

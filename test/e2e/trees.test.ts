@@ -107,7 +107,7 @@ for (const v of variants()) {
     await expectFinishesLikeReference(restart, launched.out, await ref, `the pipeline restarted as ${box.who.label}`);
   });
 
-  test(`a tree with a session, a process group, a zombie and a thread keeps every id — ${v.name}`, { skip: v.skip }, async (t) => {
+  test(`a tree with a session, a process group, a zombie, a double-fork daemon and a thread keeps every id — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
     const args = ['60'];
     const ref = reference('tree', args);
@@ -116,12 +116,15 @@ for (const v of variants()) {
     const gen = await checkpoint(box, port);
 
     const m = manifestOf(gen);
-    assert.equal(m.processes.length, 5, `main, A, G, B, B2: ${JSON.stringify(m.processes)}`);
+    assert.equal(m.processes.length, 6, `main, A, G, B, B2, D: ${JSON.stringify(m.processes)}`);
     const main = m.processes.find((p) => p.ppid === 1);
     assert.ok(main, 'main is the init\'s child');
     assert.ok(m.processes.some((p) => p.sid === p.pid && p.ppid === main.pid), 'A leads its own session');
     assert.ok(m.processes.some((p) => p.pgid === p.pid && p.sid === main.sid && p.ppid === main.pid), 'B leads its own group');
     assert.deepEqual(m.zombies.map((z) => [z.ppid, z.status]), [[main.pid, 42 << 8]], 'Z is a zombie of main with exit status 42');
+    const pids = new Set(m.processes.map((p) => p.pid));
+    assert.ok(m.processes.some((p) => p.ppid === 1 && p !== main && p.sid === p.pgid && !pids.has(p.sid)),
+      'D is init\'s orphan in a session whose leader has exited');
 
     process.kill(hostPidOf(launched.proc, main.pid), 'SIGKILL');
     assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');

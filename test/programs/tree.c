@@ -7,6 +7,8 @@
  *   main ─┬─ A: its own session (setsid) ── G: A's grandchild, in A's session and group
  *         ├─ B: its own process group ── B2: joins B's group
  *         ├─ Z: exits 42 at once; main reaps it only at the end (a zombie meanwhile)
+ *         ├─ M: makes its own session, forks D and exits: D is a double-fork daemon, an
+ *         │     orphan in a session (and group) whose leader is gone
  *         └─ a thread of main, checking its TID
  *
  * At the end main stops A (which stops G) and B's whole group with kill(-pgid), and
@@ -77,6 +79,32 @@ static __attribute__((noreturn)) void child_loop(const char *name, pid_t kid)
 	_exit(0);
 }
 
+/* The daemon: once it is an orphan, it checks its ids like the others; SIGTERM ends it,
+ * and it says so on the pipe main reads. */
+static __attribute__((noreturn)) void daemon_loop(int say, pid_t middle)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, 0);
+	while (getppid() == middle)
+		nap(1);
+	struct ids first = now();
+	pid_t me = getpid();
+	(void)!write(say, &me, sizeof(me));
+	while (!stop) {
+		struct ids cur = now();
+		if (!same(&first, &cur)) {
+			printf("FAIL D: pid %d/%d ppid %d/%d pgrp %d/%d sid %d/%d\n", first.pid, cur.pid,
+			       first.ppid, cur.ppid, first.pgrp, cur.pgrp, first.sid, cur.sid);
+			fflush(stdout);
+			_exit(1);
+		}
+		nap(3);
+	}
+	(void)!write(say, "x", 1);
+	_exit(0);
+}
+
 static struct ids thread_first;
 static pid_t thread_tid;
 static volatile int thread_bad;
@@ -138,6 +166,22 @@ int main(int argc, char **argv)
 	pid_t z = fork();
 	if (z == 0)
 		_exit(42);
+	int dpipe[2];
+	if (pipe(dpipe))
+		return 1;
+	pid_t m = fork();
+	if (m == 0) {
+		setsid();
+		pid_t mine = getpid();
+		if (fork() == 0)
+			daemon_loop(dpipe[1], mine);
+		_exit(0);
+	}
+	int mst;
+	waitpid(m, &mst, 0);
+	pid_t d = 0;
+	if (read(dpipe[0], &d, sizeof(d)) != sizeof(d))
+		return 1;
 	pthread_t th;
 	pthread_create(&th, 0, thread_main, 0);
 
@@ -147,7 +191,7 @@ int main(int argc, char **argv)
 		/* The zombie stays a zombie (WNOWAIT), with its status, all along. */
 		int zw = waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT);
 		int ok = same(&first, &cur) && !thread_bad && zw == 0 && si.si_pid == z && si.si_status == 42 &&
-			 getpgid(b) == b && getsid(a) == a;
+			 getpgid(b) == b && getsid(a) == a && getsid(d) == m && getpgid(d) == m;
 		printf("step %d %s\n", i, ok ? "same ids" : "FAIL");
 		nap(20);
 	}
@@ -160,5 +204,9 @@ int main(int argc, char **argv)
 	printf("B (own group, stopped with kill(-pgid)) ended: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	waitpid(z, &status, 0);
 	printf("Z (zombie until now) ended: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	kill(d, SIGTERM);
+	char bye;
+	printf("D (double-fork daemon, its session's leader long gone) %s\n",
+	       read(dpipe[0], &bye, 1) == 1 && bye == 'x' ? "stopped" : "FAIL");
 	return 0;
 }
