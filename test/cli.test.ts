@@ -125,8 +125,8 @@ test('restart refuses incomplete generations and process trees it cannot rebuild
   const r = await stasis(['restart', orphan.dir]);
   assert.equal(r.code, 1);
   oneLine(r, /the parent 77 of process 4243 is not in the generation — restart from an earlier generation/);
-  const lost = generation(t, { 'a-1.img': img, 'b-2.img': img }, (m) => { m.processes[1]!.pgid = 99; m.processes[1]!.ppid = 4242; });
-  oneLine(await stasis(['restart', lost.dir]), /process 4243 is in process group 99, whose leader has exited: restoring such a group is not supported yet/);
+  const lost = generation(t, { 'a-1.img': img, 'b-2.img': img }, (m) => { m.processes[1]!.sid = 99; m.processes[1]!.ppid = 4242; });
+  oneLine(await stasis(['restart', lost.dir]), /process 4243 is in session 99, which neither it nor its parent is in: restoring such a session is not supported yet/);
   const loose = generation(t, { 'a-1.img': img, 'b-2.img': img }, (m) => { m.namespace = false; });
   oneLine(await stasis(['restart', loose.dir]), /holds 2 processes that were not launched in their own namespace/);
 

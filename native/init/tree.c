@@ -13,12 +13,15 @@
  *   clocks MONOTONIC-NS BOOTTIME-NS           (where those clocks go on from)
  *   sem ID KEY MODE UID GID VALUE...           (a SysV semaphore set, made before anyone)
  *   session SID                                (a helper: see below)
+ *   group PGID SID                             (likewise, for a process group)
  *
  * A child can only be made by its parent, so each process (still running this program)
  * forks its own children with clone3 set_tid. A session whose leader has exited (a
  * double-fork daemon's: its middle process is gone, the daemon was reparented to init)
  * is made by a helper with the leader's old PID: it calls setsid, forks the orphans of
- * that session, and exits once the groups are made; they are init's children again. Sessions come first (setsid right after
+ * that session, and exits once the groups are made; they are init's children again. A
+ * process group whose leader has exited is made likewise by a helper with the group's
+ * id, forked by its session's leader (or init), which reaps it once the members joined. Sessions come first (setsid right after
  * creation, before any child inherits the session), then two rounds of setpgid: group
  * leaders make their groups, then members join. Init runs the rounds as barriers over
  * one SOCK_SEQPACKET pair per process. Zombies then exit with their old status, and their
@@ -66,9 +69,12 @@ static struct plan_proc *find(const struct plan *p, pid_t pid)
 	return 0;
 }
 
-/* Who forks q: its parent, or for an orphan of a session whose leader exited, the helper. */
+/* Who forks q: its parent; for an orphan of a session whose leader exited, the session's
+ * helper; for a group helper, its session's leader (init for init's session). */
 static pid_t creator(const struct plan *p, const struct plan_proc *q)
 {
+	if (q->helper && q->sid != q->pid)
+		return q->sid;
 	const struct plan_proc *h = q->ppid == 1 && q->sid != q->pid ? find(p, q->sid) : 0;
 	return h && h->helper ? h->pid : q->ppid;
 }
@@ -91,8 +97,10 @@ static void check_plan(struct plan *p)
 			init_die("restart plan: the parent %d of process %d is not a live process of the plan", q->ppid, q->pid);
 		const struct plan_proc *maker = find(p, creator(p, q));
 		pid_t inherited = maker ? maker->sid : 1;
-		if (q->helper && (q->ppid != 1 || q->sid != q->pid || q->pgid != q->pid))
-			init_die("restart plan: session helper %d is not a session leader under init", q->pid);
+		if (q->helper && (q->pgid != q->pid || (q->sid == q->pid && q->ppid != 1)))
+			init_die("restart plan: helper %d leads neither a session under init nor a group", q->pid);
+		if (q->helper && q->sid != q->pid && q->sid != 1 && (!maker || maker->zombie || maker->sid != maker->pid))
+			init_die("restart plan: group helper %d's session %d has no leader to make it", q->pid, q->sid);
 		if (q->sid != q->pid && q->sid != inherited)
 			init_die("process %d is in session %d, which neither it nor its parent leads: restoring "
 				 "such a session is not supported yet", q->pid, q->sid);
@@ -179,6 +187,10 @@ void plan_read(int fd, struct plan *p)
 			q->helper = 1;
 			ppid = 1;
 			pgid = sid = pid;
+		} else if (sscanf(line, "group %d %d%n", &pid, &sid, &off) == 2 && !line[off] && sid != pid) {
+			q->helper = 1;
+			ppid = sid;
+			pgid = pid;
 		} else if (sscanf(line, "proc %d %d %d %d %n", &pid, &ppid, &pgid, &sid, &off) == 4 && off && line[off]) {
 			q->image = line + off;
 		} else if (sscanf(line, "zombie %d %d %d %d %d%n", &pid, &ppid, &pgid, &sid, &status, &off) == 5 && !line[off]) {
@@ -270,7 +282,11 @@ static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q
 	if (q->zombie)
 		become_zombie(q->status);
 	if (q->helper)
-		_exit(0); /* its orphans go back to init */
+		_exit(0); /* its orphans go back to init; its group lives on in its members */
+	/* Group helpers we made have exited after that round: reap them, they were never ours. */
+	for (int i = 0; i < p->n; i++)
+		if (p->procs[i].helper && p->procs[i].sid != p->procs[i].pid && creator(p, &p->procs[i]) == q->pid)
+			waitpid(p->procs[i].pid, 0, 0);
 	/* Our zombie children have exited by now or soon: wait (not reap), then drop the
 	 * SIGCHLD they sent, which the original process had long handled. */
 	for (int i = 0; i < p->n; i++) {

@@ -84,10 +84,16 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
       helpers.add(n.sid);
     }
   }
+  /* Groups whose leader exited: a helper with the group's id, made by the session's leader. */
+  const groups = new Map<number, number>();
   for (const n of nodes) {
-    if (n.pgid !== 1 && !byPid.has(n.pgid) && !(helpers.has(n.pgid) && n.sid === n.pgid)) {
-      throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in process group ${n.pgid}, whose leader has exited: restoring such a group is not supported yet`);
+    if (n.pgid === 1 || byPid.has(n.pgid) || (helpers.has(n.pgid) && n.sid === n.pgid)) continue;
+    const leader = byPid.get(n.sid);
+    const sessionMaker = n.sid === 1 || helpers.has(n.sid) || (leader !== undefined && !leader.zombie && leader.sid === leader.pid);
+    if (!sessionMaker || (groups.has(n.pgid) && groups.get(n.pgid) !== n.sid)) {
+      throw new StasisError('NOT_SUPPORTED', `process ${n.pid} is in process group ${n.pgid}, whose leader has exited, in a session with no leader to remake it: not supported yet`);
     }
+    groups.set(n.pgid, n.sid);
   }
   // The main process is the one stasis-init started: its child with the lowest PID.
   const roots = procs.filter((p) => p.ppid === 1).sort((a, b) => a.pid - b.pid);
@@ -95,6 +101,7 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
   const main = roots[0]!.pid;
   const lines = ['stasis-plan 1', `main ${main}`];
   for (const sid of [...helpers].sort((a, b) => a - b)) lines.push(`session ${sid}`);
+  for (const [pgid, sid] of [...groups].sort((a, b) => a[0] - b[0])) lines.push(`group ${pgid} ${sid}`);
   for (const n of nodes.sort((a, b) => a.pid - b.pid)) {
     lines.push(n.zombie ? `zombie ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${n.status}` : `proc ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${checkPath(n.image)}`);
   }

@@ -107,7 +107,7 @@ for (const v of variants()) {
     await expectFinishesLikeReference(restart, launched.out, await ref, `the pipeline restarted as ${box.who.label}`);
   });
 
-  test(`a tree with a session, a process group, a zombie, a double-fork daemon and a thread keeps every id — ${v.name}`, { skip: v.skip }, async (t) => {
+  test(`a tree with sessions, process groups, a zombie, a double-fork daemon and a thread keeps every id — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
     const args = ['60'];
     const ref = reference('tree', args);
@@ -116,7 +116,7 @@ for (const v of variants()) {
     const gen = await checkpoint(box, port);
 
     const m = manifestOf(gen);
-    assert.equal(m.processes.length, 6, `main, A, G, B, B2, D: ${JSON.stringify(m.processes)}`);
+    assert.equal(m.processes.length, 7, `main, A, G, B, B2, D, J2: ${JSON.stringify(m.processes)}`);
     const main = m.processes.find((p) => p.ppid === 1);
     assert.ok(main, 'main is the init\'s child');
     assert.ok(m.processes.some((p) => p.sid === p.pid && p.ppid === main.pid), 'A leads its own session');
@@ -125,6 +125,8 @@ for (const v of variants()) {
     const pids = new Set(m.processes.map((p) => p.pid));
     assert.ok(m.processes.some((p) => p.ppid === 1 && p !== main && p.sid === p.pgid && !pids.has(p.sid)),
       'D is init\'s orphan in a session whose leader has exited');
+    assert.ok(m.processes.some((p) => p.ppid === 1 && p.sid === main.sid && !pids.has(p.pgid)),
+      'J2 is in a process group whose leader has exited');
 
     process.kill(hostPidOf(launched.proc, main.pid), 'SIGKILL');
     assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');

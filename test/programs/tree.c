@@ -9,6 +9,8 @@
  *         ├─ Z: exits 42 at once; main reaps it only at the end (a zombie meanwhile)
  *         ├─ M: makes its own session, forks D and exits: D is a double-fork daemon, an
  *         │     orphan in a session (and group) whose leader is gone
+ *         ├─ J: leads its own group, forks J2 into it and exits: J2 is an orphan in a
+ *         │     process group whose leader is gone; main stops it with kill(-J)
  *         └─ a thread of main, checking its TID
  *
  * At the end main stops A (which stops G) and B's whole group with kill(-pgid), and
@@ -182,6 +184,22 @@ int main(int argc, char **argv)
 	pid_t d = 0;
 	if (read(dpipe[0], &d, sizeof(d)) != sizeof(d))
 		return 1;
+	int jpipe[2];
+	if (pipe(jpipe))
+		return 1;
+	pid_t j = fork();
+	if (j == 0) {
+		setpgid(0, 0);
+		pid_t mine = getpid();
+		if (fork() == 0)
+			daemon_loop(jpipe[1], mine);
+		_exit(0);
+	}
+	setpgid(j, j);
+	waitpid(j, &mst, 0);
+	pid_t j2 = 0;
+	if (read(jpipe[0], &j2, sizeof(j2)) != sizeof(j2))
+		return 1;
 	pthread_t th;
 	pthread_create(&th, 0, thread_main, 0);
 
@@ -191,7 +209,8 @@ int main(int argc, char **argv)
 		/* The zombie stays a zombie (WNOWAIT), with its status, all along. */
 		int zw = waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT);
 		int ok = same(&first, &cur) && !thread_bad && zw == 0 && si.si_pid == z && si.si_status == 42 &&
-			 getpgid(b) == b && getsid(a) == a && getsid(d) == m && getpgid(d) == m;
+			 getpgid(b) == b && getsid(a) == a && getsid(d) == m && getpgid(d) == m &&
+			 getpgid(j2) == j;
 		printf("step %d %s\n", i, ok ? "same ids" : "FAIL");
 		nap(20);
 	}
@@ -208,5 +227,8 @@ int main(int argc, char **argv)
 	char bye;
 	printf("D (double-fork daemon, its session's leader long gone) %s\n",
 	       read(dpipe[0], &bye, 1) == 1 && bye == 'x' ? "stopped" : "FAIL");
+	kill(-j, SIGTERM);
+	printf("J2 (in a group whose leader is gone, stopped with kill(-pgid)) %s\n",
+	       read(jpipe[0], &bye, 1) == 1 && bye == 'x' ? "stopped" : "FAIL");
 	return 0;
 }
