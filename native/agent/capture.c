@@ -333,6 +333,12 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= m && str_eq(s + n - m, suffix);
 }
 
+static int on_tmpfs(const char *path)
+{
+	uint64_t fs[15];
+	return sys_call2(137 /* statfs */, (long)path, (long)fs) == 0 && fs[0] == 0x01021994 /* TMPFS_MAGIC */;
+}
+
 static void classify(struct region *r, int shared)
 {
 	const char *p = r->path;
@@ -363,6 +369,12 @@ static void classify(struct region *r, int shared)
 			r->fsize = (uint64_t)st.size;
 			r->mtime = st.mtime * 1000000000ll + st.mtime_ns;
 			r->save = shared ? SAVE_NONE : SAVE_COW;
+			if (shared && on_tmpfs(p)) {
+				/* POSIX shared memory and the like: memory more than a file, and gone
+				 * with the machine: keep its content. */
+				r->flags |= RF_CONTENT;
+				r->save = SAVE_ALL;
+			}
 		} else {
 			/* The file is gone or replaced: keep the contents the process sees. */
 			r->kind = shared ? RK_SHMEM_ANON : RK_ANON;

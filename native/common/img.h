@@ -40,6 +40,8 @@ enum img_region_kind {
 
 #define RF_SHARED 1u
 #define RF_GROWSDOWN 2u
+#define RF_CONTENT 4u /* a shared mapping of a tmpfs file (/dev/shm): its chunks are the file's
+		       * content at checkpoint time; the restart puts the file back as it was */
 
 /* FD_SHARE flags: the same bits as the protocol's share flags (docs/protocol.md). */
 #define SF_OWNER 1u      /* this process recreates the open file description */

@@ -16,7 +16,8 @@ int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len)
 		const struct m_region *g = &m->regions[i];
 		if (addr >= g->start && addr + len <= g->end && addr + len > addr) {
 			int none = g->kind == RK_VDSO || g->kind == RK_VVAR || g->kind == RK_VVAR_VCLOCK ||
-				   g->kind == RK_VSYSCALL || (g->kind == RK_FILE && (g->flags & RF_SHARED));
+				   g->kind == RK_VSYSCALL ||
+				   (g->kind == RK_FILE && (g->flags & RF_SHARED) && !(g->flags & RF_CONTENT));
 			return none ? -1 : 1;
 		}
 	}

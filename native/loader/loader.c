@@ -136,8 +136,8 @@ static void check_files(const struct meta *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
 		const struct m_region *g = &m->regions[i];
-		if (g->kind != RK_FILE)
-			continue;
+		if (g->kind != RK_FILE || (g->flags & RF_CONTENT))
+			continue; /* a tmpfs file kept by content is put back, not checked */
 		struct kstat st;
 		long e = sys_call4(SYS_newfstatat_, -100, (long)g->path, (long)&st, 0);
 		if (e < 0)
@@ -269,7 +269,9 @@ static void move_vdso(const struct meta *m, const struct args *a)
 
 /*
  * The memory object behind a SHMEM_ANON region (shared anonymous memory inherited over
- * fork, a deleted /dev/shm file such as a POSIX semaphore's, a memfd, SysV shm): one memfd
+ * fork, a deleted /dev/shm file such as a POSIX semaphore's, a memfd, SysV shm), or behind
+ * a shared mapping of a /dev/shm file that still exists (RF_CONTENT: the file itself,
+ * emptied and filled again from the chunks, recreated if it is gone): one memfd
  * for every region of the computation with the same object id. The first process to ask
  * makes it, as large as the plan says any process maps of it, and hands it to stasis-init;
  * the others map the same one. Each writes its own chunks into it: the same bytes, taken at
@@ -285,9 +287,18 @@ static int shm_object(const struct m_region *g)
 		rst_die("a shared memory object did not arrive from the process that made it", 0, fd);
 	if (size < g->off + (g->end - g->start))
 		size = g->off + (g->end - g->start);
-	fd = (int)sys_call2(319 /* memfd_create */, (long)"stasis-shm", 1 /* MFD_CLOEXEC */);
+	if (g->flags & RF_CONTENT) {
+		/* A /dev/shm file: made again where it was, emptied, as large as it was. */
+		if (size < g->fsize)
+			size = g->fsize;
+		fd = (int)sys_openat(-100, g->path, K_O_RDWR | K_O_CREAT | K_O_CLOEXEC, 0600);
+		if (fd >= 0)
+			sys_call2(77 /* ftruncate */, fd, 0);
+	} else {
+		fd = (int)sys_call2(319 /* memfd_create */, (long)"stasis-shm", 1 /* MFD_CLOEXEC */);
+	}
 	if (fd < 0)
-		rst_die("cannot create shared memory", 0, fd);
+		rst_die("cannot create shared memory ", g->path, fd);
 	long e = sys_call2(77 /* ftruncate */, fd, (long)size);
 	if (e < 0)
 		rst_die("cannot size shared memory", 0, e);
@@ -309,6 +320,12 @@ static void map_regions(const struct meta *m)
 		case RK_VSYSCALL:
 			continue;
 		case RK_FILE: {
+			if (g->flags & RF_CONTENT) {
+				int fd = shm_object(g);
+				r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_FIXED_NOREPLACE_, fd, (long)g->off);
+				sys_close(fd);
+				break;
+			}
 			int shared = g->flags & RF_SHARED;
 			int acc = shared && (g->prot & 2) ? K_O_RDWR : 0;
 			int fd = (int)sys_openat(-100, g->path, acc | K_O_CLOEXEC, 0);

@@ -40,6 +40,8 @@ export const REGION_KINDS = ['ANON', 'FILE', 'HEAP', 'STACK', 'VDSO', 'VVAR', 'V
 export const RegionKind = Object.fromEntries(REGION_KINDS.map((k, i) => [k, i])) as { [K in (typeof REGION_KINDS)[number]]: number };
 export const REGION_SHARED = 1;
 export const REGION_GROWSDOWN = 2;
+/** A shared mapping of a tmpfs file (/dev/shm): its chunks are the file's content, put back on restart. */
+export const REGION_CONTENT = 4;
 
 export function regionKindName(kind: number): string {
   return REGION_KINDS[kind] ?? `kind ${kind}`;

@@ -20,7 +20,7 @@ import {
   align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
   ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess,
   ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
-  RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_SHARED,
+  RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_CONTENT, REGION_SHARED,
 } from './format';
 import {
   chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdShare, decodeInfo, decodePosixTimer,
@@ -329,7 +329,7 @@ function chunkTarget(regions: ImageRegion[], start: bigint, end: bigint): 'ok' |
   const r = regions.find((g) => g.start <= start && end <= g.end);
   if (!r) return 'outside';
   const none = [RegionKind.VDSO, RegionKind.VVAR, RegionKind.VVAR_VCLOCK, RegionKind.VSYSCALL].includes(r.kind) ||
-    (r.kind === RegionKind.FILE && (r.flags & REGION_SHARED) !== 0);
+    (r.kind === RegionKind.FILE && (r.flags & REGION_SHARED) !== 0 && (r.flags & REGION_CONTENT) === 0);
   return none ? 'no-content' : 'ok';
 }
 

@@ -181,6 +181,7 @@ export const PROGRAMS = {
   mp: { script: 'mp.py', interpreter: '/usr/bin/python3' },
   make: { script: 'make.sh', interpreter: '/bin/bash', folder: 'makeproj' },
   ptydrive: { c: 'ptydrive.c' },
+  posixshm: { c: 'posixshm.c', cflags: ['-pthread'] },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

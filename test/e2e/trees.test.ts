@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { parseManifest } from '../../src/ckpt-dir/manifest';
-import { FdKind, ImageFd, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER } from '../../src/image/format';
+import { FdKind, ImageFd, REGION_CONTENT, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER } from '../../src/image/format';
 import { readImage } from '../../src/image/reader';
 import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart, waitRestoredWrites } from './flows';
 import { Box, freePort, ProgramName, reference, removeShared, variants, writeMark } from './harness';
@@ -78,6 +78,28 @@ for (const v of variants()) {
       await expectFinishesLikeReference(restart, launched.out, await ref, `${c.name} restarted as ${box.who.label}`);
     });
   }
+
+  test(`POSIX shared memory kept in /dev/shm comes back as it was at the checkpoint, even when the file is gone — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const tag = `${v.name}${process.pid}`;
+    const args = ['5000', tag];
+    const ref = reference('posixshm', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'posixshm', args, 2);
+    const gen = await checkpoint(box, port);
+    const m = manifestOf(gen);
+    const img = await readImage(path.join(gen, m.processes.find((p) => p.ppid === 1)!.image));
+    assert.ok(img.regions.some((r) => (r.flags & REGION_CONTENT) !== 0 && r.path.includes(`stasis-posixshm-${tag}`)), 'the /dev/shm mapping is kept by content');
+
+    process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
+    assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+    // As on another machine: the object is gone (and it had changed since the checkpoint).
+    const file = `/dev/shm/stasis-posixshm-${tag}-2`;
+    assert.ok(fs.existsSync(file), `${file} is there after the crash`);
+    fs.unlinkSync(file);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `posixshm restarted as ${box.who.label}`);
+  });
 
   test(`a shell pipeline with bytes in its pipes restarts to the same sha256 — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
