@@ -29,6 +29,7 @@ enum proto_type {
 #define HELLO_RESTARTED 1u
 #define HELLO_INIT 2u       /* the peer is a namespace's init, not a process to checkpoint */
 #define LISTED_ZOMBIE 1u
+#define LISTED_STATIC 2u    /* a live process with neither the agent nor a dynamic loader mapped */
 #define SHARE_OWNER 1u      /* restores the open file description, hands it to the others */
 #define SHARE_PIPE_OWNER 2u /* saves the pipe's unread bytes, creates the pipe on restore */
 #define SHARE_PIPE 4u       /* a pipe end whose pipe other processes hold too */

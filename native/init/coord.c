@@ -150,6 +150,22 @@ static int by_inode(const void *x, const void *y)
 	return a->fd - b->fd;
 }
 
+/* A process that maps neither the agent nor a dynamic loader is statically linked: it
+ * will never join (one that maps only the loader may be in the middle of an exec). */
+static int is_static(uint32_t pid)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	int dynamic = 0;
+	while (!dynamic && fgets(line, sizeof(line), f))
+		dynamic = strstr(line, "libstasis.so") || strstr(line, "/ld-linux") || strstr(line, "/ld-musl");
+	fclose(f);
+	return !dynamic;
+}
+
 /* Reads /proc/PID/stat's fields after the command name. */
 static int read_stat(uint32_t pid, struct proto_proc *p)
 {
@@ -377,6 +393,8 @@ static int answer_list(int fd, uint64_t ckpt_id)
 			if (!procs)
 				init_die("out of memory");
 		}
+		if (!(p.flags & LISTED_ZOMBIE) && is_static((uint32_t)pid))
+			p.flags |= LISTED_STATIC;
 		procs[np++] = p;
 		if (!(p.flags & LISTED_ZOMBIE))
 			list_fds((uint32_t)pid, &fds, &nf, &fcap);

@@ -25,7 +25,7 @@ import { StasisError } from '../errors';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
 import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore } from '../ckpt-dir/manifest';
 import {
-  CoordToAgent, JsonObject, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
+  CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
 } from '../protocol/messages';
 import { describeStatus } from './errno';
 import { Logger, silentLogger } from './log';
@@ -284,9 +284,11 @@ export class CheckpointBarrier {
         this.listed.set(nsKey, listed);
         for (const proc of listed.procs) {
           if (proc.flags & LISTED_ZOMBIE) continue;
-          if (!this.live().some((p) => p.peer.nsKey === nsKey && p.peer.pid === proc.pid && p.suspended)) {
-            missing.push(`${nsKey}:${proc.pid}`);
+          if (this.live().some((p) => p.peer.nsKey === nsKey && p.peer.pid === proc.pid && p.suspended)) continue;
+          if (proc.flags & LISTED_STATIC) {
+            throw this.failWith(new StasisError('PROCESS_UNTRACKED', `process ${proc.pid} of the computation is statically linked: it runs without the agent and cannot be checkpointed — the previous generation is intact`));
           }
+          missing.push(`${nsKey}:${proc.pid}`);
         }
       }
       if (missing.length === 0) return;

@@ -73,6 +73,8 @@ export const HELLO_INIT = 2;
 
 /** LISTED process flags. */
 export const LISTED_ZOMBIE = 1;
+/** LISTED process flags: statically linked (no agent, no dynamic loader): it will never join. */
+export const LISTED_STATIC = 2;
 /** Share flags (LISTED and WRITE): this process restores the open file description and hands it to the others. */
 export const SHARE_OWNER = 1;
 /** Share flags: this process saves the pipe's unread bytes and creates the pipe on restore. */

@@ -182,6 +182,8 @@ export const PROGRAMS = {
   make: { script: 'make.sh', interpreter: '/bin/bash', folder: 'makeproj' },
   ptydrive: { c: 'ptydrive.c' },
   posixshm: { c: 'posixshm.c', cflags: ['-pthread'] },
+  staticcpu: { c: 'cpu.c', cflags: ['-static'] },
+  withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

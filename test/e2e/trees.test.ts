@@ -14,7 +14,7 @@ import { parseManifest } from '../../src/ckpt-dir/manifest';
 import { FdKind, ImageFd, REGION_CONTENT, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER } from '../../src/image/format';
 import { readImage } from '../../src/image/reader';
 import { checkpoint, expectFinishesLikeReference, hostPidOf, launchUntil, LIMIT, startRestart, waitRestoredWrites } from './flows';
-import { Box, freePort, ProgramName, reference, removeShared, variants, writeMark } from './harness';
+import { Box, freePort, ProgramName, programArgv, reference, removeShared, variants, writeMark } from './harness';
 
 after(removeShared);
 
@@ -99,6 +99,20 @@ for (const v of variants()) {
     fs.unlinkSync(file);
     const restart = startRestart(box, port, launched.ckptDir);
     await expectFinishesLikeReference(restart, launched.out, await ref, `posixshm restarted as ${box.who.label}`);
+  });
+
+  test(`a statically linked program in the computation fails the checkpoint at once, in one line — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const port = await freePort();
+    const [staticCpu] = await programArgv('staticcpu', []);
+    const launched = await launchUntil(box, port, 'withstatic', [staticCpu!, '100'], 2);
+    const r = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
+    assert.equal(r.status, 1, `the checkpoint must fail: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^stasis: process \d+ of the computation is statically linked: it runs without the agent and cannot be checkpointed — the previous generation is intact\n$/);
+    assert.ok(!fs.existsSync(path.join(launched.ckptDir, 'latest')), 'no generation was committed');
+    assert.deepEqual(fs.readdirSync(launched.ckptDir).filter((n) => n.startsWith('gen-')), [], 'the partial generation was removed');
+    process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
+    await launched.proc.wait(LIMIT.die);
   });
 
   test(`a shell pipeline with bytes in its pipes restarts to the same sha256 — ${v.name}`, { skip: v.skip }, async (t) => {
