@@ -13,37 +13,12 @@
 #include "../common/fmt.h"
 #include "../common/sys.h"
 #include "../res/res.h"
-
-#define ARENA_SIZE (96ul << 20)
-#define MAX_PROBES 1024
-#define MAX_REGIONS 65536
-#define PAGE 4096ul
-#define PM_BATCH 8192
-#define RUN_MAX (IMG_CHUNK_MAX / PAGE)
-
-#define PM_PRESENT (1ull << 63)
-#define PM_SWAPPED (1ull << 62)
-#define PM_FILE (1ull << 61)
+#include "capture.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
-enum save_mode { SAVE_NONE, SAVE_PRESENT, SAVE_COW, SAVE_ALL };
-
-struct region {
-	uint64_t start, end, off, dev, ino, fsize;
-	int64_t mtime;
-	uint32_t prot, flags, kind, save;
-	const char *path;
-};
-
-/* A bump allocator over one anonymous mapping, unmapped when the checkpoint ends. */
-struct arena {
-	uint8_t *base;
-	size_t used, cap;
-};
-
-static void *arena_take(struct arena *a, size_t n)
+void *cap_arena_take(struct arena *a, size_t n)
 {
 	n = (n + 63) & ~(size_t)63;
 	if (a->cap - a->used < n)
@@ -53,18 +28,8 @@ static void *arena_take(struct arena *a, size_t n)
 	return p;
 }
 
-struct capture {
-	struct arena a;
-	char *why;
-	int whylen;
-	struct fd_probe *probes;
-	int nprobes;
-	struct region *regions;
-	int nregions;
-	uint8_t *bounce; /* IMG_CHUNK_MAX bytes, for pages read through /proc/self/mem */
-};
 
-static int fail(struct capture *c, const char *a, const char *b, long err)
+int cap_fail(struct capture *c, const char *a, const char *b, long err)
 {
 	struct sbuf s;
 	sb_init(&s, c->why, (size_t)c->whylen);
@@ -79,7 +44,7 @@ static int fail(struct capture *c, const char *a, const char *b, long err)
 }
 
 /* Reads a whole small file into the arena, NUL-terminated. */
-static char *slurp(struct capture *c, const char *path, size_t *len)
+char *cap_slurp(struct capture *c, const char *path, size_t *len)
 {
 	int fd = (int)sys_openat(-100, path, K_O_CLOEXEC, 0);
 	if (fd < 0)
@@ -94,230 +59,10 @@ static char *slurp(struct capture *c, const char *path, size_t *len)
 	}
 	sys_close(fd);
 	buf[n] = 0;
-	arena_take(&c->a, n + 1);
+	cap_arena_take(&c->a, n + 1);
 	if (len)
 		*len = n;
 	return buf;
-}
-
-static int page_is_zero(const uint8_t *p);
-
-/* ---- file descriptors ---- */
-
-static int probe_fds(struct capture *c)
-{
-	char dbuf[4096], path[64];
-	struct sbuf s;
-	c->probes = arena_take(&c->a, sizeof(struct fd_probe) * MAX_PROBES);
-	int dfd = (int)sys_openat(-100, "/proc/self/fd", K_O_DIRECTORY | K_O_CLOEXEC, 0);
-	if (dfd < 0 || !c->probes)
-		return fail(c, "cannot list fds", 0, dfd < 0 ? dfd : -12);
-	for (;;) {
-		long n = sys_call3(SYS_getdents64_, dfd, (long)dbuf, sizeof(dbuf));
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			struct { uint64_t ino; int64_t off; uint16_t reclen; uint8_t type; char name[]; } *d =
-				(void *)(dbuf + off);
-			off += d->reclen;
-			const char *p = d->name;
-			if (*p < '0' || *p > '9')
-				continue;
-			int fd = (int)parse_dec(&p);
-			if (fd == dfd || fd == g_agent.coord_fd)
-				continue;
-			if (c->nprobes >= MAX_PROBES) {
-				sys_close(dfd);
-				return fail(c, "too many open fds", 0, -24);
-			}
-			struct fd_probe *q = &c->probes[c->nprobes++];
-			q->fd = fd;
-			q->dup_of = -1;
-			sb_init(&s, path, sizeof(path));
-			sb_str(&s, "/proc/self/fd/");
-			sb_udec(&s, (uint64_t)fd);
-			long l = sys_call3(SYS_readlink_, (long)sb_cstr(&s), (long)q->link, sizeof(q->link) - 1);
-			q->link[l > 0 ? l : 0] = 0;
-			sys_call2(SYS_fstat_, fd, (long)&q->st);
-			long fl = sys_fcntl(fd, 1 /* F_GETFD */, 0);
-			q->fd_flags = fl > 0 ? (uint32_t)fl : 0;
-			sb_init(&s, path, sizeof(path));
-			sb_str(&s, "/proc/self/fdinfo/");
-			sb_udec(&s, (uint64_t)fd);
-			q->fdinfo = slurp(c, sb_cstr(&s), 0);
-			const char *f = fdinfo_field(q->fdinfo, "pos:");
-			q->pos = f ? parse_dec(&f) : 0;
-			f = fdinfo_field(q->fdinfo, "flags:");
-			q->open_flags = f ? (uint32_t)parse_oct(&f) & ~(uint32_t)K_O_CLOEXEC : 0;
-		}
-	}
-	sys_close(dfd);
-	/* Sort by fd so dup_of always names an fd restored earlier. */
-	for (int i = 1; i < c->nprobes; i++)
-		for (int j = i; j > 0 && c->probes[j - 1].fd > c->probes[j].fd; j--) {
-			struct fd_probe t;
-			mem_copy(&t, &c->probes[j], sizeof(t));
-			mem_copy(&c->probes[j], &c->probes[j - 1], sizeof(t));
-			mem_copy(&c->probes[j - 1], &t, sizeof(t));
-		}
-	for (int i = 0; i < c->nprobes; i++) {
-		c->probes[i].share_flags = 0;
-		for (int k = 0; k < g_agent.nshares; k++)
-			if (g_agent.shares[k].fd == c->probes[i].fd)
-				c->probes[i].share_flags = g_agent.shares[k].flags;
-	}
-	long pid = sys_getpid();
-	for (int i = 0; i < c->nprobes; i++) {
-		c->probes[i].all = c->probes;
-		c->probes[i].nall = c->nprobes;
-	}
-	for (int i = 0; i < c->nprobes; i++)
-		for (int j = 0; j < i && c->probes[i].dup_of < 0; j++)
-			if (c->probes[j].dup_of < 0 &&
-			    sys_call5(312 /* kcmp */, pid, pid, 0 /* KCMP_FILE */, c->probes[j].fd, c->probes[i].fd) == 0)
-				c->probes[i].dup_of = c->probes[j].fd;
-	return 0;
-}
-
-/*
- * The contents of a file a kind asked for (a deleted file): FILEDATA records of up to
- * 8 MiB, page-aligned in the image like chunk data. Holes (SEEK_DATA/SEEK_HOLE) and
- * all-zero pages are left out: the restore makes the file its full size first, so they
- * read back as zeros. Read through an fd of our own, so the process's offset stays put;
- * through the process's fd with pread (no hole search) if the file cannot be reopened.
- */
-static int write_file_data(struct capture *c, struct img_out *o, const struct save_file *f)
-{
-	int fd = reopen_fd(f->fd, K_O_CLOEXEC);
-	int own = fd >= 0;
-	if (!own)
-		fd = f->fd;
-	uint64_t at = 0;
-	while (at < f->size && !o->err) {
-		uint64_t hole = f->size;
-		if (own) {
-			long d = sys_lseek(fd, (long)at, 3 /* SEEK_DATA */);
-			if (d == -6 /* ENXIO: only a hole is left */)
-				break;
-			if (d >= 0) {
-				if (((uint64_t)d & ~(PAGE - 1)) > at)
-					at = (uint64_t)d & ~(PAGE - 1);
-				long h = sys_lseek(fd, d, 4 /* SEEK_HOLE */);
-				if (h > d && (uint64_t)h < f->size)
-					hole = ((uint64_t)h + PAGE - 1) & ~(PAGE - 1);
-			}
-		}
-		if (hole > f->size)
-			hole = f->size;
-		while (at < hole && !o->err) {
-			uint64_t want = hole - at < IMG_FILEDATA_MAX ? hole - at : IMG_FILEDATA_MAX;
-			long got = 0;
-			while ((uint64_t)got < want) {
-				long n = sys_pread(fd, c->bounce + got, want - (uint64_t)got, (long)(at + (uint64_t)got));
-				if (n == -4)
-					continue;
-				if (n <= 0)
-					break;
-				got += n;
-			}
-			if ((uint64_t)got != want) {
-				if (own)
-					sys_close(fd);
-				return fail(c, "cannot read a deleted file's contents", 0, got < 0 ? got : -5);
-			}
-			for (uint64_t i = 0; i < want;) {
-				uint64_t step = want - i < PAGE ? want - i : PAGE;
-				if (step == PAGE && page_is_zero(c->bounce + i)) {
-					i += PAGE;
-					continue;
-				}
-				uint64_t j = i;
-				while (j < want && (want - j < PAGE || !page_is_zero(c->bounce + j)))
-					j += want - j < PAGE ? want - j : PAGE;
-				img_filedata(o, f->id, at + i, c->bounce + i, (uint32_t)(j - i));
-				i = j;
-			}
-			at += want;
-		}
-		at = hole;
-	}
-	if (own)
-		sys_close(fd);
-	return 0;
-}
-
-static int write_fds(struct capture *c, struct img_out *o)
-{
-	struct save_ctx sc = { .probes = c->probes, .nprobes = c->nprobes };
-	sc.scratch = c->bounce;
-	sc.scratch_len = 1u << 20;
-	uint8_t *rec = arena_take(&c->a, (2u << 20) + 8192);
-	uint8_t *xbuf = arena_take(&c->a, 2u << 20);
-	if (!rec || !xbuf)
-		return fail(c, "out of scratch memory", 0, -12);
-	for (int i = 0; i < c->nprobes; i++) {
-		struct fd_probe *p = &c->probes[i];
-		const struct res_ops *ops = res_find_claim(p);
-		if (!ops && p->dup_of < 0) {
-			char num[16];
-			struct sbuf s;
-			sb_init(&s, num, sizeof(num));
-			sb_udec(&s, (uint64_t)p->fd);
-			char msg[600];
-			sb_init(&s, msg, sizeof(msg));
-			sb_str(&s, "fd ");
-			sb_str(&s, num);
-			sb_str(&s, " (");
-			sb_str(&s, p->link);
-			sb_str(&s, ") is of a kind Stasis cannot checkpoint yet");
-			return fail(c, sb_cstr(&s), 0, 0);
-		}
-		struct wbuf w, extra;
-		wb_init(&extra, xbuf, 2u << 20);
-		if (p->dup_of < 0) {
-			int e = ops->save(p, &extra, &sc);
-			if (e < 0 || extra.overflow)
-				return fail(c, "cannot save fd ", p->link, e < 0 ? e : -12);
-		}
-		struct img_fd f = {
-			.fd = p->fd,
-			.fd_flags = p->fd_flags & 1,
-			.kind = ops ? ops->kind : 0,
-			.open_flags = p->open_flags,
-			.dup_of = p->dup_of,
-			.offset = p->pos,
-			.dev = p->st.dev,
-			.inode = p->st.ino,
-			.mode = p->st.mode,
-			.path = p->link,
-			.extra = xbuf,
-			.extra_len = (uint32_t)extra.len,
-		};
-		wb_init(&w, rec, (2u << 20) + 8192);
-		img_put_fd(&w, &f);
-		if (w.overflow)
-			return fail(c, "fd path too long: ", p->link, 0);
-		img_record(o, REC_FD, rec, (uint32_t)w.len);
-	}
-	/* Then what the namespace's init found shared with other processes, for fds we saved. */
-	for (int k = 0; k < g_agent.nshares; k++) {
-		const struct img_fd_share *sh = &g_agent.shares[k];
-		int saved = 0;
-		for (int i = 0; i < c->nprobes; i++)
-			saved |= c->probes[i].fd == sh->fd;
-		if (!saved)
-			continue;
-		struct wbuf w;
-		wb_init(&w, rec, 64);
-		img_put_fd_share(&w, sh);
-		img_record(o, REC_FD_SHARE, rec, (uint32_t)w.len);
-	}
-	for (int i = 0; i < sc.nfiles; i++) {
-		int e = write_file_data(c, o, &sc.files[i]);
-		if (e)
-			return e;
-	}
-	return 0;
 }
 
 /* ---- memory map ---- */
@@ -385,10 +130,10 @@ static void classify(struct region *r, int shared)
 
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 {
-	char *text = slurp(c, "/proc/self/maps", 0);
-	c->regions = arena_take(&c->a, sizeof(struct region) * MAX_REGIONS);
+	char *text = cap_slurp(c, "/proc/self/maps", 0);
+	c->regions = cap_arena_take(&c->a, sizeof(struct region) * MAX_REGIONS);
 	if (!text || !c->regions)
-		return fail(c, "cannot read /proc/self/maps", 0, -12);
+		return cap_fail(c, "cannot read /proc/self/maps", 0, -12);
 	for (const char *p = text; *p;) {
 		struct region *r = &c->regions[c->nregions];
 		mem_zero(r, sizeof(*r));
@@ -434,7 +179,7 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 			}
 		}
 		if (++c->nregions >= MAX_REGIONS - 1)
-			return fail(c, "too many memory mappings", 0, -12);
+			return cap_fail(c, "too many memory mappings", 0, -12);
 	}
 	return 0;
 }
@@ -464,7 +209,7 @@ static void write_region_records(struct capture *c, struct img_out *o)
 	}
 }
 
-static int page_is_zero(const uint8_t *p)
+int cap_page_is_zero(const uint8_t *p)
 {
 	const uint64_t *q = (const uint64_t *)p;
 	uint64_t acc = 0;
@@ -478,10 +223,10 @@ static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, u
 {
 	uint64_t i = 0;
 	while (i < n) {
-		while (i < n && page_is_zero(mem + i * PAGE))
+		while (i < n && cap_page_is_zero(mem + i * PAGE))
 			i++;
 		uint64_t j = i;
-		while (j < n && !page_is_zero(mem + j * PAGE))
+		while (j < n && !cap_page_is_zero(mem + j * PAGE))
 			j++;
 		if (j > i)
 			img_chunk(o, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE);
@@ -530,9 +275,9 @@ static int write_chunks(struct capture *c, struct img_out *o)
 {
 	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
 	int mem_fd = (int)sys_openat(-100, "/proc/self/mem", K_O_CLOEXEC, 0);
-	uint64_t *pm = arena_take(&c->a, PM_BATCH * 8);
+	uint64_t *pm = cap_arena_take(&c->a, PM_BATCH * 8);
 	if (pm_fd < 0 || mem_fd < 0 || !pm)
-		return fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
+		return cap_fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
 	for (int i = 0; i < c->nregions && !o->err; i++) {
 		const struct region *r = &c->regions[i];
 		if (r->save == SAVE_NONE)
@@ -546,7 +291,7 @@ static int write_chunks(struct capture *c, struct img_out *o)
 			    sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
 				sys_close(pm_fd);
 				sys_close(mem_fd);
-				return fail(c, "cannot read /proc/self/pagemap", 0, -5);
+				return cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
 			}
 			for (uint64_t k = 0; k < n; k++) {
 				uint64_t a = addr + k * PAGE;
@@ -653,13 +398,13 @@ static void write_info(struct img_out *o, uint64_t ckpt_id)
 
 static int write_process(struct capture *c, struct img_out *o)
 {
-	char *stat = slurp(c, "/proc/self/stat", 0);
+	char *stat = cap_slurp(c, "/proc/self/stat", 0);
 	size_t auxv_len = 0;
-	char *auxv = slurp(c, "/proc/self/auxv", &auxv_len);
-	char *comm = slurp(c, "/proc/self/comm", 0);
-	uint8_t *rec = arena_take(&c->a, 65536);
+	char *auxv = cap_slurp(c, "/proc/self/auxv", &auxv_len);
+	char *comm = cap_slurp(c, "/proc/self/comm", 0);
+	uint8_t *rec = cap_arena_take(&c->a, 65536);
 	if (!stat || !auxv || !comm || !rec)
-		return fail(c, "cannot read /proc/self", 0, -5);
+		return cap_fail(c, "cannot read /proc/self", 0, -5);
 	for (char *p = comm; *p; p++)
 		if (*p == '\n')
 			*p = 0;
@@ -712,7 +457,7 @@ static int write_process(struct capture *c, struct img_out *o)
 	char cwd[4096], exe[4096];
 	long n = sys_call2(SYS_getcwd_, (long)cwd, sizeof(cwd));
 	if (n <= 0)
-		return fail(c, "cannot read the working directory", 0, n ? n : -2);
+		return cap_fail(c, "cannot read the working directory", 0, n ? n : -2);
 	n = sys_call3(SYS_readlink_, (long)"/proc/self/exe", (long)exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
 	v.cwd = cwd;
@@ -724,7 +469,7 @@ static int write_process(struct capture *c, struct img_out *o)
 	wb_init(&w, rec, 65536);
 	img_put_process(&w, &v);
 	if (w.overflow)
-		return fail(c, "process record too large", 0, -12);
+		return cap_fail(c, "process record too large", 0, -12);
 	img_record(o, REC_PROCESS, rec, (uint32_t)w.len);
 	return 0;
 }
@@ -758,11 +503,11 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	c.whylen = whylen;
 	long base = sys_mmap(0, ARENA_SIZE, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
 	if (base < 0)
-		return fail(&c, "cannot map scratch memory", 0, base);
+		return cap_fail(&c, "cannot map scratch memory", 0, base);
 	c.a.base = (uint8_t *)base;
 	c.a.cap = ARENA_SIZE;
-	c.bounce = arena_take(&c.a, IMG_CHUNK_MAX);
-	uint8_t *stagebuf = arena_take(&c.a, 4u << 20);
+	c.bounce = cap_arena_take(&c.a, IMG_CHUNK_MAX);
+	uint8_t *stagebuf = cap_arena_take(&c.a, 4u << 20);
 	char tmp[4200];
 	struct sbuf s;
 	sb_init(&s, tmp, sizeof(tmp));
@@ -776,7 +521,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	long dumpable = sys_prctl(3 /* PR_GET_DUMPABLE */, 0, 0, 0, 0);
 	if (dumpable == 0)
 		sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);
-	int e = probe_fds(&c);
+	int e = cap_probe_fds(&c);
 	if (!e)
 		e = read_maps(&c, (uint64_t)base, (uint64_t)base + ARENA_SIZE);
 	int fd = -1;
@@ -784,7 +529,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	if (!e) {
 		fd = (int)sys_openat(-100, tmp, K_O_WRONLY | K_O_CREAT | K_O_TRUNC | K_O_CLOEXEC, 0600);
 		if (fd < 0)
-			e = fail(&c, "cannot create ", tmp, fd);
+			e = cap_fail(&c, "cannot create ", tmp, fd);
 	}
 	if (!e) {
 		img_open(&o, fd, stagebuf, 4u << 20);
@@ -793,7 +538,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	}
 	if (!e) {
 		write_region_records(&c, &o);
-		uint8_t *trec = arena_take(&c.a, 16384);
+		uint8_t *trec = cap_arena_take(&c.a, 16384);
 		for (int i = 0; i < g_agent.nthreads; i++)
 			write_thread(&o, &g_agent.threads[i], trec, 16384);
 		struct agent_thread self;
@@ -813,32 +558,32 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 		self.robust_len = len;
 		self.resume_sp = g_agent.ckpt_resume_sp;
 		write_thread(&o, &self, trec, 16384);
-		e = write_fds(&c, &o);
+		e = cap_write_fds(&c, &o);
 	}
 	if (!e) {
 		size_t kcap = (size_t)AGENT_MAX_SIGINFO * IMG_SIGINFO_SIZE * 2 + 4096;
-		uint8_t *ks = arena_take(&c.a, kcap);
+		uint8_t *ks = cap_arena_take(&c.a, kcap);
 		e = ks ? agent_ks_write(&o, ks, kcap, (uint32_t)dumpable, why, whylen)
-		       : fail(&c, "out of scratch memory", 0, -12);
+		       : cap_fail(&c, "out of scratch memory", 0, -12);
 	}
 	if (!e)
 		e = write_chunks(&c, &o);
 	if (!e) {
 		long err = img_finish(&o);
 		if (err)
-			e = fail(&c, "cannot write ", tmp, err);
+			e = cap_fail(&c, "cannot write ", tmp, err);
 	}
 	if (!e) {
 		long err = sys_fsync(fd);
 		if (err)
-			e = fail(&c, "cannot fsync ", tmp, err);
+			e = cap_fail(&c, "cannot fsync ", tmp, err);
 	}
 	if (fd >= 0)
 		sys_close(fd);
 	if (!e) {
 		long err = sys_call2(SYS_rename_, (long)tmp, (long)path);
 		if (err)
-			e = fail(&c, "cannot rename ", tmp, err);
+			e = cap_fail(&c, "cannot rename ", tmp, err);
 		else
 			fsync_parent(path);
 		*bytes = o.off;

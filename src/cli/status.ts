@@ -8,6 +8,8 @@ import { Command, coordAddressIPv4 } from './common';
 const spec: CommandSpec = {
   name: 'status',
   summary: 'Show the processes connected to the coordinator and its last checkpoint.',
+  details: 'PID is the pid inside the computation\'s own PID namespace (what the program sees); HOSTPID the\n' +
+    'same process on this machine, for kill, top or gdb.',
   usage: '[--json]',
   options: [{ name: 'json', help: 'print the coordinator\'s answer as JSON' }],
   maxPositionals: 0,
@@ -16,6 +18,8 @@ const spec: CommandSpec = {
 interface StatusProcess {
   procId: number;
   pid: number;
+  /** Its pid on this machine (the coordinator's), 0 if not known. */
+  hostPid: number;
   name: string;
   hostname: string;
   state: string;
@@ -36,8 +40,8 @@ async function run(args: ParsedArgs): Promise<number> {
   if (procs.length === 0) {
     out.push('no processes');
   } else {
-    const rows = [['PROCID', 'PID', 'NAME', 'HOST', 'STATE', 'RESTARTED'],
-      ...procs.map((p) => [String(p.procId), String(p.pid), p.name, p.hostname, p.state, p.restarted ? 'yes' : 'no'])];
+    const rows = [['PROCID', 'PID', 'HOSTPID', 'NAME', 'HOST', 'STATE', 'RESTARTED'],
+      ...procs.map((p) => [String(p.procId), String(p.pid), p.hostPid ? String(p.hostPid) : '-', p.name, p.hostname, p.state, p.restarted ? 'yes' : 'no'])];
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) out.push(r.map((cell, i) => cell.padEnd(w[i]!)).join('  ').trimEnd());
   }

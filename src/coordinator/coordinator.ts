@@ -8,11 +8,13 @@
  * takes its own; a periodic tick that finds one running is skipped.
  */
 
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { ProtocolError } from '../protocol/frame';
 import { CoordToAgent, HELLO_INIT, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
 import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer } from './barrier';
+import { scanHostPids } from './host-pids';
 import { Logger, silentLogger } from './log';
 
 export const DEFAULT_KEEP = 2;
@@ -56,6 +58,7 @@ export class AgentSession implements BarrierPeer {
   readonly ppid: number;
   readonly name: string;
   readonly hostname: string;
+  readonly pidns: bigint;
   readonly ckptDir: string;
   readonly restarted: boolean;
   /** The init of a computation's PID namespace: answers LIST, is not checkpointed. */
@@ -72,6 +75,7 @@ export class AgentSession implements BarrierPeer {
     this.ppid = hello.ppid;
     this.name = hello.name;
     this.hostname = hello.hostname;
+    this.pidns = hello.pidns;
     this.ckptDir = hello.ckptDir;
     this.restarted = (hello.flags & HELLO_RESTARTED) !== 0;
     this.isInit = (hello.flags & HELLO_INIT) !== 0;
@@ -331,10 +335,13 @@ export class Coordinator {
   }
 
   status(): JsonObject {
+    const here = os.hostname();
+    const hostPids = [...this.agents.values()].some((a) => a.hostname === here && a.pidns !== 0n) ? scanHostPids() : null;
     const processes = [...this.agents.values()]
       .sort((a, b) => a.procId - b.procId)
       .map((a) => ({
         procId: a.procId, pid: a.pid, ppid: a.ppid, name: a.name, hostname: a.hostname,
+        hostPid: a.hostname === here ? hostPids?.get(a.pidns)?.get(a.pid) ?? 0 : 0,
         ckptDir: a.ckptDir, state: a.state, restarted: a.restarted,
       }));
     return {

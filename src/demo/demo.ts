@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const gen = run(['checkpoint', '--coord-port', port]);
   const status = JSON.parse(run(['status', '--coord-port', port, '--json'])) as {
     lastCheckpoint?: { durationMs?: number; bytes?: number };
-    processes: { pid: number }[];
+    processes: { pid: number; hostPid: number }[];
   };
   const last = status.lastCheckpoint ?? {};
   process.stdout.write(`   saved ${gen} in ${last.durationMs ?? '?'} ms, ${((last.bytes ?? 0) / 1048576).toFixed(1)} MiB\n`);
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   await waitForLines(out, seen + 3, launched);
 
   say('kill -9: the program dies mid-run');
-  process.kill(status.processes[0].pid, 'SIGKILL');
+  process.kill(status.processes[0].hostPid, 'SIGKILL');
   await exited(launched);
   seen = show(out, seen);
 

@@ -606,7 +606,7 @@ export class Box {
 export interface StatusBody {
   coordinator: { pid: number; port: number };
   checkpointRunning: boolean;
-  processes: { procId: number; pid: number; name: string; state: string; restarted: boolean }[];
+  processes: { procId: number; pid: number; hostPid: number; name: string; state: string; restarted: boolean }[];
 }
 
 /** Waits until a process's stderr (a pipe) contains `pattern`. */

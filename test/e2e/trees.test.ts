@@ -164,7 +164,10 @@ for (const v of variants()) {
     assert.ok(m.processes.some((p) => p.ppid === 1 && p.sid === main.sid && !pids.has(p.pgid)),
       'J2 is in a process group whose leader has exited');
 
-    process.kill(hostPidOf(launched.proc, main.pid), 'SIGKILL');
+    const st = await box.status(port);
+    const host = hostPidOf(launched.proc, main.pid);
+    assert.equal(st.processes.find((p) => p.pid === main.pid)?.hostPid, host, '`stasis status` gives main\'s pid on this machine');
+    process.kill(host, 'SIGKILL');
     assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
     const mark = writeMark(launched.out);
     const restart = startRestart(box, port, launched.ckptDir);
