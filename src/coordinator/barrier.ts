@@ -80,6 +80,9 @@ export interface BarrierOptions {
 
 type Answer = 'SUSPENDED' | 'WRITTEN' | 'RESUMED';
 
+/** How soon the init is asked again for its list while a listed process has not joined. */
+const RELIST_MS = 20;
+
 interface Participant {
   peer: BarrierPeer;
   lost: boolean;
@@ -271,6 +274,8 @@ export class CheckpointBarrier {
    */
   private async suspendEveryone(): Promise<void> {
     const joinTimeoutMs = this.opts.joinTimeoutMs ?? 10000;
+    /** When each process still missing was first listed without having joined. */
+    const missingSince = new Map<string, number>();
     for (;;) {
       await this.phase('SUSPEND', (p) => p.suspended);
       this.throwIfFailed();
@@ -292,13 +297,19 @@ export class CheckpointBarrier {
         }
       }
       if (missing.length === 0) return;
-      const known = new Set(this.parts.map((p) => `${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`));
-      await this.until(() => this.parts.some((p) => !known.has(`${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`)), joinTimeoutMs);
-      this.throwIfFailed();
-      if (this.parts.every((p) => known.has(`${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`))) {
-        const pid = missing[0]!.split(':').pop();
-        throw this.failWith(new StasisError('PROCESS_UNTRACKED', `process ${pid} of the computation did not join the coordinator within ${Math.round(joinTimeoutMs / 1000)} s: it runs without the agent (a statically linked program, or a setuid one) and cannot be checkpointed — the previous generation is intact`));
+      const now = Date.now();
+      for (const key of [...missingSince.keys()]) if (!missing.includes(key)) missingSince.delete(key);
+      for (const key of missing) if (!missingSince.has(key)) missingSince.set(key, now);
+      const late = missing.find((key) => now - missingSince.get(key)! >= joinTimeoutMs);
+      if (late) {
+        const pid = late.split(':').pop();
+        throw this.failWith(new StasisError('PROCESS_UNTRACKED', `process ${pid} of the computation did not join the coordinator within ${Math.round(joinTimeoutMs / 1000)} s: it runs without the agent (a setuid program, or one started with the agent kept out) and cannot be checkpointed — the previous generation is intact`));
       }
+      // A missing process is joining (its HELLO wakes us) or exiting (it becomes a
+      // zombie the next list shows): ask again soon either way.
+      const known = new Set(this.parts.map((p) => `${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`));
+      await this.until(() => this.parts.some((p) => !known.has(`${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`)), RELIST_MS);
+      this.throwIfFailed();
     }
   }
 

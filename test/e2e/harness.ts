@@ -184,6 +184,7 @@ export const PROGRAMS = {
   posixshm: { c: 'posixshm.c', cflags: ['-pthread'] },
   staticcpu: { c: 'cpu.c', cflags: ['-static'] },
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
+  spawner: { c: 'spawner.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

@@ -54,6 +54,10 @@ const CASES: { name: ProgramName; what: string; args: string[]; lines: number; c
     },
   },
   {
+    name: 'spawner', what: 'a program that execs itself with an empty environment, then runs children through popen, system, posix_spawn and vfork', args: ['40'], lines: 4,
+    caught: (m) => assert.ok(m.processes.some((p) => p.name === 'spawner'), `the program exec'd with an empty environment still has the agent: ${m.processes.map((p) => p.name).join(' ')}`),
+  },
+  {
     name: 'make', what: '`make -j2` on a small C project', args: [], lines: 1,
     caught: (m, out) => {
       assert.ok(m.processes.some((p) => p.name === 'make'), `make is checkpointed: ${m.processes.map((p) => p.name).join(' ')}`);
