@@ -71,7 +71,7 @@ test('the JSON form rejects malformed vectors', () => {
 
 test('encoding refuses values that do not fit their fields', () => {
   assert.throws(() => encodeMessage({ type: 'SUSPENDED', ckptId: 1n, status: 0, nthreads: -1 }), RangeError);
-  assert.throws(() => encodeMessage({ type: 'WRITE', ckptId: 1n, imagePath: 'x'.repeat(70000), shares: [] }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'WRITE', ckptId: 1n, imagePath: 'x'.repeat(70000), shares: [], shmSkip: [] }), RangeError);
   assert.throws(() => encodeMessage({ type: 'WELCOME', procId: 1n << 64n }), RangeError);
 });
 

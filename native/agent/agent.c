@@ -216,6 +216,9 @@ static void serve(void)
 				proto_share_at(&m, i, &sh);
 				g_agent.shares[g_agent.nshares++] = (struct img_fd_share){ sh.fd, sh.flags & SF_KNOWN, sh.share_id };
 			}
+			g_agent.nshm_skip = 0;
+			for (uint32_t i = 0; i < m.nshm && i < AGENT_MAX_SHARES; i++)
+				g_agent.shm_skip[g_agent.nshm_skip++] = proto_shm_skip_at(&m, i);
 			out.type = MSG_WRITTEN;
 			g_agent.released = 0;
 			out.status = agent_write_image(m.image_path, m.ckpt_id, &out.image_bytes, why,

@@ -74,6 +74,9 @@ struct agent_state {
 	/* WRITE's list of fds shared with other processes (docs/protocol.md). */
 	struct img_fd_share shares[AGENT_MAX_SHARES];
 	int nshares;
+	/* WRITE's shared memory objects another process saves (broker_shm_key). */
+	uint64_t shm_skip[AGENT_MAX_SHARES];
+	int nshm_skip;
 	/* Pending signals taken at the last suspension (kstate.c). */
 	volatile int nsigs;
 	volatile int sig_overflow;

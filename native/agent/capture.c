@@ -14,6 +14,7 @@
 #include "../common/sys.h"
 #include "../res/res.h"
 #include "capture.h"
+#include "../common/broker.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
@@ -128,6 +129,16 @@ static void classify(struct region *r, int shared)
 	}
 }
 
+/* Shared memory is saved once, by the process the namespace's init chose (its lowest pid). */
+static int shm_saved_by_another(const struct region *r)
+{
+	uint64_t key = broker_shm_key(r->dev, r->ino);
+	for (int i = 0; i < g_agent.nshm_skip; i++)
+		if (g_agent.shm_skip[i] == key)
+			return 1;
+	return 0;
+}
+
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 {
 	char *text = cap_slurp(c, "/proc/self/maps", 0);
@@ -161,6 +172,8 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 			*(char *)p++ = 0;
 		r->path = path;
 		classify(r, shared);
+		if ((r->kind == RK_SHMEM_ANON || (r->flags & RF_CONTENT)) && shm_saved_by_another(r))
+			r->save = SAVE_NONE;
 		/* Leave out the scratch arena. The kernel may have merged it with a neighbouring
 		 * anonymous mapping, so keep whatever of the mapping lies outside it. */
 		if (r->start < skip_end && skip_start < r->end) {

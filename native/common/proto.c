@@ -50,6 +50,8 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_bytes(&w, m->sems, (size_t)m->nsems * PROTO_SEM_SIZE);
 		wb_u32(&w, m->nsemvals);
 		wb_bytes(&w, m->semvals, (size_t)m->nsemvals * 4);
+		wb_u32(&w, m->nshm);
+		wb_bytes(&w, m->shm, (size_t)m->nshm * PROTO_SHM_OWNER_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		wb_u64(&w, m->ckpt_id);
@@ -61,6 +63,8 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_str(&w, m->image_path);
 		wb_u32(&w, m->nshares);
 		wb_bytes(&w, m->shares, (size_t)m->nshares * PROTO_SHARE_SIZE);
+		wb_u32(&w, m->nshm);
+		wb_bytes(&w, m->shm, (size_t)m->nshm * 8);
 		break;
 	case MSG_WRITTEN:
 		wb_u64(&w, m->ckpt_id);
@@ -277,6 +281,29 @@ uint32_t proto_semval_at(const struct proto_msg *m, uint32_t i)
 	return rb_u32(&r);
 }
 
+void proto_shm_owner_at(const struct proto_msg *m, uint32_t i, struct proto_shm_owner *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->shm + (size_t)i * PROTO_SHM_OWNER_SIZE, PROTO_SHM_OWNER_SIZE);
+	out->pid = rb_u32(&r);
+	out->key = rb_u64(&r);
+}
+
+void proto_put_shm_owner(uint8_t *at, const struct proto_shm_owner *o)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_SHM_OWNER_SIZE);
+	wb_u32(&w, o->pid);
+	wb_u64(&w, o->key);
+}
+
+uint64_t proto_shm_skip_at(const struct proto_msg *m, uint32_t i)
+{
+	struct rbuf r;
+	rb_init(&r, m->shm + (size_t)i * 8, 8);
+	return rb_u64(&r);
+}
+
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why)
 {
@@ -319,6 +346,8 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		m->sems = take_list(&r, m->nsems, PROTO_SEM_SIZE);
 		m->nsemvals = rb_u32(&r);
 		m->semvals = take_list(&r, m->nsemvals, 4);
+		m->nshm = rb_u32(&r);
+		m->shm = take_list(&r, m->nshm, PROTO_SHM_OWNER_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		m->ckpt_id = rb_u64(&r);
@@ -330,6 +359,8 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		get_str(&r, m->image_path, sizeof(m->image_path), &field_err);
 		m->nshares = rb_u32(&r);
 		m->shares = take_list(&r, m->nshares, PROTO_SHARE_SIZE);
+		m->nshm = rb_u32(&r);
+		m->shm = take_list(&r, m->nshm, 8);
 		break;
 	case MSG_WRITTEN:
 		m->ckpt_id = rb_u64(&r);

@@ -42,6 +42,8 @@ struct proto_proc { uint32_t pid, ppid, pgid, sid; int32_t status; uint32_t flag
 struct proto_lshare { uint32_t pid; int32_t fd; uint32_t flags; uint64_t share_id; }; /* LISTED: 20 */
 struct proto_sem { int32_t id; uint32_t key, mode, uid, gid, nsems; };                /* LISTED: 24 */
 #define PROTO_SEM_SIZE 24
+struct proto_shm_owner { uint32_t pid; uint64_t key; };                            /* LISTED: 12 */
+#define PROTO_SHM_OWNER_SIZE 12
 #define PROTO_SHARE_SIZE 16
 #define PROTO_PROC_SIZE 24
 #define PROTO_LSHARE_SIZE 20
@@ -66,6 +68,8 @@ struct proto_msg {
 	uint32_t nshares, nprocs;
 	const uint8_t *sems, *semvals; /* LISTED: SysV semaphore sets, then all their values (u32 each) */
 	uint32_t nsems, nsemvals;
+	const uint8_t *shm;            /* LISTED: shm owners; WRITE: keys to skip (u64 each) */
+	uint32_t nshm;
 };
 
 void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out);
@@ -77,6 +81,9 @@ void proto_put_lshare(uint8_t *at, const struct proto_lshare *s);
 void proto_sem_at(const struct proto_msg *m, uint32_t i, struct proto_sem *out);
 void proto_put_sem(uint8_t *at, const struct proto_sem *s);
 uint32_t proto_semval_at(const struct proto_msg *m, uint32_t i);
+void proto_shm_owner_at(const struct proto_msg *m, uint32_t i, struct proto_shm_owner *out);
+void proto_put_shm_owner(uint8_t *at, const struct proto_shm_owner *o);
+uint64_t proto_shm_skip_at(const struct proto_msg *m, uint32_t i); /* WRITE */
 
 /* Encodes `m` as one frame into buf; returns its length, or -1 if it does not fit. */
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);

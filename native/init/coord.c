@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <linux/kcmp.h>
 #include "init.h"
+#include "../common/broker.h"
 #include "../common/proto.h"
 
 static int send_all(int fd, const uint8_t *p, size_t n)
@@ -299,6 +300,48 @@ static void classify(struct fdent *g, size_t n)
 	}
 }
 
+/*
+ * Shared memory objects (every shared mapping with an inode, by broker_shm_key): the one
+ * process that saves each one's content, the lowest pid mapping it. The agents of the
+ * others leave it out of their images (WRITE.shmSkip); the restart fills it from the owner's.
+ */
+struct shm_seen {
+	uint64_t key;
+	uint32_t pid;
+};
+
+static void list_shm(uint32_t pid, struct shm_seen **v, size_t *n)
+{
+	char path[64], line[4352];
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char perms[8];
+		unsigned maj, min;
+		unsigned long long ino;
+		if (sscanf(line, "%*x-%*x %7s %*x %x:%x %llu", perms, &maj, &min, &ino) != 4 || perms[3] != 's' || !ino)
+			continue;
+		/* The agent's device encoding (capture.c), then the broker's key. */
+		uint64_t dev = (min & 0xff) | ((uint64_t)maj << 8) | ((uint64_t)(min & ~0xffu) << 12);
+		uint64_t key = broker_shm_key(dev, ino);
+		size_t i = 0;
+		while (i < *n && (*v)[i].key != key)
+			i++;
+		if (i < *n) {
+			if (pid < (*v)[i].pid)
+				(*v)[i].pid = pid;
+			continue;
+		}
+		*v = realloc(*v, (*n + 1) * sizeof(**v));
+		if (!*v)
+			init_die("out of memory");
+		(*v)[(*n)++] = (struct shm_seen){ key, pid };
+	}
+	fclose(f);
+}
+
 union semun_ {
 	int val;
 	void *buf;
@@ -376,6 +419,8 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	size_t np = 0, pcap = 0;
 	struct fdent *fds = 0;
 	size_t nf = 0, fcap = 0;
+	struct shm_seen *shm = 0;
+	size_t nshm = 0;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return -1;
@@ -396,8 +441,10 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		if (!(p.flags & LISTED_ZOMBIE) && is_static((uint32_t)pid))
 			p.flags |= LISTED_STATIC;
 		procs[np++] = p;
-		if (!(p.flags & LISTED_ZOMBIE))
+		if (!(p.flags & LISTED_ZOMBIE)) {
 			list_fds((uint32_t)pid, &fds, &nf, &fcap);
+			list_shm((uint32_t)pid, &shm, &nshm);
+		}
 	}
 	closedir(d);
 	qsort(fds, nf, sizeof(*fds), by_inode);
@@ -440,6 +487,13 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	struct proto_msg *m = calloc(1, sizeof(*m));
 	if (!m)
 		init_die("out of memory");
+	uint8_t *shmb = malloc(nshm * PROTO_SHM_OWNER_SIZE + 1);
+	if (!shmb)
+		init_die("out of memory");
+	for (size_t i = 0; i < nshm; i++)
+		proto_put_shm_owner(shmb + i * PROTO_SHM_OWNER_SIZE, &(struct proto_shm_owner){ shm[i].pid, shm[i].key });
+	m->shm = shmb;
+	m->nshm = (uint32_t)nshm;
 	m->sems = semb;
 	m->nsems = (uint32_t)nsem;
 	m->semvals = valb;
@@ -450,8 +504,11 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	m->nprocs = (uint32_t)np;
 	m->shares = sb;
 	m->nshares = (uint32_t)ns;
-	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE + nsem * PROTO_SEM_SIZE + nval * 4);
+	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE + nsem * PROTO_SEM_SIZE + nval * 4 +
+				  nshm * PROTO_SHM_OWNER_SIZE);
 	free(m);
+	free(shmb);
+	free(shm);
 	free(semb);
 	free(valb);
 	free(sems);

@@ -27,7 +27,8 @@
  * one SOCK_SEQPACKET pair per process. Zombies then exit with their old status, and their
  * parents wait until they have (without reaping them) so no SIGCHLD is left pending.
  *
- * The same pairs then carry the fd broker: a loader that restores an open file
+ * The same pairs then carry the fd broker (and, once every loader said DONE, the GO that
+ * lets them all run at once): a loader that restores an open file
  * description (or creates a pipe) other processes share PUTs it to init; the others GET it
  * (docs/image-format.md, FD_SHARE). Init holds the fds until every loader has said DONE,
  * then closes its copies, so no pipe keeps a stray writer.
@@ -553,7 +554,6 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 			case BROKER_DONE:
 				q->done = 1;
 				done++;
-				close(q->sock[0]);
 				break;
 			default:
 				init_die("process %d: unknown restore message %u", q->pid, m.op);
@@ -561,6 +561,16 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 			if (fd >= 0 && m.op != BROKER_PUT)
 				close(fd);
 		}
+	}
+	/* Every process has its memory and fds: let them all run, none before another is whole
+	 * (a process must not read shared memory another has not filled yet). */
+	for (int i = 0; i < p->n; i++) {
+		struct plan_proc *q = &p->procs[i];
+		if (q->zombie || q->helper)
+			continue;
+		struct broker_msg go = { BROKER_GO, 4, 0 };
+		send(q->sock[0], &go, sizeof(go), MSG_NOSIGNAL);
+		close(q->sock[0]);
 	}
 	for (int i = 0; i < b.n; i++)
 		close(b.v[i].fd);

@@ -96,3 +96,17 @@ void rst_broker_done(void)
 	if (rst_broker_fd >= 0)
 		send_op(BROKER_DONE, 0, 0, -1);
 }
+
+int rst_broker_wait_all(void)
+{
+	if (rst_broker_fd < 0)
+		return 0;
+	struct broker_msg m;
+	long r;
+	do
+		r = sys_read(rst_broker_fd, &m, sizeof(m));
+	while (r == -4);
+	if (r != sizeof(m))
+		return r < 0 ? (int)r : -104;
+	return m.op == BROKER_GO && m.kind == 4 ? 0 : -71;
+}

@@ -11,4 +11,6 @@ int rst_broker_get(uint32_t kind, uint64_t key);         /* an fd or -errno; wai
 int rst_broker_get_or_claim(uint32_t kind, uint64_t key, uint64_t *claim_size);
 void rst_broker_done(void);                               /* every fd is placed */
 void rst_broker_failed(void);                             /* we said why we die */
+/* Waits until every process of the restart is whole (init's GO); 0 or -errno. */
+int rst_broker_wait_all(void);
 #endif

@@ -603,6 +603,11 @@ static void stage2(void *argp)
 	ri->entered = 0;
 	str_copy(ri->ckpt_dir, a->ckpt_dir, sizeof(ri->ckpt_dir));
 
+	/* The others' memory and fds may not be whole yet: no thread of ours runs before. */
+	long ge = rst_broker_wait_all();
+	if (ge < 0)
+		rst_die("stasis-init did not let the restart go on", 0, ge);
+
 	int leader = -1;
 	void (*entry)(void *) = (void (*)(void *))m->proc.restart_entry;
 	for (int i = 0; i < m->nthreads; i++) {

@@ -89,6 +89,9 @@ int main(int argc, char **argv)
 			printf("%s{\"fd\":%d,\"flags\":%u,\"shareId\":\"%llu\"}", i ? "," : "", sh.fd, sh.flags,
 			       (unsigned long long)sh.share_id);
 		}
+		printf("],\"shmSkip\":[");
+		for (uint32_t i = 0; i < m.nshm; i++)
+			printf("%s{\"key\":\"%llu\"}", i ? "," : "", (unsigned long long)proto_shm_skip_at(&m, i));
 		printf("]");
 		break;
 	case MSG_LISTED:
@@ -116,6 +119,12 @@ int main(int argc, char **argv)
 		printf("],\"semvals\":[");
 		for (uint32_t i = 0; i < m.nsemvals; i++)
 			printf("%s{\"value\":%u}", i ? "," : "", proto_semval_at(&m, i));
+		printf("],\"shmOwners\":[");
+		for (uint32_t i = 0; i < m.nshm; i++) {
+			struct proto_shm_owner o;
+			proto_shm_owner_at(&m, i, &o);
+			printf("%s{\"pid\":%u,\"key\":\"%llu\"}", i ? "," : "", o.pid, (unsigned long long)o.key);
+		}
 		printf("]");
 		break;
 	case MSG_WRITTEN:

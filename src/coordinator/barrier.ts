@@ -228,7 +228,10 @@ export class CheckpointBarrier {
       for (const p of this.live()) {
         p.sentWrite = true;
         p.peer.state = 'writing';
-        p.peer.send({ type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName), shares: this.sharesOf(p.peer) });
+        p.peer.send({
+          type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName),
+          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer),
+        });
       }
       this.progress({ phase: 'writing', processes: this.live().length });
       await this.phase('WRITE', (p) => p.written);
@@ -355,6 +358,13 @@ export class CheckpointBarrier {
     const listed = this.listed.get(peer.nsKey);
     if (!listed) return [];
     return listed.shares.filter((s) => s.pid === peer.pid).map((s) => ({ fd: s.fd, flags: s.flags, shareId: s.shareId }));
+  }
+
+  /** Shared memory another process of the namespace saves: saved once, not by every process. */
+  private shmSkipOf(peer: BarrierPeer): { key: bigint }[] {
+    const listed = this.listed.get(peer.nsKey);
+    if (!listed) return [];
+    return listed.shmOwners.filter((o) => o.pid !== peer.pid).map((o) => ({ key: o.key }));
   }
 
   private manifestFor(gen: GenerationEntry, members: Participant[]): Manifest {

@@ -28,7 +28,14 @@ export interface SuspendMessage { type: 'SUSPEND'; ckptId: bigint }
 export interface SuspendedMessage { type: 'SUSPENDED'; ckptId: bigint; status: number; nthreads: number }
 /** One fd whose open file description, or pipe, other processes of the namespace hold too. */
 export interface ShareEntry { fd: number; flags: number; shareId: bigint }
-export interface WriteMessage { type: 'WRITE'; ckptId: bigint; imagePath: string; shares: ShareEntry[] }
+export interface WriteMessage {
+  type: 'WRITE';
+  ckptId: bigint;
+  imagePath: string;
+  shares: ShareEntry[];
+  /** Shared memory objects another process saves: this one leaves their content out. */
+  shmSkip: { key: bigint }[];
+}
 export interface WrittenMessage {
   type: 'WRITTEN';
   ckptId: bigint;
@@ -52,6 +59,8 @@ export interface ListedMessage {
   shares: ListedShare[];
   sems: ListedSem[];
   semvals: { value: number }[];
+  /** Each shared memory object of the namespace and the process that saves its content. */
+  shmOwners: { pid: number; key: bigint }[];
 }
 export interface RequestMessage { type: 'REQUEST'; body: JsonObject }
 export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
@@ -118,7 +127,10 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
   WRITE: {
     code: 0x05,
     direction: 'coord-to-agent',
-    fields: [['ckptId', 'u64'], ['imagePath', 'str'], ['shares', { list: [['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }]],
+    fields: [
+      ['ckptId', 'u64'], ['imagePath', 'str'], ['shares', { list: [['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }],
+      ['shmSkip', { list: [['key', 'u64']] }],
+    ],
   },
   WRITTEN: {
     code: 0x06,
@@ -138,6 +150,7 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
       ['shares', { list: [['pid', 'u32'], ['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }],
       ['sems', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['nsems', 'u32']] }],
       ['semvals', { list: [['value', 'u32']] }],
+      ['shmOwners', { list: [['pid', 'u32'], ['key', 'u64']] }],
     ],
   },
   REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },
