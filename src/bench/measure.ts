@@ -101,7 +101,7 @@ export async function measureWorkload(
       result.setupS = (ready.at - app.startedAt) / 1000;
       await app.waitForLine(BEAT, 10000, 'first heartbeat');
       const st = await driver.status();
-      const pid = (st.processes as { pid?: number }[] | undefined)?.[0]?.pid;
+      const pid = (st.processes as { hostPid?: number }[] | undefined)?.[0]?.hostPid || undefined;
       result.residentBytes = pid === undefined ? null : residentBytes(pid);
 
       // Both halves of every pair start right after a cached file of about the image's size
