@@ -70,6 +70,7 @@ function checkerView(img: ParsedImage): unknown {
         shareFlags: f.share?.flags ?? 0, shareId: s(f.share?.shareId ?? 0n),
       };
     }),
+    locks: img.fds.flatMap((f) => f.locks ?? []).map((l) => ({ fd: l.fd, kind: l.kind, type: l.type, start: s(l.start), end: s(l.end) })),
     fileData: img.fileData.map((d) => ({ dataOffset: d.dataOffset, fileId: s(d.fileId), offset: s(d.offset), len: d.len })),
     procState: img.procState && {
       monotonicNs: s(img.procState.monotonicNs), personality: img.procState.personality, flags: img.procState.flags,

@@ -154,6 +154,38 @@ static int write_file_data(struct capture *c, struct img_out *o, const struct sa
 	return 0;
 }
 
+/* "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO START END" into lk; -1 for a waiter or a kind
+ * we do not take back (a lease, a mandatory lock). */
+static int parse_lock_line(const char *t, const char *eol, struct img_fd_lock *lk)
+{
+	char line[256];
+	size_t n = (size_t)(eol - t) < sizeof(line) - 1 ? (size_t)(eol - t) : sizeof(line) - 1;
+	mem_copy(line, t, n);
+	line[n] = 0;
+	if (str_find(line, "->") || !str_find(line, "ADVISORY"))
+		return -1;
+	lk->kind = str_find(line, "FLOCK") ? LK_FLOCK : str_find(line, "OFDLCK") ? LK_OFD : str_find(line, "POSIX") ? LK_POSIX : 0;
+	lk->type = str_find(line, " WRITE ") ? LK_WRITE : str_find(line, " READ ") ? LK_READ : 0;
+	if (!lk->kind || !lk->type)
+		return -1;
+	/* The last two words: start, and end or EOF. */
+	char *end = line + n;
+	while (end > line && end[-1] == ' ')
+		*--end = 0;
+	char *e = end;
+	while (e > line && e[-1] != ' ')
+		e--;
+	char *s = e - 1;
+	while (s > line && s[-1] == ' ')
+		s--;
+	while (s > line && s[-1] != ' ')
+		s--;
+	const char *sp = s, *ep = e;
+	lk->start = parse_dec(&sp);
+	lk->end = str_eq(e, "EOF") ? LK_EOF : parse_dec(&ep);
+	return 0;
+}
+
 int cap_write_fds(struct capture *c, struct img_out *o)
 {
 	struct save_ctx sc = { .probes = c->probes, .nprobes = c->nprobes };
@@ -219,6 +251,25 @@ int cap_write_fds(struct capture *c, struct img_out *o)
 		wb_init(&w, rec, 64);
 		img_put_fd_share(&w, sh);
 		img_record(o, REC_FD_SHARE, rec, (uint32_t)w.len);
+	}
+	/* The locks held through each fd, as its fdinfo lists them ("lock:" lines; "->" are
+	 * waiters, not holders). */
+	for (int i = 0; i < c->nprobes; i++) {
+		const char *t = c->probes[i].fdinfo;
+		while (t && (t = str_find(t, "lock:"))) {
+			t += 5;
+			const char *eol = t;
+			while (*eol && *eol != '\n')
+				eol++;
+			struct img_fd_lock lk = { c->probes[i].fd, 0, 0, 0, 0 };
+			if (!parse_lock_line(t, eol, &lk)) {
+				struct wbuf w;
+				wb_init(&w, rec, 64);
+				img_put_fd_lock(&w, &lk);
+				img_record(o, REC_FD_LOCK, rec, (uint32_t)w.len);
+			}
+			t = eol;
+		}
 	}
 	for (int i = 0; i < sc.nfiles; i++) {
 		int e = write_file_data(c, o, &sc.files[i]);

@@ -286,6 +286,16 @@ void img_put_fd_share(struct wbuf *w, const struct img_fd_share *v)
 	wb_u64(w, v->share_id);
 }
 
+void img_put_fd_lock(struct wbuf *w, const struct img_fd_lock *v)
+{
+	wb_u32(w, (uint32_t)v->fd);
+	wb_u32(w, v->kind);
+	wb_u32(w, v->type);
+	wb_u32(w, 0);
+	wb_u64(w, v->start);
+	wb_u64(w, v->end);
+}
+
 void img_put_fd(struct wbuf *w, const struct img_fd *v)
 {
 	wb_u32(w, (uint32_t)v->fd);

@@ -142,6 +142,14 @@ struct img_fd_share {
 	uint64_t share_id; /* the open file description's id across processes; 0: its own */
 };
 void img_put_fd_share(struct wbuf *w, const struct img_fd_share *v);
+
+/* A lock held through an fd (flock, POSIX record lock, OFD lock). */
+struct img_fd_lock {
+	int32_t fd;
+	uint32_t kind, type; /* LK_* */
+	uint64_t start, end; /* bytes start..end, inclusive; end LK_EOF: to the end of the file */
+};
+void img_put_fd_lock(struct wbuf *w, const struct img_fd_lock *v);
 void img_put_proc_state(struct wbuf *w, const struct img_proc_state *v);
 void img_put_thread_state(struct wbuf *w, const struct img_thread_state *v);
 void img_put_posix_timer(struct wbuf *w, const struct img_posix_timer *v);

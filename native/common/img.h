@@ -20,6 +20,7 @@ enum img_rec {
 	REC_CHUNK = 6,
 	REC_FILEDATA = 10, /* contents of a file the image recreates (a deleted one) */
 	REC_FD_SHARE = 11,
+	REC_FD_LOCK = 12,
 	REC_PROC_STATE = 7,
 	REC_THREAD_STATE = 8,
 	REC_POSIX_TIMER = 9,
@@ -50,6 +51,14 @@ enum img_region_kind {
 #define SF_PTY 8u        /* a pty other processes hold ends of (its master is in the computation) */
 #define SF_PTY_OWNER 16u /* this process makes the pty and refills it */
 #define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE | SF_PTY | SF_PTY_OWNER)
+
+/* FD_LOCK kinds and types. */
+#define LK_FLOCK 1u
+#define LK_POSIX 2u
+#define LK_OFD 3u
+#define LK_READ 1u
+#define LK_WRITE 2u
+#define LK_EOF 0xffffffffffffffffull /* `end` of a lock to the end of the file, however long */
 
 #define TF_LEADER 1u
 #define TF_CKPT 2u

@@ -517,6 +517,37 @@ static void place_fd(const struct fd_rec *r, struct rst_fds *c)
 	}
 }
 
+/*
+ * The locks the process held, taken again through the same fds once they all exist:
+ * flock and OFD locks belong to the open file description, POSIX record locks to the
+ * process (which we are). Not waiting: one another process holds now is a conflict to
+ * report, not to sit out. (A POSIX lock dies when the process closes any fd of its file:
+ * the loader's own fds after this point are the image and the restarter's stdio.)
+ */
+static void restore_locks(const struct meta *m)
+{
+	for (int i = 0; i < m->nlocks; i++) {
+		const struct m_lock *k = &m->locks[i];
+		long e;
+		if (k->kind == LK_FLOCK) {
+			e = sys_call2(73 /* flock */, k->fd, (k->type == LK_WRITE ? 2 /* LOCK_EX */ : 1 /* LOCK_SH */) | 4 /* LOCK_NB */);
+		} else {
+			struct { int16_t type, whence; int64_t start, len; int32_t pid, pad; } fl = {
+				(int16_t)(k->type == LK_WRITE ? 1 /* F_WRLCK */ : 0 /* F_RDLCK */), 0 /* SEEK_SET */,
+				(int64_t)k->start, k->end == LK_EOF ? 0 : (int64_t)(k->end - k->start + 1), 0, 0,
+			};
+			e = sys_fcntl(k->fd, k->kind == LK_OFD ? 37 /* F_OFD_SETLK */ : 6 /* F_SETLK */, (long)&fl);
+		}
+		if (e < 0) {
+			const char *path = "a file";
+			for (int j = 0; j < m->nfds; j++)
+				if (m->fds[j].fd == k->fd)
+					path = m->fds[j].path;
+			rst_die("cannot take back a lock on ", path, e == -11 || e == -13 ? -16 /* EBUSY: held by another */ : e);
+		}
+	}
+}
+
 static void restore_fds(const struct meta *m, struct rst_fds *c)
 {
 	for (int pass = PASS_OWN; pass <= PASS_DUP; pass++)
@@ -531,6 +562,7 @@ static void restore_fds(const struct meta *m, struct rst_fds *c)
 		if (ops && ops->restore_late && ops->restore_late(r, c) < 0)
 			rst_die(c->why, 0, 0);
 	}
+	restore_locks(m);
 }
 
 static void stage2(void *argp)

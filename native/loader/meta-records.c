@@ -346,3 +346,26 @@ void mr_check_refs(const struct img_cursor *c, const struct meta *m, uint16_t ty
 	}
 }
 
+/* FD_LOCK: after the FD record of its fd; a known kind and type; start not past end. */
+const char *mr_parse_fd_lock(struct rbuf *r, const struct meta *m, struct m_lock *k)
+{
+	k->fd = (int)rb_u32(r);
+	k->kind = rb_u32(r);
+	k->type = rb_u32(r);
+	if (rb_u32(r) != 0)
+		return "a reserved field is not 0";
+	k->start = rb_u64(r);
+	k->end = rb_u64(r);
+	if (r->bad)
+		return 0;
+	if (k->kind < LK_FLOCK || k->kind > LK_OFD)
+		return "unknown lock kind";
+	if (k->type != LK_READ && k->type != LK_WRITE)
+		return "unknown lock type";
+	if (k->start > k->end || (k->end != LK_EOF && k->end > (1ull << 62)))
+		return "the locked range is empty or out of range";
+	for (int i = 0; i < m->nfds; i++)
+		if (m->fds[i].fd == k->fd)
+			return 0;
+	return "no FD record for its fd";
+}

@@ -29,11 +29,11 @@ void *m_take(struct m_arena *a, size_t n)
 static const char *const type_names[16] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
 	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_FILEDATA] = "FILEDATA", [REC_CHUNK] = "CHUNK",
-	[REC_FD_SHARE] = "FD_SHARE", [REC_PROC_STATE] = "PROC_STATE", [REC_THREAD_STATE] = "THREAD_STATE",
+	[REC_FD_SHARE] = "FD_SHARE", [REC_FD_LOCK] = "FD_LOCK", [REC_PROC_STATE] = "PROC_STATE", [REC_THREAD_STATE] = "THREAD_STATE",
 	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_END] = "END",
 };
 
-#define RANK_END 11
+#define RANK_END 12
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
 static int rank_of(uint16_t type)
@@ -45,11 +45,12 @@ static int rank_of(uint16_t type)
 	case REC_THREAD: return 3;
 	case REC_FD: return 4;
 	case REC_FD_SHARE: return 5;
-	case REC_FILEDATA: return 6;
-	case REC_PROC_STATE: return 7;
-	case REC_THREAD_STATE: return 8;
-	case REC_POSIX_TIMER: return 9;
-	case REC_CHUNK: return 10;
+	case REC_FD_LOCK: return 6;
+	case REC_FILEDATA: return 7;
+	case REC_PROC_STATE: return 8;
+	case REC_THREAD_STATE: return 9;
+	case REC_POSIX_TIMER: return 10;
+	case REC_CHUNK: return 11;
 	case REC_END: return RANK_END;
 	default: return -1;
 	}
@@ -446,6 +447,7 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 	m->regions = m_take(a, sizeof(struct m_region) * (size_t)(counts[REC_REGION] + 1));
 	m->threads = m_take(a, sizeof(struct m_thread) * (size_t)(counts[REC_THREAD] + 1));
 	m->fds = m_take(a, sizeof(struct fd_rec) * (size_t)(counts[REC_FD] + 1));
+	m->locks = m_take(a, sizeof(struct m_lock) * (size_t)(counts[REC_FD_LOCK] + 1));
 	m->files = m_take(a, sizeof(struct m_file) * (size_t)(counts[REC_FD] + 1));
 	m->fdata = m_take(a, sizeof(struct m_filedata) * (size_t)(counts[REC_FILEDATA] + 1));
 	m->tstates = m_take(a, sizeof(struct m_thread_state) * (size_t)(counts[REC_THREAD_STATE] + 1));
@@ -507,6 +509,11 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 		}
 		case REC_FD_SHARE:
 			why = mr_parse_fd_share(&r, m);
+			break;
+		case REC_FD_LOCK:
+			if (m->nlocks > counts[REC_FD_LOCK])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = mr_parse_fd_lock(&r, m, &m->locks[m->nlocks++]);
 			break;
 		case REC_PROC_STATE:
 			why = mr_parse_proc_state(&r, &m->ps);

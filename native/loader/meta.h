@@ -83,6 +83,13 @@ struct m_timer {
 	uint64_t sigev_value, value_ns, interval_ns;
 };
 
+/* FD_LOCK: a lock the process held through fd. */
+struct m_lock {
+	int fd;
+	uint32_t kind, type;
+	uint64_t start, end;
+};
+
 struct rec_head {
 	uint16_t type;
 	uint32_t len, crc;
@@ -109,6 +116,8 @@ struct meta {
 	struct fd_rec *fds;
 	int nfds;
 	int max_fd;
+	struct m_lock *locks;
+	int nlocks;
 	struct m_filedata *fdata;
 	int nfdata;
 	struct m_file *files;

@@ -209,6 +209,12 @@ static const struct img_fd_share rich_shares[] = {
 	{ 19, SF_PTY, 0 },
 };
 
+/* A flock on the log file and a POSIX lock on part of it (docs/image-format.md, FD_LOCK). */
+static const struct img_fd_lock rich_locks[] = {
+	{ 3, LK_FLOCK, LK_WRITE, 0, LK_EOF },
+	{ 3, LK_POSIX, LK_READ, 10, 19 },
+};
+
 struct content rich_content(void)
 {
 	struct img_process p = {
@@ -230,6 +236,7 @@ struct content rich_content(void)
 		.threads = rich_threads, .nthreads = sizeof(rich_threads) / sizeof(rich_threads[0]),
 		.fds = rich_fds, .nfds = sizeof(rich_fds) / sizeof(rich_fds[0]),
 		.shares = rich_shares, .nshares = sizeof(rich_shares) / sizeof(rich_shares[0]),
+		.locks = rich_locks, .nlocks = sizeof(rich_locks) / sizeof(rich_locks[0]),
 		.filedata = rich_filedata, .nfiledata = sizeof(rich_filedata) / sizeof(rich_filedata[0]),
 		.chunks = rich_chunks, .nchunks = sizeof(rich_chunks) / sizeof(rich_chunks[0]),
 		.later = rich_later, .nlater = sizeof(rich_later) / sizeof(rich_later[0]),
@@ -637,5 +644,21 @@ void bad_vectors(const struct image *minimal)
 	bad_built("fd-share-pipe-on-file", &c, 4, "%s: pipe share flags on an fd that is not a pipe");
 	sh[0].flags = SF_PTY;
 	bad_built("fd-share-pty-on-file", &c, 4, "%s: pty share flags on an fd that is not a pty");
+
+	/* FD_LOCK: after the FD of its fd, a known kind and type, a sane range. */
+	struct img_fd_lock lk[1] = { { 9, LK_FLOCK, LK_WRITE, 0, LK_EOF } };
+	c = minimal_content();
+	c.fds = one;
+	c.nfds = 1;
+	c.locks = lk;
+	c.nlocks = 1;
+	bad_built("fd-lock-no-fd", &c, 4, "%s: no FD record for its fd");
+	lk[0].fd = 3;
+	lk[0].kind = 4;
+	bad_built("fd-lock-unknown-kind", &c, 4, "%s: unknown lock kind");
+	lk[0].kind = LK_POSIX;
+	lk[0].start = 20;
+	lk[0].end = 10;
+	bad_built("fd-lock-empty-range", &c, 4, "%s: the locked range is empty or out of range");
 }
 

@@ -152,6 +152,11 @@ void build(const struct content *c, struct image *img)
 		img_put_fd_share(&w, &c->shares[i]);
 		record(img, &o, REC_FD_SHARE, &w);
 	}
+	for (int i = 0; i < c->nlocks; i++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_fd_lock(&w, &c->locks[i]);
+		record(img, &o, REC_FD_LOCK, &w);
+	}
 	if (!c->filedata_last)
 		filedata(img, &o, c);
 	for (int k = 0; c->ps && k < 1 + c->ps_twice; k++) {
@@ -543,6 +548,25 @@ static void write_json(const char *file, const struct content *c, const struct i
 			j_u64(&j, "shareId", sh->share_id);
 			j_close(&j);
 		}
+		int nl = 0;
+		for (int k = 0; k < c->nlocks; k++)
+			nl += c->locks[k].fd == d->fd;
+		if (nl) {
+			j_open(&j, "locks", '[');
+			for (int k = 0; k < c->nlocks; k++) {
+				const struct img_fd_lock *l = &c->locks[k];
+				if (l->fd != d->fd)
+					continue;
+				j_open(&j, 0, '{');
+				j_num(&j, "fd", l->fd);
+				j_num(&j, "kind", l->kind);
+				j_num(&j, "type", l->type);
+				j_u64(&j, "start", l->start);
+				j_u64(&j, "end", l->end);
+				j_close(&j);
+			}
+			j_close(&j);
+		}
 		j_str(&j, "kindName", fd_kinds[d->kind]);
 		j_close(&j);
 	}
@@ -588,7 +612,7 @@ static void write_json(const char *file, const struct content *c, const struct i
 	j_open(&j, "unknownRecords", '[');
 	for (int i = 0; i < img->nrec; i++) {
 		uint16_t t = img->rec[i].type;
-		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_END)
+		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_FD_LOCK || t == REC_END)
 			continue;
 		j_open(&j, 0, '{');
 		j_num(&j, "type", t);
@@ -710,7 +734,7 @@ const char *name_of(const struct image *img, int i)
 	static const char *const names[16] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
 					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [7] = "PROC_STATE",
 					       [8] = "THREAD_STATE", [9] = "POSIX_TIMER", [10] = "FILEDATA",
-					       [11] = "FD_SHARE", [15] = "END" };
+					       [11] = "FD_SHARE", [12] = "FD_LOCK", [15] = "END" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
 	if (type < 16 && names[type])

@@ -72,6 +72,8 @@ struct content {
 	int ntimers;
 	const struct img_fd_share *shares;   /* FD_SHARE records, after the FDs */
 	int nshares;
+	const struct img_fd_lock *locks;     /* FD_LOCK records, after those */
+	int nlocks;
 	/* Damage that needs the writer's help. */
 	int no_info, threads_first, filedata_last;
 	uint32_t info_trailing; /* zero bytes after INFO's last field */

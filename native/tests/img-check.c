@@ -186,6 +186,19 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		out("}");
 	}
 	out("]");
+	key("locks", 0);
+	out("[");
+	for (int i = 0; i < m->nlocks; i++) {
+		const struct m_lock *l = &m->locks[i];
+		out(i ? ",{" : "{");
+		k_u("fd", (uint64_t)l->fd, 1);
+		k_u("kind", l->kind, 0);
+		k_u("type", l->type, 0);
+		k_s64("start", l->start);
+		k_s64("end", l->end);
+		out("}");
+	}
+	out("]");
 	key("fileData", 0);
 	out("[");
 	for (int i = 0; i < m->nfdata; i++) {

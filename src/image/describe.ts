@@ -7,7 +7,7 @@
  */
 
 import {
-  fdKindName, ImageFd, ImageRegion, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
+  fdKindName, ImageFd, ImageRegion, LOCK_EOF, LOCK_KINDS, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
   SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
   REGION_GROWSDOWN, REGION_SHARED,
 } from './format';
@@ -167,8 +167,8 @@ export function describeImage(img: ParsedImage): string {
   lines.push('');
   lines.push(`fds (${img.fds.length})`);
   lines.push(...table([
-    ['FD', 'KIND', 'OFFSET', 'SHARED', 'PATH'],
-    ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), describeShare(f), f.path]),
+    ['FD', 'KIND', 'OFFSET', 'SHARED', 'LOCKS', 'PATH'],
+    ...img.fds.map((f) => [String(f.fd), fdKindName(f.kind), String(f.offset), describeShare(f), describeLocks(f), f.path]),
   ]));
   lines.push(...kernelState(img));
   lines.push('');
@@ -194,4 +194,12 @@ function describeShare(f: ImageFd): string {
   if ((s.flags & SHARE_PIPE) !== 0) parts.push((s.flags & SHARE_PIPE_OWNER) !== 0 ? 'pipe owner' : 'pipe');
   if ((s.flags & SHARE_PTY) !== 0) parts.push((s.flags & SHARE_PTY_OWNER) !== 0 ? 'pty owner' : 'pty');
   return parts.join(', ') || '-';
+}
+
+/** "flock W", "posix R 10-19", "ofd W 0-EOF" for each lock held through the fd. */
+function describeLocks(f: ImageFd): string {
+  return (f.locks ?? []).map((l) => {
+    const range = l.kind === 1 ? '' : ` ${l.start}-${l.end === LOCK_EOF ? 'EOF' : l.end}`;
+    return `${(LOCK_KINDS[l.kind] ?? '?').toLowerCase()} ${l.type === 2 ? 'W' : 'R'}${range}`;
+  }).join(', ') || '-';
 }

@@ -24,6 +24,7 @@ export const RecordType = {
   CHUNK: 6,
   FILEDATA: 10,
   FD_SHARE: 11,
+  FD_LOCK: 12,
   PROC_STATE: 7,
   THREAD_STATE: 8,
   POSIX_TIMER: 9,
@@ -191,6 +192,22 @@ export interface ImageFd {
   extra: FdExtra | null;
   /** From the FD_SHARE record for this fd: what other processes of the computation hold of it. */
   share?: FdShare;
+  /** From FD_LOCK records: the locks held through this fd. */
+  locks?: FdLock[];
+}
+
+export const LOCK_KINDS: { readonly [kind: number]: string } = { 1: 'FLOCK', 2: 'POSIX', 3: 'OFD' };
+export const LOCK_EOF = (1n << 64n) - 1n;
+
+export interface FdLock {
+  fd: number;
+  /** 1 flock, 2 POSIX record lock, 3 OFD lock. */
+  kind: number;
+  /** 1 read (shared), 2 write (exclusive). */
+  type: number;
+  start: bigint;
+  /** Inclusive; LOCK_EOF: to the end of the file. */
+  end: bigint;
 }
 
 /** FD_SHARE flags (the protocol's share flags). */

@@ -17,13 +17,13 @@ import { ByteReader, DecodeError } from '../binary/cursor';
 import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import {
-  align, FdKind, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
+  align, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
   ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess,
   ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_CONTENT, REGION_SHARED,
 } from './format';
 import {
-  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdShare, decodeInfo, decodePosixTimer,
+  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdLock, decodeFdShare, decodeInfo, decodePosixTimer,
   decodeProcess, decodeProcState, decodeRegion, decodeThread, decodeThreadState,
 } from './records';
 
@@ -47,12 +47,13 @@ const RANK: { [type: number]: number } = {
   [RecordType.THREAD]: 3,
   [RecordType.FD]: 4,
   [RecordType.FD_SHARE]: 5,
-  [RecordType.FILEDATA]: 6,
-  [RecordType.PROC_STATE]: 7,
-  [RecordType.THREAD_STATE]: 8,
-  [RecordType.POSIX_TIMER]: 9,
-  [RecordType.CHUNK]: 10,
-  [RecordType.END]: 11,
+  [RecordType.FD_LOCK]: 6,
+  [RecordType.FILEDATA]: 7,
+  [RecordType.PROC_STATE]: 8,
+  [RecordType.THREAD_STATE]: 9,
+  [RecordType.POSIX_TIMER]: 10,
+  [RecordType.CHUNK]: 11,
+  [RecordType.END]: 12,
 };
 /** Ranks of records an image holds at most one of. */
 const SINGLE = new Set([RecordType.INFO, RecordType.PROCESS, RecordType.PROC_STATE, RecordType.END].map((t) => RANK[t]!));
@@ -246,6 +247,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
           case RecordType.THREAD: threads.push(decodeThread(pr)); break;
           case RecordType.FD: fds.push(declareFile(decodeFd(pr), files)); break;
           case RecordType.FD_SHARE: attachShare(fds, decodeFdShare(pr)); break;
+          case RecordType.FD_LOCK: attachLock(fds, decodeFdLock(pr)); break;
           case RecordType.PROC_STATE: procState = decodeProcState(pr); break;
           case RecordType.THREAD_STATE: threadStates.push(decodeThreadState(pr)); break;
           case RecordType.POSIX_TIMER: posixTimers.push(decodePosixTimer(pr)); break;
@@ -350,4 +352,11 @@ function attachShare(fds: ImageFd[], share: FdShare): void {
     throw new DecodeError('short', 'pty share flags on an fd that is not a pty');
   }
   f.share = share;
+}
+
+/** FD_LOCK: a lock held through an fd with an FD record before it (meta-records.c). */
+function attachLock(fds: ImageFd[], lock: FdLock): void {
+  const f = fds.find((x) => x.fd === lock.fd);
+  if (!f) throw new DecodeError('short', 'no FD record for its fd');
+  (f.locks ??= []).push(lock);
 }

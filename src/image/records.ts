@@ -10,7 +10,7 @@
 
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
-  DELETED_MEMFD, FdExtra, FdKind, FdShare, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, ImageChunk,
+  DELETED_MEMFD, FdExtra, FdKind, FdLock, FdShare, LOCK_EOF, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, ImageChunk,
   ImageEnd, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageProcState, ImageRegion, ImageThread, ImageThreadState,
   SIGINFO_SIZE,
 } from './format';
@@ -192,6 +192,23 @@ export function decodeFdShare(r: ByteReader): FdShare {
   if ((flags & ~(SHARE_OWNER | SHARE_PIPE_OWNER | SHARE_PIPE | SHARE_PTY | SHARE_PTY_OWNER)) !== 0) throw invalid('unknown share flags');
   if ((flags & SHARE_OWNER) !== 0 && shareId === 0n) throw invalid('an owner of no shared description');
   return { fd, flags, shareId };
+}
+
+export function decodeFdLock(r: ByteReader): FdLock {
+  const fd = r.i32('fd');
+  const kind = r.u32('kind');
+  const type = r.u32('type');
+  if (r.u32('reserved') !== 0) throw invalid('a reserved field is not 0');
+  const start = r.u64('start');
+  const end = r.u64('end');
+  if (kind < 1 || kind > 3) throw invalid('unknown lock kind');
+  if (type !== 1 && type !== 2) throw invalid('unknown lock type');
+  if (start > end || (end !== LOCK_EOF && end > 1n << 62n)) throw invalid('the locked range is empty or out of range');
+  return { fd, kind, type, start, end };
+}
+
+export function encodeFdLock(w: ByteWriter, v: FdLock): void {
+  w.i32(v.fd).u32(v.kind).u32(v.type).u32(0).u64(v.start).u64(v.end);
 }
 
 export function encodeFdShare(w: ByteWriter, v: FdShare): void {

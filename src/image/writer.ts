@@ -11,7 +11,7 @@ import {
   align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_MAGIC, IMAGE_VERSION, ImageFd, ImageInfo,
   ImageProcess, ImageRegion, ImageThread, RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordType,
 } from './format';
-import { encodeChunkHead, encodeEnd, encodeFd, encodeFdShare, encodeInfo, encodeProcess, encodeRegion, encodeThread } from './records';
+import { encodeChunkHead, encodeEnd, encodeFd, encodeFdLock, encodeFdShare, encodeInfo, encodeProcess, encodeRegion, encodeThread } from './records';
 
 export interface ImageContent {
   info: ImageInfo;
@@ -72,6 +72,7 @@ export function encodeImage(content: ImageContent): EncodedImage {
   for (const t of content.threads) record(RecordType.THREAD, build((w) => encodeThread(w, t)));
   for (const f of content.fds) record(RecordType.FD, build((w) => encodeFd(w, f)));
   for (const f of content.fds) if (f.share) record(RecordType.FD_SHARE, build((w) => encodeFdShare(w, f.share!)));
+  for (const f of content.fds) for (const l of f.locks ?? []) record(RecordType.FD_LOCK, build((w) => encodeFdLock(w, l)));
   let contentBytes = 0n;
   for (const c of content.chunks) {
     const headAt = offset + RECORD_HEADER_SIZE;

@@ -185,6 +185,7 @@ export const PROGRAMS = {
   staticcpu: { c: 'cpu.c', cflags: ['-static'] },
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
+  locks: { c: 'locks.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

@@ -58,6 +58,13 @@ const CASES: { name: ProgramName; what: string; args: string[]; lines: number; c
     caught: (m) => assert.ok(m.processes.some((p) => p.name === 'spawner'), `the program exec'd with an empty environment still has the agent: ${m.processes.map((p) => p.name).join(' ')}`),
   },
   {
+    name: 'locks', what: 'a parent holding a flock and a POSIX record lock that its child checks on every step', args: ['60', `t${process.pid}`], lines: 3,
+    caught: async (m, _out, gen) => {
+      const kinds = (await allFds(gen, m)).flatMap((f) => f.locks ?? []).map((l) => l.kind);
+      assert.ok(kinds.includes(1) && kinds.includes(2), `a flock and a POSIX lock in the images: ${kinds.join(' ')}`);
+    },
+  },
+  {
     name: 'make', what: '`make -j2` on a small C project', args: [], lines: 1,
     caught: (m, out) => {
       assert.ok(m.processes.some((p) => p.name === 'make'), `make is checkpointed: ${m.processes.map((p) => p.name).join(' ')}`);
