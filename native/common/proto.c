@@ -52,6 +52,8 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_bytes(&w, m->semvals, (size_t)m->nsemvals * 4);
 		wb_u32(&w, m->nshm);
 		wb_bytes(&w, m->shm, (size_t)m->nshm * PROTO_SHM_OWNER_SIZE);
+		wb_u32(&w, m->nshmsegs);
+		wb_bytes(&w, m->shmsegs, (size_t)m->nshmsegs * PROTO_SHMSEG_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		wb_u64(&w, m->ckpt_id);
@@ -304,6 +306,30 @@ uint64_t proto_shm_skip_at(const struct proto_msg *m, uint32_t i)
 	return rb_u64(&r);
 }
 
+void proto_shmseg_at(const struct proto_msg *m, uint32_t i, struct proto_shmseg *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->shmsegs + (size_t)i * PROTO_SHMSEG_SIZE, PROTO_SHMSEG_SIZE);
+	out->id = (int32_t)rb_u32(&r);
+	out->key = rb_u32(&r);
+	out->mode = rb_u32(&r);
+	out->uid = rb_u32(&r);
+	out->gid = rb_u32(&r);
+	out->size = rb_u64(&r);
+}
+
+void proto_put_shmseg(uint8_t *at, const struct proto_shmseg *s)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_SHMSEG_SIZE);
+	wb_u32(&w, (uint32_t)s->id);
+	wb_u32(&w, s->key);
+	wb_u32(&w, s->mode);
+	wb_u32(&w, s->uid);
+	wb_u32(&w, s->gid);
+	wb_u64(&w, s->size);
+}
+
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why)
 {
@@ -348,6 +374,8 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		m->semvals = take_list(&r, m->nsemvals, 4);
 		m->nshm = rb_u32(&r);
 		m->shm = take_list(&r, m->nshm, PROTO_SHM_OWNER_SIZE);
+		m->nshmsegs = rb_u32(&r);
+		m->shmsegs = take_list(&r, m->nshmsegs, PROTO_SHMSEG_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		m->ckpt_id = rb_u64(&r);

@@ -44,6 +44,8 @@ struct proto_sem { int32_t id; uint32_t key, mode, uid, gid, nsems; };          
 #define PROTO_SEM_SIZE 24
 struct proto_shm_owner { uint32_t pid; uint64_t key; };                            /* LISTED: 12 */
 #define PROTO_SHM_OWNER_SIZE 12
+struct proto_shmseg { int32_t id; uint32_t key, mode, uid, gid; uint64_t size; };  /* LISTED: 28 */
+#define PROTO_SHMSEG_SIZE 28
 #define PROTO_SHARE_SIZE 16
 #define PROTO_PROC_SIZE 24
 #define PROTO_LSHARE_SIZE 20
@@ -70,6 +72,8 @@ struct proto_msg {
 	uint32_t nsems, nsemvals;
 	const uint8_t *shm;            /* LISTED: shm owners; WRITE: keys to skip (u64 each) */
 	uint32_t nshm;
+	const uint8_t *shmsegs;        /* LISTED: SysV shm segments */
+	uint32_t nshmsegs;
 };
 
 void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out);
@@ -84,6 +88,8 @@ uint32_t proto_semval_at(const struct proto_msg *m, uint32_t i);
 void proto_shm_owner_at(const struct proto_msg *m, uint32_t i, struct proto_shm_owner *out);
 void proto_put_shm_owner(uint8_t *at, const struct proto_shm_owner *o);
 uint64_t proto_shm_skip_at(const struct proto_msg *m, uint32_t i); /* WRITE */
+void proto_shmseg_at(const struct proto_msg *m, uint32_t i, struct proto_shmseg *out);
+void proto_put_shmseg(uint8_t *at, const struct proto_shmseg *s);
 
 /* Encodes `m` as one frame into buf; returns its length, or -1 if it does not fit. */
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);

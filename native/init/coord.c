@@ -342,6 +342,32 @@ static void list_shm(uint32_t pid, struct shm_seen **v, size_t *n)
 	fclose(f);
 }
 
+/* The namespace's SysV shared memory segments (ids, keys, owners, sizes): the restart makes
+ * them again with their ids; the memory of the attached ones travels in the images. */
+static void list_shmsegs(struct proto_shmseg **v, size_t *n)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	if (!f)
+		return;
+	char line[512];
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int key, id;
+		unsigned mode, uid, gid;
+		unsigned long long size;
+		if (sscanf(line, "%d %d %o %llu %*d %*d %*u %u %u", &key, &id, &mode, &size, &uid, &gid) != 6)
+			continue;
+		*v = realloc(*v, (*n + 1) * sizeof(**v));
+		if (!*v)
+			init_die("out of memory");
+		(*v)[(*n)++] = (struct proto_shmseg){ id, (uint32_t)key, mode & 0777, uid, gid, size };
+	}
+	fclose(f);
+}
+
 union semun_ {
 	int val;
 	void *buf;
@@ -494,6 +520,16 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		proto_put_shm_owner(shmb + i * PROTO_SHM_OWNER_SIZE, &(struct proto_shm_owner){ shm[i].pid, shm[i].key });
 	m->shm = shmb;
 	m->nshm = (uint32_t)nshm;
+	struct proto_shmseg *segs = 0;
+	size_t nseg = 0;
+	list_shmsegs(&segs, &nseg);
+	uint8_t *segb = malloc(nseg * PROTO_SHMSEG_SIZE + 1);
+	if (!segb)
+		init_die("out of memory");
+	for (size_t i = 0; i < nseg; i++)
+		proto_put_shmseg(segb + i * PROTO_SHMSEG_SIZE, &segs[i]);
+	m->shmsegs = segb;
+	m->nshmsegs = (uint32_t)nseg;
 	m->sems = semb;
 	m->nsems = (uint32_t)nsem;
 	m->semvals = valb;
@@ -505,8 +541,10 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	m->shares = sb;
 	m->nshares = (uint32_t)ns;
 	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE + nsem * PROTO_SEM_SIZE + nval * 4 +
-				  nshm * PROTO_SHM_OWNER_SIZE);
+				  nshm * PROTO_SHM_OWNER_SIZE + nseg * PROTO_SHMSEG_SIZE);
 	free(m);
+	free(segb);
+	free(segs);
 	free(shmb);
 	free(shm);
 	free(semb);

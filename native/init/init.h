@@ -45,6 +45,13 @@ struct plan_sem {
 	unsigned short *values;
 };
 
+/* A SysV shared memory segment to recreate with its id. */
+struct plan_shmseg {
+	int id;
+	unsigned key, mode, uid, gid;
+	unsigned long long size;
+};
+
 struct plan {
 	pid_t main;           /* the process whose exit ends the computation */
 	struct plan_proc *procs;
@@ -54,6 +61,8 @@ struct plan {
 	int64_t mono_ns, boot_ns; /* the clocks to go on from; 0: the host's */
 	struct plan_sem *sems;
 	int nsems;
+	struct plan_shmseg *segs;
+	int nsegs;
 };
 
 extern int init_in_userns;   /* not root: a user namespace maps us to ourselves */

@@ -12,6 +12,7 @@
  *   shm KEY SIZE                               (a shared memory object and its size)
  *   clocks MONOTONIC-NS BOOTTIME-NS           (where those clocks go on from)
  *   sem ID KEY MODE UID GID VALUE...           (a SysV semaphore set, made before anyone)
+ *   shmseg ID KEY MODE UID GID SIZE            (a SysV shared memory segment, likewise)
  *   session SID                                (a helper: see below)
  *   group PGID SID                             (likewise, for a process group)
  *
@@ -46,6 +47,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -174,6 +176,14 @@ void plan_read(int fd, struct plan *p)
 				init_die("restart plan line %d is malformed", line_no);
 			p->sems = xrealloc(p->sems, (size_t)(p->nsems + 1) * sizeof(*p->sems));
 			p->sems[p->nsems++] = s;
+			continue;
+		}
+		unsigned long long segsize;
+		if (sscanf(line, "shmseg %d %u %u %u %u %llu%n", &id, &skey, &mode, &uid, &gid, &segsize, &off) == 6 && !line[off]) {
+			if (id < 0 || mode > 0777 || !segsize)
+				init_die("restart plan line %d is malformed", line_no);
+			p->segs = xrealloc(p->segs, (size_t)(p->nsegs + 1) * sizeof(*p->segs));
+			p->segs[p->nsegs++] = (struct plan_shmseg){ id, skey, mode, uid, gid, segsize };
 			continue;
 		}
 		if (sscanf(line, "shm %llu %llu%n", &key, &size, &off) == 2 && !line[off]) {
@@ -465,9 +475,36 @@ static void recreate_sems(const struct plan *p)
 	}
 }
 
+/* The SysV shared memory segments, with their ids (shm_next_id), owner and mode. The
+ * processes attach them again where they were (the loader); their content comes from the
+ * images of the processes that had them attached. */
+static void recreate_shmsegs(const struct plan *p)
+{
+	for (int i = 0; i < p->nsegs; i++) {
+		const struct plan_shmseg *g = &p->segs[i];
+		char next[24];
+		snprintf(next, sizeof(next), "%d", g->id);
+		int fd = open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, next, strlen(next)) < 0)
+			init_die("cannot choose the id of SysV shared memory segment %d: %s", g->id, strerror(errno));
+		close(fd);
+		int id = shmget((key_t)g->key, (size_t)g->size, IPC_CREAT | IPC_EXCL | (int)g->mode);
+		if (id != g->id)
+			init_die("cannot recreate SysV shared memory segment %d: %s", g->id, id < 0 ? strerror(errno) : "another id came");
+		struct shmid_ds ds;
+		if (shmctl(id, IPC_STAT, &ds) == 0) {
+			ds.shm_perm.uid = g->uid;
+			ds.shm_perm.gid = g->gid;
+			ds.shm_perm.mode = (unsigned short)g->mode;
+			shmctl(id, IPC_SET, &ds);
+		}
+	}
+}
+
 void tree_restore(struct plan *p, const struct init_opts *o)
 {
 	recreate_sems(p);
+	recreate_shmsegs(p);
 	for (int i = 0; i < p->n; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

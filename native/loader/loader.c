@@ -338,6 +338,18 @@ static void map_regions(const struct meta *m)
 			break;
 		}
 		case RK_SHMEM_ANON: {
+			/* A SysV segment stasis-init made again with its id (the inode): attached
+			 * where it was, so shmctl and shmdt on it work as before. */
+			uint64_t ds[16]; /* struct shmid64_ds: the size is at byte 48 */
+			if (str_starts(g->path, "/SYSV") && g->off == 0 &&
+			    sys_call3(31 /* shmctl */, (long)g->ino, 2 /* IPC_STAT */, (long)ds) == 0 &&
+			    ((ds[6] + PAGE - 1) & ~(PAGE - 1)) == len) {
+				r = sys_call3(30 /* shmat */, (long)g->ino, (long)g->start, (g->prot & 2) ? 0 : 010000 /* SHM_RDONLY */);
+				if (r == (long)g->start)
+					break;
+				if (r > 0)
+					sys_call1(67 /* shmdt */, r);
+			}
 			int fd = shm_object(g);
 			r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_FIXED_NOREPLACE_, fd, (long)g->off);
 			sys_close(fd);

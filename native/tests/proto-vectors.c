@@ -125,6 +125,13 @@ int main(int argc, char **argv)
 			proto_shm_owner_at(&m, i, &o);
 			printf("%s{\"pid\":%u,\"key\":\"%llu\"}", i ? "," : "", o.pid, (unsigned long long)o.key);
 		}
+		printf("],\"shmSegs\":[");
+		for (uint32_t i = 0; i < m.nshmsegs; i++) {
+			struct proto_shmseg g;
+			proto_shmseg_at(&m, i, &g);
+			printf("%s{\"id\":%d,\"key\":%u,\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":\"%llu\"}", i ? "," : "",
+			       g.id, g.key, g.mode, g.uid, g.gid, (unsigned long long)g.size);
+		}
 		printf("]");
 		break;
 	case MSG_WRITTEN:

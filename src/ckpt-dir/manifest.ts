@@ -36,6 +36,17 @@ export interface Manifest {
   zombies: ManifestZombie[];
   /** The namespace's SysV semaphore sets, recreated with their ids before any process. */
   semaphores: ManifestSemaphore[];
+  /** The namespace's SysV shared memory segments, recreated with their ids. */
+  sharedSegments: ManifestShmSeg[];
+}
+
+export interface ManifestShmSeg {
+  id: number;
+  key: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
 }
 
 export interface ManifestSemaphore {
@@ -123,6 +134,17 @@ export function parseManifest(text: string, where: string): Manifest {
     return { id: f('id', 0x7fffffff), key: f('key', 0xffffffff), mode: f('mode', 0o777), uid: f('uid', 0xffffffff), gid: f('gid', 0xffffffff), values: values as number[] };
   });
   if (new Set(semaphores.map((s) => s.id)).size !== semaphores.length) throw bad('a semaphore id is listed twice');
+  if (!Array.isArray(raw.sharedSegments)) throw bad('"sharedSegments" must be an array');
+  const sharedSegments = raw.sharedSegments.map((s: unknown, i: number): ManifestShmSeg => {
+    if (!isObject(s)) throw bad(`sharedSegments[${i}] is not an object`);
+    const f = (k: string, max: number): number => {
+      const v = nonNegativeInt(s[k]);
+      if (v === null || v > max) throw bad(`sharedSegments[${i}].${k} must be an integer from 0 to ${max}`);
+      return v;
+    };
+    return { id: f('id', 0x7fffffff), key: f('key', 0xffffffff), mode: f('mode', 0o777), uid: f('uid', 0xffffffff), gid: f('gid', 0xffffffff), size: f('size', Number.MAX_SAFE_INTEGER) };
+  });
+  if (new Set(sharedSegments.map((s) => s.id)).size !== sharedSegments.length) throw bad('a shared memory segment id is listed twice');
   const pids = new Set<number>();
   for (const x of [...processes, ...zombies]) {
     if (pids.has(x.pid)) throw bad(`pid ${x.pid} is listed twice`);
@@ -130,7 +152,7 @@ export function parseManifest(text: string, where: string): Manifest {
   }
   return {
     format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created,
-    namespace: raw.namespace, processes, zombies, semaphores,
+    namespace: raw.namespace, processes, zombies, semaphores, sharedSegments,
   };
 
   function ids(o: Record<string, unknown>, at: string): [number, number, number] {

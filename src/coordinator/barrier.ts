@@ -389,6 +389,7 @@ export class CheckpointBarrier {
       zombies: procs.filter((x) => (x.flags & LISTED_ZOMBIE) !== 0)
         .map((x) => ({ pid: x.pid, ppid: x.ppid, pgid: x.pgid, sid: x.sid, status: x.status })),
       semaphores: namespace ? semaphoresOf(listed[0]!) : [],
+      sharedSegments: namespace ? listed[0]!.shmSegs.map((g) => ({ id: g.id, key: g.key, mode: g.mode, uid: g.uid, gid: g.gid, size: Number(g.size) })) : [],
     };
   }
 

@@ -61,7 +61,11 @@ export interface ListedMessage {
   semvals: { value: number }[];
   /** Each shared memory object of the namespace and the process that saves its content. */
   shmOwners: { pid: number; key: bigint }[];
+  /** The namespace's SysV shared memory segments (their ids; content travels in images). */
+  shmSegs: ListedShmSeg[];
 }
+
+export interface ListedShmSeg { id: number; key: number; mode: number; uid: number; gid: number; size: bigint }
 export interface RequestMessage { type: 'REQUEST'; body: JsonObject }
 export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
 export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
@@ -151,6 +155,7 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
       ['sems', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['nsems', 'u32']] }],
       ['semvals', { list: [['value', 'u32']] }],
       ['shmOwners', { list: [['pid', 'u32'], ['key', 'u64']] }],
+      ['shmSegs', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['size', 'u64']] }],
     ],
   },
   REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },

@@ -106,6 +106,7 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
     lines.push(n.zombie ? `zombie ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${n.status}` : `proc ${n.pid} ${n.ppid} ${n.pgid} ${n.sid} ${checkPath(n.image)}`);
   }
   for (const s of m.semaphores) lines.push(`sem ${s.id} ${s.key} ${s.mode} ${s.uid} ${s.gid} ${s.values.join(' ')}`);
+  for (const g of m.sharedSegments) lines.push(`shmseg ${g.id} ${g.key} ${g.mode} ${g.uid} ${g.gid} ${g.size}`);
   lines.push(...shm);
   return { main, text: lines.join('\n') + '\n' };
 }

@@ -35,10 +35,11 @@ async function allFds(gen: string, m: Generation): Promise<ImageFd[]> {
 
 const CASES: { name: ProgramName; what: string; args: string[]; lines: number; caught: (m: Generation, out: string, gen: string) => void | Promise<void> }[] = [
   {
-    name: 'shmcount', what: 'a parent and 3 children on a counter in MAP_SHARED memory under a process-shared mutex and a SysV semaphore', args: ['8000'], lines: 3,
+    name: 'shmcount', what: 'a parent and 3 children on a counter in MAP_SHARED memory under a process-shared mutex, a SysV semaphore and a SysV shm segment', args: ['8000'], lines: 3,
     caught: (m) => {
       assert.equal(m.processes.length, 4, 'the parent and its three children');
       assert.deepEqual(m.semaphores.map((s) => s.values.length), [2], 'the SysV semaphore set, with its two values');
+      assert.deepEqual(m.sharedSegments.map((g) => g.size), [4096], 'the SysV shared memory segment');
     },
   },
   {

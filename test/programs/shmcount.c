@@ -4,7 +4,9 @@
  * fork) under a process-shared mutex, each also counting its own increments in a slot of
  * the same mapping. They also use a SysV semaphore set: at most two children at a time
  * may be inside the increment (semaphore 0, two tokens), and each child adds one to
- * semaphore 1 when it is done, which the parent waits for (semop -3). The parent prints a
+ * semaphore 1 when it is done, which the parent waits for (semop -3); and each child counts
+ * its increments once more in a SysV shared memory segment the parent attached before the
+ * forks, whose id must still work (shmctl) after a restart. The parent prints a
  * line as the counter passes each milestone and, at the end, the total and each child's
  * share. If the restarted processes each got a private copy of the memory, or the
  * semaphore set is gone or has other values, the output differs.
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,10 @@ int main(int argc, char **argv)
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(&s->lock, &a);
+	int shmid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	long *seg = shmid < 0 ? (long *)-1 : shmat(shmid, 0, 0);
+	if (seg == (long *)-1)
+		return 1;
 	semid = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
 	unsigned short init[2] = { 2, 0 };
 	if (semid < 0 || semctl(semid, 0, SETALL, init) < 0)
@@ -75,6 +82,7 @@ int main(int argc, char **argv)
 				nap_us(50); /* inside the lock: a checkpoint often lands here */
 				s->counter = v + 1;
 				s->mine[c]++;
+				seg[c]++;
 				pthread_mutex_unlock(&s->lock);
 				sem_add(0, 1);
 				nap_us(200);
@@ -93,7 +101,9 @@ int main(int argc, char **argv)
 				break;
 			nap_us(2000);
 		}
-		printf("counter passed %ld\n", k * step);
+		struct shmid_ds ds;
+		int seg_ok = shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_segsz == 4096;
+		printf("counter passed %ld%s\n", k * step, seg_ok ? "" : " (FAIL: the SysV segment's id is gone)");
 	}
 	sem_add(1, -CHILDREN);
 	printf("semaphore: %d children finished, %d tokens back\n", CHILDREN, semctl(semid, 0, GETVAL));
@@ -101,8 +111,11 @@ int main(int argc, char **argv)
 	for (int c = 0; c < CHILDREN; c++) {
 		int st;
 		waitpid(kids[c], &st, 0);
-		printf("child %d: exit %d, %ld increments\n", c, WIFEXITED(st) ? WEXITSTATUS(st) : -1, s->mine[c]);
+		printf("child %d: exit %d, %ld increments (%ld in the SysV segment)\n", c, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+		       s->mine[c], seg[c]);
 	}
 	printf("counter %ld of %ld\n", s->counter, total);
+	shmdt(seg);
+	shmctl(shmid, IPC_RMID, 0);
 	return 0;
 }
