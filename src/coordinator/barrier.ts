@@ -6,10 +6,11 @@
  *   generation folder(s) ─▶ WRITE to each, with what it shares ─▶ WRITTEN from all
  *   ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
  *
- * Processes come and go while a checkpoint starts: one that execs or exits before it
- * answered SUSPEND drops its connection; if its namespace has an init, that is not a
- * failure (the init's list says whether it still exists, and an exec'd program joins
- * again). Once suspended, a process cannot go, and losing one fails the checkpoint.
+ * Processes come and go while a checkpoint starts: one that execs or exits before the
+ * images are written drops its connection (even after SUSPENDED: a process already
+ * exiting can answer it); if its namespace has an init, that is not a failure (the init's
+ * list says whether it still exists, and an exec'd program joins again). Once WRITE is
+ * sent, losing a process fails the checkpoint.
  *
  * Transport-agnostic: peers are anything with `send`; the owner feeds agent answers in with
  * `deliver` and disconnects with `peerLost`. The first failure wins (a nonzero status, a
@@ -20,6 +21,7 @@
  * RESUME); any other message from a participant is a protocol violation (`deliver` → false).
  */
 
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
@@ -107,6 +109,8 @@ export class CheckpointBarrier {
   /** Until WRITE is sent, processes that join are taken in (and suspended). */
   private admitting = true;
   private readonly listed = new Map<string, ListedMessage>();
+  /** Namespaces in which a suspended process exited before its image was written. */
+  private readonly exitedWhileWriting = new Set<string>();
   private readonly listWaiters = new Map<string, (m: ListedMessage | null) => void>();
 
   constructor(readonly ckptId: number, peers: readonly BarrierPeer[], private readonly opts: BarrierOptions) {
@@ -185,8 +189,17 @@ export class CheckpointBarrier {
     const p = this.find(peer);
     if (!p || p.lost) return;
     p.lost = true;
-    if (!p.suspended && this.admitting && peer.nsKey !== '' && this.opts.initFor?.(peer.nsKey)) {
-      this.log(`${describePeer(peer)} left before it was suspended (exec or exit); its init's list decides`);
+    if (this.admitting && peer.nsKey !== '' && this.opts.initFor?.(peer.nsKey)) {
+      // Nothing of it is written yet: whether it exec'd, or was exiting while it was being
+      // suspended (its last thread gone, it could still answer), its init's next list says
+      // what is left of it (nothing, a zombie, or a new program that joins).
+      this.log(`${describePeer(peer)} left before the images were written (exec or exit); its init's list decides`);
+    } else if (!this.committing && !p.written && peer.nsKey !== '' && this.opts.initFor?.(peer.nsKey)) {
+      // Suspended, then gone before its image was done: it was already exiting. Its image is
+      // not kept; the init is asked again before the commit, and lists it as the zombie its
+      // parent will find (or not at all).
+      this.exitedWhileWriting.add(peer.nsKey);
+      this.log(`${describePeer(peer)} exited during the checkpoint; its init's list is asked again before the commit`);
     } else if (!this.committing) {
       this.fail(new StasisError('AGENT_LOST', `${describePeer(peer)} disconnected during the checkpoint — the previous generation is intact`));
     } else {
@@ -236,6 +249,7 @@ export class CheckpointBarrier {
       this.progress({ phase: 'writing', processes: this.live().length });
       await this.phase('WRITE', (p) => p.written);
       this.throwIfFailed();
+      await this.relistAfterExits();
 
       this.committing = true;
       const results: GenerationResult[] = [];
@@ -313,6 +327,39 @@ export class CheckpointBarrier {
       const known = new Set(this.parts.map((p) => `${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`));
       await this.until(() => this.parts.some((p) => !known.has(`${p.peer.nsKey}:${p.peer.pid}:${p.suspended}`)), RELIST_MS);
       this.throwIfFailed();
+    }
+  }
+
+  /**
+   * A suspended process that exited while the others wrote their images is left out of the
+   * generation: the init lists the namespace again, until that process is a zombie (its exit
+   * status is then what its parent will find after a restart) or gone.
+   */
+  private async relistAfterExits(): Promise<void> {
+    const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 10000);
+    for (const nsKey of this.exitedWhileWriting) {
+      const init = this.opts.initFor?.(nsKey);
+      if (!init) throw this.failWith(new StasisError('AGENT_LOST', `a process exited during the checkpoint and the init of its namespace is gone — the previous generation is intact`));
+      for (;;) {
+        const listed = await this.list(init);
+        this.throwIfFailed();
+        if (!listed) return;
+        const lost = this.parts.filter((p) => p.lost && p.peer.nsKey === nsKey).map((p) => p.peer.pid);
+        const alive = listed.procs.filter((x) => (x.flags & LISTED_ZOMBIE) === 0 && lost.includes(x.pid)
+          && !this.live().some((p) => p.peer.nsKey === nsKey && p.peer.pid === x.pid));
+        if (alive.length === 0) {
+          this.listed.set(nsKey, listed);
+          // What it may have begun to write is not part of the generation.
+          for (const p of this.parts.filter((q) => q.lost && q.peer.nsKey === nsKey && q.gen)) {
+            for (const f of [p.imageName, `${p.imageName}.tmp`]) await fsp.rm(path.join(p.gen!.path, f), { force: true });
+          }
+          break;
+        }
+        if (Date.now() > deadline) {
+          throw this.failWith(new StasisError('AGENT_LOST', `process ${alive[0]!.pid} disconnected during the checkpoint but did not exit — the previous generation is intact`));
+        }
+        await this.until(() => false, RELIST_MS);
+      }
     }
   }
 
