@@ -342,18 +342,27 @@ static void list_shm(uint32_t pid, struct shm_seen **v, size_t *n)
 	fclose(f);
 }
 
+/* /proc/sysvipc/WHICH (our IPC namespace's objects) past its header line, or null. */
+static FILE *sysvipc(const char *which)
+{
+	char path[64], header[512];
+	snprintf(path, sizeof(path), "/proc/sysvipc/%s", which);
+	FILE *f = fopen(path, "re");
+	if (f && !fgets(header, sizeof(header), f)) {
+		fclose(f);
+		f = 0;
+	}
+	return f;
+}
+
 /* The namespace's SysV shared memory segments (ids, keys, owners, sizes): the restart makes
  * them again with their ids; the memory of the attached ones travels in the images. */
 static void list_shmsegs(struct proto_shmseg **v, size_t *n)
 {
-	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	FILE *f = sysvipc("shm");
 	if (!f)
 		return;
 	char line[512];
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		int key, id;
 		unsigned mode, uid, gid;
@@ -380,14 +389,10 @@ union semun_ {
  */
 static void list_sems(struct proto_sem **sems, size_t *nsems, uint32_t **vals, size_t *nvals)
 {
-	FILE *f = fopen("/proc/sysvipc/sem", "re");
+	FILE *f = sysvipc("sem");
 	if (!f)
 		return;
 	char line[512];
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		int key, id;
 		unsigned mode, n, uid, gid;
