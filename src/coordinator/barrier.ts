@@ -338,6 +338,16 @@ export class CheckpointBarrier {
   private async relistAfterExits(): Promise<void> {
     const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 10000);
     for (const nsKey of this.exitedWhileWriting) {
+      // Only a process the computation goes on without: not one of init's children (the
+      // program stasis launch started, or an orphan), whose end is the computation's end or
+      // a crash, and not the last one.
+      const before = this.listed.get(nsKey)?.procs ?? [];
+      const gone = this.parts.filter((p) => p.lost && p.peer.nsKey === nsKey);
+      const main = gone.find((p) => before.find((x) => x.pid === p.peer.pid)?.ppid === 1);
+      if (main || !this.live().some((p) => p.peer.nsKey === nsKey)) {
+        const who = main ?? gone[0]!;
+        throw this.failWith(new StasisError('AGENT_LOST', `${describePeer(who.peer)} ended during the checkpoint — the previous generation is intact`));
+      }
       const init = this.opts.initFor?.(nsKey);
       if (!init) throw this.failWith(new StasisError('AGENT_LOST', `a process exited during the checkpoint and the init of its namespace is gone — the previous generation is intact`));
       for (;;) {
