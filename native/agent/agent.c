@@ -22,26 +22,6 @@
 
 static uint8_t frame_buf[PROTO_HEADER + 65536];
 
-static int parse_addr(const char *s, uint32_t *ip, uint16_t *port)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		uint64_t b = parse_dec(&s);
-		if (b > 255 || *s != (i < 3 ? '.' : ':'))
-			return -1;
-		s++;
-		v |= (uint32_t)b << (8 * i); /* network order in memory */
-	}
-	uint64_t p = parse_dec(&s);
-	if (*s || !p || p > 65535)
-		return -1;
-	*ip = v;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 static long send_msg(const struct proto_msg *m)
 {
 	uint8_t buf[PROTO_HEADER + 8192];
@@ -375,7 +355,7 @@ __attribute__((constructor)) static void agent_init(void)
 	g_agent.coord_fd = -1;
 	if (!addr || !dir)
 		return;
-	if (parse_addr(addr, &g_agent.coord_ip, &g_agent.coord_port)) {
+	if (parse_ipv4_port(addr, &g_agent.coord_ip, &g_agent.coord_port)) {
 		agent_log("STASIS_COORD_ADDR must be IPV4:PORT, not ", addr, 0);
 		sys_exit_group(1);
 	}

@@ -78,6 +78,27 @@ uint64_t parse_hex(const char **p)
 	}
 }
 
+/* "A.B.C.D:PORT" into ip (network byte order in memory) and port; 0, or -1 if malformed. */
+int parse_ipv4_port(const char *s, uint32_t *ip, uint16_t *port)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		uint64_t b = parse_dec(&s);
+		if (b > 255 || *s != (i < 3 ? '.' : ':'))
+			return -1;
+		s++;
+		v |= (uint32_t)b << (8 * i);
+	}
+	uint64_t p = parse_dec(&s);
+	if (*s || !p || p > 65535)
+		return -1;
+	*ip = v;
+	*port = (uint16_t)p;
+	return 0;
+}
+
 uint64_t parse_dec(const char **p)
 {
 	uint64_t v = 0;

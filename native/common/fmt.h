@@ -25,6 +25,8 @@ const char *sb_cstr(struct sbuf *s); /* NUL-terminates */
 /* Parsers: advance *p past what they read. */
 uint64_t parse_hex(const char **p);
 uint64_t parse_dec(const char **p);
+/* "A.B.C.D:PORT": ip in network byte order, port; 0, or -1 if malformed. */
+int parse_ipv4_port(const char *s, uint32_t *ip, uint16_t *port);
 uint64_t parse_oct(const char **p);
 
 const char *strerror_short(long neg_errno); /* "ENOENT", ... */

@@ -29,6 +29,7 @@
 #include <linux/kcmp.h>
 #include "init.h"
 #include "../common/broker.h"
+#include "../common/fmt.h"
 #include "../common/proto.h"
 
 static int send_all(int fd, const uint8_t *p, size_t n)
@@ -91,16 +92,15 @@ static int recv_msg(int fd, struct proto_msg *m)
 
 int coord_connect(const char *addr, const char *ckpt_dir)
 {
-	unsigned a, b, c, d, port;
-	char tail;
-	if (sscanf(addr, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &port, &tail) != 5 || a > 255 || b > 255 ||
-	    c > 255 || d > 255 || !port || port > 65535)
+	uint32_t ip;
+	uint16_t port;
+	if (parse_ipv4_port(addr, &ip, &port))
 		init_die("--coord must be IPV4:PORT, not %s", addr);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(a << 24 | b << 16 | c << 8 | d);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = ip; /* already in network byte order */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = -errno;
 		close(fd);
@@ -376,12 +376,6 @@ static void list_shmsegs(struct proto_shmseg **v, size_t *n)
 	}
 	fclose(f);
 }
-
-union semun_ {
-	int val;
-	void *buf;
-	unsigned short *array;
-};
 
 /*
  * The namespace's SysV semaphore sets, as /proc/sysvipc/sem lists them, with their values

@@ -65,6 +65,13 @@ struct plan {
 	int nsegs;
 };
 
+/* semctl's fourth argument, which the caller declares (semctl(2)). */
+union semun_ {
+	int val;
+	void *buf;
+	unsigned short *array;
+};
+
 extern int init_in_userns;   /* not root: a user namespace maps us to ourselves */
 
 /* ns.c */

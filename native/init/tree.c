@@ -437,12 +437,6 @@ void tree_check(const struct plan *p, const struct init_opts *o)
 	}
 }
 
-union semun_ {
-	int val;
-	void *buf;
-	unsigned short *array;
-};
-
 /*
  * The namespace's SysV semaphore sets, each with its old id (the next id is set through
  * /proc/sys/kernel/sem_next_id, which we may write in our own IPC namespace), owner, mode

@@ -5,7 +5,10 @@
  * Runs in stage 2: raw syscalls and the hole's memory only.
  */
 #include "broker.h"
+#include "meta.h"
 #include "rt.h"
+#include "../common/img.h"
+#include "../res/res.h"
 #include "../common/broker.h"
 #include "../common/sys.h"
 
@@ -109,4 +112,44 @@ int rst_broker_wait_all(void)
 	if (r != sizeof(m))
 		return r < 0 ? (int)r : -104;
 	return m.op == BROKER_GO && m.kind == 4 ? 0 : -71;
+}
+
+/*
+ * The memory object behind a SHMEM_ANON region (shared anonymous memory inherited over
+ * fork, a deleted /dev/shm file such as a POSIX semaphore's, a memfd, SysV shm), or behind
+ * a shared mapping of a /dev/shm file that still exists (RF_CONTENT: the file itself,
+ * emptied and filled again from the chunks, recreated if it is gone): one memfd
+ * for every region of the computation with the same object id. The first process to ask
+ * makes it, as large as the plan says any process maps of it, and hands it to stasis-init;
+ * the others map the same one. Its content comes from the chunks of the one process that
+ * saved it (the namespace's init chose it); no process runs before all are filled (GO).
+ */
+int rst_shm_object(const struct m_region *g)
+{
+	uint64_t key = broker_shm_key(g->dev, g->ino), size = 0;
+	int fd = rst_broker_fd >= 0 ? rst_broker_get_or_claim(BROKER_SHM, key, &size) : -17;
+	if (fd >= 0)
+		return fd;
+	if (fd != -17)
+		rst_die("a shared memory object did not arrive from the process that made it", 0, fd);
+	if (size < g->off + (g->end - g->start))
+		size = g->off + (g->end - g->start);
+	if (g->flags & RF_CONTENT) {
+		/* A /dev/shm file: made again where it was, emptied, as large as it was. */
+		if (size < g->fsize)
+			size = g->fsize;
+		fd = (int)sys_openat(-100, g->path, K_O_RDWR | K_O_CREAT | K_O_CLOEXEC, 0600);
+		if (fd >= 0)
+			sys_call2(77 /* ftruncate */, fd, 0);
+	} else {
+		fd = (int)sys_call2(319 /* memfd_create */, (long)"stasis-shm", 1 /* MFD_CLOEXEC */);
+	}
+	if (fd < 0)
+		rst_die("cannot create shared memory ", g->path, fd);
+	long e = sys_call2(77 /* ftruncate */, fd, (long)size);
+	if (e < 0)
+		rst_die("cannot size shared memory", 0, e);
+	if (rst_broker_fd >= 0 && (e = rst_broker_put(BROKER_SHM, key, fd)) < 0)
+		rst_die("cannot hand shared memory to the other processes", 0, e);
+	return fd;
 }

@@ -13,4 +13,9 @@ void rst_broker_done(void);                               /* every fd is placed 
 void rst_broker_failed(void);                             /* we said why we die */
 /* Waits until every process of the restart is whole (init's GO); 0 or -errno. */
 int rst_broker_wait_all(void);
+
+/* The shared memory object behind a SHMEM_ANON region or a RF_CONTENT file mapping: made
+ * by the first process to ask (and handed to init), received by the others. An fd. */
+struct m_region;
+int rst_shm_object(const struct m_region *g);
 #endif

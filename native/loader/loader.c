@@ -178,26 +178,6 @@ static uintptr_t find_hole(const struct meta *m, size_t len)
 	rst_die("no room in the address space for the loader", 0, -12);
 }
 
-static int parse_ipv4(const char *s, uint32_t *ip, uint16_t *port)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		uint64_t b = parse_dec(&s);
-		if (b > 255 || *s != (i < 3 ? '.' : ':'))
-			return -1;
-		s++;
-		v |= (uint32_t)b << (8 * i);
-	}
-	uint64_t p = parse_dec(&s);
-	if (*s || !p || p > 65535)
-		return -1;
-	*ip = v;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 static void stage2(void *argp);
 
 /* ---- stage 2 ---- */
@@ -267,46 +247,6 @@ static void move_vdso(const struct meta *m, const struct args *a)
 	}
 }
 
-/*
- * The memory object behind a SHMEM_ANON region (shared anonymous memory inherited over
- * fork, a deleted /dev/shm file such as a POSIX semaphore's, a memfd, SysV shm), or behind
- * a shared mapping of a /dev/shm file that still exists (RF_CONTENT: the file itself,
- * emptied and filled again from the chunks, recreated if it is gone): one memfd
- * for every region of the computation with the same object id. The first process to ask
- * makes it, as large as the plan says any process maps of it, and hands it to stasis-init;
- * the others map the same one. Each writes its own chunks into it: the same bytes, taken at
- * the same stopped moment.
- */
-static int shm_object(const struct m_region *g)
-{
-	uint64_t key = broker_shm_key(g->dev, g->ino), size = 0;
-	int fd = rst_broker_fd >= 0 ? rst_broker_get_or_claim(BROKER_SHM, key, &size) : -17;
-	if (fd >= 0)
-		return fd;
-	if (fd != -17)
-		rst_die("a shared memory object did not arrive from the process that made it", 0, fd);
-	if (size < g->off + (g->end - g->start))
-		size = g->off + (g->end - g->start);
-	if (g->flags & RF_CONTENT) {
-		/* A /dev/shm file: made again where it was, emptied, as large as it was. */
-		if (size < g->fsize)
-			size = g->fsize;
-		fd = (int)sys_openat(-100, g->path, K_O_RDWR | K_O_CREAT | K_O_CLOEXEC, 0600);
-		if (fd >= 0)
-			sys_call2(77 /* ftruncate */, fd, 0);
-	} else {
-		fd = (int)sys_call2(319 /* memfd_create */, (long)"stasis-shm", 1 /* MFD_CLOEXEC */);
-	}
-	if (fd < 0)
-		rst_die("cannot create shared memory ", g->path, fd);
-	long e = sys_call2(77 /* ftruncate */, fd, (long)size);
-	if (e < 0)
-		rst_die("cannot size shared memory", 0, e);
-	if (rst_broker_fd >= 0 && (e = rst_broker_put(BROKER_SHM, key, fd)) < 0)
-		rst_die("cannot hand shared memory to the other processes", 0, e);
-	return fd;
-}
-
 static void map_regions(const struct meta *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
@@ -321,7 +261,7 @@ static void map_regions(const struct meta *m)
 			continue;
 		case RK_FILE: {
 			if (g->flags & RF_CONTENT) {
-				int fd = shm_object(g);
+				int fd = rst_shm_object(g);
 				r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_FIXED_NOREPLACE_, fd, (long)g->off);
 				sys_close(fd);
 				break;
@@ -350,7 +290,7 @@ static void map_regions(const struct meta *m)
 				if (r > 0)
 					sys_call1(67 /* shmdt */, r);
 			}
-			int fd = shm_object(g);
+			int fd = rst_shm_object(g);
 			r = sys_mmap((void *)g->start, len, 3, MAP_SHARED_ | MAP_FIXED_NOREPLACE_, fd, (long)g->off);
 			sys_close(fd);
 			break;
@@ -737,7 +677,7 @@ __attribute__((used)) static void stage1(long *sp)
 	}
 	uint32_t ip = 0;
 	uint16_t port = 0;
-	if (coord && parse_ipv4(coord, &ip, &port))
+	if (coord && parse_ipv4_port(coord, &ip, &port))
 		rst_die("--coord must be IPV4:PORT, not ", coord, 0);
 	if (cstrlen(image) >= 4096 || cstrlen(dir) >= 4096)
 		rst_die("path too long", 0, 0);
