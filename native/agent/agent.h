@@ -83,6 +83,15 @@ struct agent_state {
 	int shared_taken;        /* the shared queue is in sigs[] (owner -1) */
 	struct agent_sig sigs[AGENT_MAX_SIGINFO];
 
+	/* Forked checkpoints (writer.c). */
+	int no_fork;             /* STASIS_NO_FORK=1: every image is written with threads stopped */
+	uint32_t faults;         /* STASIS_FAULT: AGENT_FAULT_* */
+	uint32_t fault_writer_kill_at; /* writer-kill:N fires in the Nth writer */
+	uint32_t nforks;         /* writers started by this process */
+	uint64_t pause_start_ns; /* when stopping the threads began (CLOCK_MONOTONIC) */
+	volatile int writer_pid; /* the image writer in flight; 0: none (a futex word) */
+	int writer_fd;           /* the read end of its result pipe; -1: none */
+
 	/* Restart. */
 	struct restart_info rinfo;
 	volatile int released;   /* restored threads wait for this to become 1 */
@@ -114,8 +123,29 @@ int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dum
 /* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
 void agent_timers_after_fork(void);
 
-/* capture.c: writes the image of this process to path; returns 0 or -errno. */
-int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen);
+/* What capturing a process left to do. */
+struct agent_capture_out {
+	int forked;          /* a writer process (writer_pid) finishes the image */
+	int writer_pid;
+	uint64_t bytes;      /* not forked: the image's size */
+	char reason[512];    /* not forked: why not */
+};
+
+/* capture.c: captures this process into the image at path, or hands the image over to a
+ * forked writer (writer.c); returns 0 or -errno with why set. */
+int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_out *out, char *why, int whylen);
+
+/* Fault injection points (STASIS_FAULT=name[:N],...), for tests. */
+#define AGENT_FAULT_WRITER_KILL 1u /* writer-kill:N: the Nth writer SIGKILLs itself mid-image */
+#define AGENT_FAULT_LOW_MEMORY 2u  /* low-memory: the memory-pressure check sees none available */
+
+/* writer.c: once the writer in flight has sent its result or ended (its pipe,
+ * g_agent.writer_fd, is readable), reaps it; returns its status (0 or -errno) with the
+ * image's size, or why it failed. Wakes agent_writer_wait_idle(). */
+int agent_writer_finish(uint64_t *bytes, char *why, int whylen);
+void agent_writer_kill(void);
+/* Returns once no writer is in flight (exec.c: an exec must not orphan one). */
+void agent_writer_wait_idle(void);
 
 /* agent.c */
 int agent_connect(void);

@@ -284,7 +284,14 @@ static int candidate(uint32_t save, uint64_t pm)
 	}
 }
 
-static int write_chunks(struct capture *c, struct img_out *o)
+int cap_region_volatile(const struct region *r)
+{
+	/* Shared memory changes once the processes run again; so do the pages of a deleted
+	 * file that a private mapping has not copied yet (written through an fd). */
+	return (r->flags & RF_SHARED) || (r->save == SAVE_ALL && r->path[0] == '/');
+}
+
+int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
 {
 	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
 	int mem_fd = (int)sys_openat(-100, "/proc/self/mem", K_O_CLOEXEC, 0);
@@ -293,7 +300,7 @@ static int write_chunks(struct capture *c, struct img_out *o)
 		return cap_fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
 	for (int i = 0; i < c->nregions && !o->err; i++) {
 		const struct region *r = &c->regions[i];
-		if (r->save == SAVE_NONE)
+		if (r->save == SAVE_NONE || cap_region_volatile(r) != (pass == PASS_VOLATILE))
 			continue;
 		uint64_t run_start = 0, run_len = 0;
 		for (uint64_t addr = r->start; addr < r->end;) {
@@ -508,10 +515,49 @@ static int fsync_parent(const char *path)
 	return (int)e;
 }
 
-int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen)
+void cap_discard(int fd, const char *tmp)
+{
+	sys_close(fd);
+	sys_call1(SYS_unlink_, (long)tmp);
+}
+
+int cap_seal(struct capture *c, struct img_out *o, int fd, const char *tmp, const char *path, uint64_t *bytes)
+{
+	int e = 0;
+	long err = img_finish(o);
+	if (err)
+		e = cap_fail(c, "cannot write ", tmp, err);
+	if (!e) {
+		err = sys_fsync(fd);
+		if (err)
+			e = cap_fail(c, "cannot fsync ", tmp, err);
+	}
+	if (e) {
+		cap_discard(fd, tmp);
+		return e;
+	}
+	sys_close(fd);
+	err = sys_call2(SYS_rename_, (long)tmp, (long)path);
+	if (err) {
+		sys_call1(SYS_unlink_, (long)tmp);
+		return cap_fail(c, "cannot rename ", tmp, err);
+	}
+	fsync_parent(path);
+	*bytes = o->off;
+	return 0;
+}
+
+/*
+ * Captures this process while its threads are stopped. Everything that other processes
+ * or the kernel can change once the computation runs again (fds, pipe contents, deleted
+ * files' data, shared memory, kernel state) is written here; the private memory is
+ * written here too, or by a forked writer (writer.c) while the process runs on.
+ */
+int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_out *out, char *why, int whylen)
 {
 	struct capture c;
 	mem_zero(&c, sizeof(c));
+	mem_zero(out, sizeof(*out));
 	c.why = why;
 	c.whylen = whylen;
 	long base = sys_mmap(0, ARENA_SIZE, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
@@ -530,7 +576,8 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 
 	/* A non-dumpable process's /proc/self files belong to root, and the unprivileged
 	 * owner cannot read its own pagemap, mem or auxv: be dumpable while the image is
-	 * written (PROC_STATE keeps the real value), as the kernel would allow anyway. */
+	 * written (PROC_STATE keeps the real value), as the kernel would allow anyway. A
+	 * forked writer stays dumpable. */
 	long dumpable = sys_prctl(3 /* PR_GET_DUMPABLE */, 0, 0, 0, 0);
 	if (dumpable == 0)
 		sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);
@@ -580,28 +627,18 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 		       : cap_fail(&c, "out of scratch memory", 0, -12);
 	}
 	if (!e)
-		e = write_chunks(&c, &o);
-	if (!e) {
-		long err = img_finish(&o);
-		if (err)
-			e = cap_fail(&c, "cannot write ", tmp, err);
-	}
-	if (!e) {
-		long err = sys_fsync(fd);
-		if (err)
-			e = cap_fail(&c, "cannot fsync ", tmp, err);
-	}
-	if (fd >= 0)
+		e = cap_write_chunks(&c, &o, PASS_VOLATILE);
+	/* In the writer, writer_fork() does not return. */
+	int forked = !e && writer_fork(&c, &o, fd, tmp, path, out);
+	if (forked) {
 		sys_close(fd);
-	if (!e) {
-		long err = sys_call2(SYS_rename_, (long)tmp, (long)path);
-		if (err)
-			e = cap_fail(&c, "cannot rename ", tmp, err);
-		else
-			fsync_parent(path);
-		*bytes = o.off;
-	} else if (fd >= 0) {
-		sys_call1(SYS_unlink_, (long)tmp);
+	} else {
+		if (!e)
+			e = cap_write_chunks(&c, &o, PASS_PRIVATE);
+		if (!e)
+			e = cap_seal(&c, &o, fd, tmp, path, &out->bytes);
+		else if (fd >= 0)
+			cap_discard(fd, tmp);
 	}
 	sys_munmap((void *)base, ARENA_SIZE);
 	if (dumpable == 0)

@@ -167,7 +167,12 @@ static int is_static(uint32_t pid)
 	return !dynamic;
 }
 
-/* Reads /proc/PID/stat's fields after the command name. */
+/* An agent's image writer (native/agent/writer.c): a short-lived copy of a process that
+ * writes its image; not a process of the computation. Told by its name. */
+#define WRITER_COMM "(stasis-writer)"
+
+/* Reads /proc/PID/stat's fields after the command name. Returns 0, -1 if it is gone, 1 for
+ * an image writer. */
 static int read_stat(uint32_t pid, struct proto_proc *p)
 {
 	char path[64], buf[2048];
@@ -181,6 +186,9 @@ static int read_stat(uint32_t pid, struct proto_proc *p)
 	char *s = strrchr(buf, ')');
 	if (!s)
 		return -1;
+	const char *name = strchr(buf, '(');
+	if (name && (size_t)(s + 1 - name) == strlen(WRITER_COMM) && !strncmp(name, WRITER_COMM, strlen(WRITER_COMM)))
+		return 1;
 	char state;
 	unsigned ppid, pgid, sid;
 	if (sscanf(s + 2, "%c %u %u %u", &state, &ppid, &pgid, &sid) != 4)
@@ -456,7 +464,7 @@ static int answer_list(int fd, uint64_t ckpt_id)
 			continue;
 		struct proto_proc p;
 		if (read_stat((uint32_t)pid, &p))
-			continue; /* gone meanwhile: reaped */
+			continue; /* gone meanwhile (reaped), or an image writer */
 		if (np == pcap) {
 			pcap = pcap ? pcap * 2 : 64;
 			procs = realloc(procs, pcap * sizeof(*procs));
@@ -555,6 +563,24 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	free(procs);
 	free(fds);
 	return e;
+}
+
+int coord_writers(pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *e; n < max && (e = readdir(d));) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+		struct proto_proc p;
+		if (*end || !pid || read_stat((uint32_t)pid, &p) != 1)
+			continue;
+		pids[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	return n;
 }
 
 int coord_handle(int fd)

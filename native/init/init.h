@@ -89,6 +89,8 @@ __attribute__((noreturn)) void init_serve(pid_t main, int coord_fd);
 int coord_connect(const char *addr, const char *ckpt_dir); /* HELLO as init; fd or -errno */
 /* Handles one frame from the coordinator; returns -1 when the link is gone. */
 int coord_handle(int fd);
+/* The agents' image writers in the namespace (at most max, zombies too); returns how many. */
+int coord_writers(pid_t *pids, int max);
 
 /* tree.c */
 void plan_read(int fd, struct plan *p);

@@ -11,22 +11,24 @@ import * as path from 'node:path';
 import { formatAddress } from '../client/client';
 import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordinator';
 import { requireNative } from '../native/paths';
-import { CommandSpec, intOption, ParsedArgs, usageError } from './args';
+import { CommandSpec, flag, intOption, ParsedArgs, usageError } from './args';
 import { runForeground } from './child';
 import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './common';
 
 const spec: CommandSpec = {
   name: 'launch',
   summary: 'Run PROGRAM so that it can be checkpointed with `stasis checkpoint`.',
-  usage: '[--ckpt-dir D] [--interval S] [--keep N] -- PROGRAM [ARGS...]',
+  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-fork] -- PROGRAM [ARGS...]',
   details:
     'If no coordinator answers at the coordinator address, one is started in the background; it\n' +
     'exits when the last launched process does. The exit status is PROGRAM\'s (128+N if signal N\n' +
-    'killed it).',
+    'killed it). Checkpoints are forked where it is safe: each process is paused only while its\n' +
+    'state is captured, and a copy-on-write child writes its memory while it runs on.',
   options: [
     CKPT_DIR_OPTION,
     { name: 'interval', value: 'S', help: 'checkpoint every S seconds (for a coordinator that launch starts)' },
     { name: 'keep', value: 'N', help: 'generations to keep (for a coordinator that launch starts; default 2)' },
+    { name: 'no-fork', help: 'write every image while the program is paused (STASIS_NO_FORK=1)' },
   ],
   maxPositionals: Infinity,
   stopAtFirstPositional: true,
@@ -37,13 +39,14 @@ function preloadList(base: NodeJS.ProcessEnv, agent: string): string {
 }
 
 /** Prepends the agent to LD_PRELOAD, keeping what the user preloads already. */
-export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string): NodeJS.ProcessEnv {
+export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string, noFork = false): NodeJS.ProcessEnv {
   const existing = base.LD_PRELOAD;
   return {
     ...base,
     LD_PRELOAD: existing ? `${agent}:${existing}` : agent,
     STASIS_COORD_ADDR: coordAddr,
     STASIS_CKPT_DIR: ckptDir,
+    ...(noFork ? { STASIS_NO_FORK: '1' } : {}),
   };
 }
 
@@ -65,7 +68,7 @@ async function run(args: ParsedArgs): Promise<number> {
   try {
     const coord = formatAddress(addr);
     // stasis-init itself must not load the agent: it adds it for the program.
-    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir);
+    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir, flag(args, 'no-fork'));
     return await runForeground(init, ['launch', '--coord', coord, '--ckpt-dir', ckptDir, '--preload', preloadList(process.env, agent), '--', program, ...programArgs], env);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);

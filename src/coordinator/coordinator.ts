@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { ProtocolError } from '../protocol/frame';
 import { CoordToAgent, HELLO_INIT, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
-import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer } from './barrier';
+import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer, NotForked } from './barrier';
 import { scanHostPids } from './host-pids';
 import { Logger, silentLogger } from './log';
 
@@ -101,6 +101,12 @@ interface CheckpointSummary {
   durationMs: number;
   bytes: number;
   processes: number;
+  /** The longest any process was paused (threads stopped), ms. */
+  pauseMs: number;
+  /** Processes whose image a forked writer wrote while they ran on. */
+  forked: number;
+  /** Processes whose image was written while they were paused, and why. */
+  notForked: NotForked[];
 }
 
 interface LastCheckpoint extends CheckpointSummary {
@@ -115,6 +121,9 @@ function summarize(out: CheckpointOutcome): CheckpointSummary {
     durationMs: out.durationMs,
     bytes: out.bytes,
     processes: out.processes,
+    pauseMs: out.pauseMs,
+    forked: out.forked,
+    notForked: out.notForked,
   };
 }
 
@@ -227,6 +236,7 @@ export class Coordinator {
         throw new ProtocolError('unexpected', 'second HELLO on one connection');
       case 'RESUMED':
       case 'SUSPENDED':
+      case 'CAPTURED':
       case 'WRITTEN': {
         if (msg.type === 'RESUMED' && msg.ckptId === 0n && agent.awaitingRestoreResume) {
           agent.awaitingRestoreResume = false;
