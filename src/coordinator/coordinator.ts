@@ -340,7 +340,9 @@ export class Coordinator {
         this.running = null;
         this.current = null;
       }
-      this.checkIdle();
+      // After the caller has answered its client: the computation may have ended while the
+      // images were written, and an idle coordinator closes its connections.
+      setImmediate(() => this.checkIdle());
     }
   }
 

@@ -186,6 +186,9 @@ export const PROGRAMS = {
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
   locks: { c: 'locks.c' },
+  mutator: { c: 'mutator.c' },
+  quietkids: { c: 'quietkids.c' },
+  waiter: { c: 'waiter.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
@@ -446,7 +449,7 @@ export function until<T>(what: string, opts: UntilOptions, check: () => T | unde
   });
 }
 
-function countLines(file: string): number {
+export function countLines(file: string): number {
   const b = fs.readFileSync(file);
   let n = 0;
   for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
@@ -498,6 +501,8 @@ export interface StartOptions {
   /** A file (in the box) for stdout; default a pipe. */
   stdoutFile?: string;
   cwd?: string;
+  /** Variables added to the clean environment (STASIS_FAULT, ...). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Everything one test owns; cleaned up when the test ends. */
@@ -545,7 +550,7 @@ export class Box {
     try {
       child = spawn(file!, args, {
         cwd: opts.cwd ?? this.dir,
-        env: cleanEnv({ HOME: this.dir }),
+        env: cleanEnv({ HOME: this.dir, ...opts.env }),
         stdio: ['ignore', fd ?? 'pipe', 'pipe'],
         detached: true,
       });

@@ -1,0 +1,187 @@
+/*
+ * Forked checkpoints (docs/architecture.md, "A forked checkpoint"): each process is paused
+ * only while its state is captured, then runs on while a copy-on-write writer process
+ * finishes its image; `stasis checkpoint` returns once every image is durable.
+ *
+ *   - a program that rewrites all of its memory on every step runs on during the write, yet
+ *     restarts to an uninterrupted run's output: the image is the memory at the pause;
+ *   - a program that watches for children it did not make (SIGCHLD, waitpid(-1), waitid)
+ *     never sees a writer, over three checkpoints, and restarts to the same output;
+ *   - a program that exits while its image is still being written: the checkpoint commits,
+ *     and restarts it from before the exit;
+ *   - `--no-fork`, and memory pressure (a fault injection point), write the image with the
+ *     program paused and say so, per process;
+ *   - a writer killed mid-image fails that checkpoint in one line; the previous generation
+ *     stays, and the next checkpoint works.
+ *
+ * As root and as an unprivileged user.
+ */
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { sendRequest } from '../../src/client/client';
+import { JsonObject } from '../../src/protocol/messages';
+import {
+  checkpoint, expectFinishesLikeReference, hostPid, hostPidOf, imageFacts, killLaunched, launchUntil, LIMIT, startRestart, waitRestoredWrites,
+} from './flows';
+import { Box, countLines, freePort, latestGeneration, oneLine, reference, removeShared, variants, waitForLines, writeMark } from './harness';
+
+after(removeShared);
+
+interface Answer {
+  generation: string;
+  durationMs: number;
+  pauseMs: number;
+  processes: number;
+  forked: number;
+  notForked: { pid: number; name: string; reason: string }[];
+}
+
+/** `stasis checkpoint --json`, which must succeed. */
+async function checkpointJson(box: Box, port: number): Promise<Answer> {
+  const r = await box.stasis(['checkpoint', '--json', '--coord-port', String(port)], LIMIT.checkpoint);
+  assert.equal(r.status, 0, `stasis checkpoint failed: ${r.stderr}`);
+  const a = JSON.parse(r.stdout) as Answer & { ok: boolean };
+  assert.equal(a.ok, true);
+  assert.ok(fs.existsSync(path.join(a.generation, 'MANIFEST.json')), `${a.generation} is committed`);
+  assert.ok(a.pauseMs > 0 && a.pauseMs <= a.durationMs, `a pause (${a.pauseMs} ms) within the checkpoint (${a.durationMs} ms)`);
+  return a;
+}
+
+const SUMMARY = /^stasis: paused \d+(\.\d)? ms; complete in \d+ ms: (\d+) processes, \d+ bytes$/;
+
+for (const v of variants()) {
+  test(`a program rewriting all its memory runs on while its image is written, and restarts to the same output — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['256', '2500'];
+    const ref = reference('mutator', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'mutator', args, 3);
+    const a = await checkpointJson(box, port);
+    const linesAtReturn = countLines(launched.out);
+    assert.equal(a.forked, 1, `the checkpoint was forked: ${JSON.stringify(a)}`);
+    assert.deepEqual(a.notForked, []);
+    const img = await imageFacts(a.generation);
+    const atPause = fs.readFileSync(launched.out).subarray(0, img.stdoutOffset).toString().split('\n').length - 1;
+    t.diagnostic(`paused ${a.pauseMs} ms of ${a.durationMs} ms; ${linesAtReturn - atPause} steps (each changes every page) ran while the image was written`);
+    assert.ok(linesAtReturn - atPause >= 2, `the program ran on (and changed every page) while its image was written: ${atPause} lines at the pause, ${linesAtReturn} when the checkpoint returned`);
+    await killLaunched(box, port, launched);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `mutator restarted as ${box.who.label}`);
+  });
+
+  test(`the image writer is invisible to the program: no SIGCHLD, nothing to wait for, over three checkpoints — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['3000'];
+    const ref = reference('quietkids', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'quietkids', args, 3);
+    for (let i = 0; i < 3; i++) {
+      const a = await checkpointJson(box, port);
+      assert.equal(a.forked, a.processes, `every process was forked: ${JSON.stringify(a)}`);
+    }
+    // Lines the program printed while the last writer ran are rewritten by the restart:
+    // look at them now.
+    await waitForLines(launched.out, countLines(launched.out) + 30, { timeoutMs: LIMIT.start, abortOn: [launched.proc] });
+    const seen = fs.readFileSync(launched.out, 'utf8');
+    assert.ok(!seen.includes('FAIL'), `the program saw a child it did not make: ${seen.split('\n').filter((l) => l.includes('FAIL')).slice(0, 3).join(' | ')}`);
+    assert.ok(seen.includes('its own child exited'), 'its own children were seen');
+    await killLaunched(box, port, launched);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `quietkids restarted as ${box.who.label}`);
+  });
+
+  test(`a program that exits while its image is written still gets a complete generation, which restarts it — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'waiter', ['256'], 1);
+    const pid = await hostPid(box, port, launched.proc);
+    let exitAsked = false;
+    const res = await sendRequest({ host: '127.0.0.1', port }, { cmd: 'checkpoint' }, {
+      onProgress: (p: JsonObject) => {
+        if (p.phase !== 'resumed' || exitAsked) return;
+        exitAsked = true; // its writer is at work: the program exits now
+        process.kill(pid, 'SIGUSR1');
+      },
+    });
+    assert.equal(res.ok, true, `the checkpoint commits: ${JSON.stringify(res)}`);
+    assert.ok(exitAsked, 'the program was told to exit while its image was written');
+    const e = await launched.proc.wait(LIMIT.die);
+    assert.equal(e.status, 3, `the program exited on its own: ${launched.proc.describe()}`);
+    const done = fs.readFileSync(launched.out);
+    assert.match(done.toString(), /^ready\nwoke\nbye [0-9a-f]{16}\n$/);
+    assert.equal(latestGeneration(launched.ckptDir), path.basename(String(res.generation)));
+
+    const mark = writeMark(launched.out);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await waitRestoredWrites(launched.out, mark, restart);
+    await waitForLines(launched.out, 2, { timeoutMs: LIMIT.start, abortOn: [restart] });
+    process.kill(hostPidOf(restart, 2), 'SIGUSR1');
+    const r = await restart.wait(LIMIT.run);
+    assert.equal(r.status, 3, `the restarted program exits as the first did: ${restart.describe()}`);
+    assert.deepEqual(fs.readFileSync(launched.out), done, 'the restart ends with the output of the run that exited during the checkpoint');
+  });
+
+  test(`--no-fork writes every image with the processes paused and says so for each — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['40'];
+    const ref = reference('spawner', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'spawner', args, 4, LIMIT.start, ['--no-fork']);
+    const r = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
+    assert.equal(r.status, 0, `stasis checkpoint failed: ${r.stderr}`);
+    const lines = r.stderr.trimEnd().split('\n');
+    const m = SUMMARY.exec(lines[0]!);
+    assert.ok(m, `a summary line first: ${JSON.stringify(r.stderr)}`);
+    const n = Number(m[2]);
+    assert.equal(lines.length, 1 + n, `one "not forked" line per process: ${r.stderr}`);
+    for (const l of lines.slice(1)) {
+      assert.match(l, /^stasis: not forked: process \S+ \(pid \d+\): forked checkpoints are turned off \(--no-fork, STASIS_NO_FORK=1\)$/);
+    }
+    // The program exec'd itself with an empty environment: the setting came along.
+    assert.ok(lines.some((l) => l.includes('process spawner ')), r.stderr);
+    process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
+    assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `spawner (--no-fork) restarted as ${box.who.label}`);
+  });
+
+  test(`under memory pressure a process is checkpointed without forking, and the output says why — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['64', '8000'];
+    const ref = reference('mutator', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FAULT: 'low-memory' });
+    const r = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
+    assert.equal(r.status, 0, `stasis checkpoint failed: ${r.stderr}`);
+    assert.match(r.stderr, /\nstasis: not forked: process mutator \(pid 2\): memory pressure: 0 MiB available, \d+ MiB of private memory could be copied while the image is written\n$/);
+    await killLaunched(box, port, launched);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `mutator (no fork) restarted as ${box.who.label}`);
+  });
+
+  test(`a writer killed mid-image fails its checkpoint in one line; the previous generation stays — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['64', '8000'];
+    const ref = reference('mutator', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FAULT: 'writer-kill:2' });
+    const first = await checkpoint(box, port);
+    assert.equal(path.basename(first), 'gen-000001');
+
+    const r = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
+    assert.equal(r.status, 1, `the checkpoint whose writer was killed fails: ${r.stdout}${r.stderr}`);
+    assert.ok(oneLine(r.stderr), `one line: ${JSON.stringify(r.stderr)}`);
+    assert.match(r.stderr, /^stasis: process mutator \(pid 2, procId \d+\) could not write its image: the image writer \(pid \d+\) was killed by SIGKILL \(signal 9\) before the image was complete \(EIO \(errno 5\)\) — the previous generation is intact\n$/);
+    assert.equal(latestGeneration(launched.ckptDir), 'gen-000001');
+    assert.deepEqual(fs.readdirSync(launched.ckptDir).filter((f) => f.startsWith('gen-')), ['gen-000001'], 'the failed generation is removed');
+
+    const third = await checkpoint(box, port);
+    assert.equal(path.basename(third), 'gen-000002');
+    await killLaunched(box, port, launched);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `mutator restarted after a failed checkpoint as ${box.who.label}`);
+  });
+}
