@@ -91,6 +91,7 @@ struct agent_state {
 	uint64_t pause_start_ns; /* when stopping the threads began (CLOCK_MONOTONIC) */
 	volatile int writer_pid; /* the image writer in flight; 0: none (a futex word) */
 	int writer_fd;           /* the read end of its result pipe; -1: none */
+	char writer_image[4096]; /* the image it finishes */
 
 	/* Restart. */
 	struct restart_info rinfo;

@@ -15,7 +15,8 @@
  *
  * The writer is invisible to the application: exit signal 0 (no SIGCHLD; wait() without
  * __WCLONE/__WALL never sees it), no atfork handlers (the raw clone syscall), every
- * signal blocked (the checkpoint thread's mask), no application fd kept. It keeps the
+ * signal blocked (the checkpoint thread's mask), a session of its own (no job-control
+ * stop), no application fd kept. It keeps the
  * coordinator connection open, so that if the process ends while its image is still being
  * written the coordinator sees the connection close only once the writer is done, and then
  * decides by the image file itself. stasis-init does not list it (its name).
@@ -243,13 +244,10 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 						  const char *path, int pfd)
 {
 	sys_prctl(15 /* PR_SET_NAME */, (long)WRITER_NAME, 0, 0, 0);
+	/* Out of the application's process group and session: a SIGSTOP to the group (job
+	 * control) must not stop it, nor tell the application about it with a SIGCHLD. */
+	sys_call0(112 /* setsid */);
 	close_others(fd, pfd, g_agent.coord_fd);
-	/* If memory runs out, the writer is the one to go: the checkpoint fails cleanly. */
-	int adj = (int)sys_openat(-100, "/proc/self/oom_score_adj", K_O_WRONLY | K_O_CLOEXEC, 0);
-	if (adj >= 0) {
-		sys_write(adj, "1000", 4);
-		sys_close(adj);
-	}
 	uint64_t gone = missing_mapping(c);
 	if (gone) {
 		char msg[128];
@@ -262,6 +260,12 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 		sys_exit_group(0);
 	}
 	sys_write(pfd, "V", 1);
+	/* If memory runs out, the writer is the one to go: the checkpoint fails cleanly. */
+	int adj = (int)sys_openat(-100, "/proc/self/oom_score_adj", K_O_WRONLY | K_O_CLOEXEC, 0);
+	if (adj >= 0) {
+		sys_write(adj, "1000", 4);
+		sys_close(adj);
+	}
 
 	uint64_t bytes = 0;
 	int e = cap_write_chunks(c, o, PASS_PRIVATE);
@@ -352,6 +356,7 @@ int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, c
 		p[0] = hi;
 	}
 	g_agent.writer_fd = p[0];
+	str_copy(g_agent.writer_image, path, sizeof(g_agent.writer_image));
 	__atomic_store_n(&g_agent.writer_pid, (int)pid, __ATOMIC_RELEASE);
 	out->forked = 1;
 	out->writer_pid = (int)pid;
@@ -398,7 +403,15 @@ int agent_writer_finish(uint64_t *bytes, char *why, int whylen)
 			return st;
 		}
 	}
-	/* No result: the writer died. Unless someone else reaped it (__WALL), waitid says how. */
+	/* No result. A writer that exited 0 renamed its image into place (the pipe was lost:
+	 * the application closed our fd); otherwise it died, and waitid says how. */
+	struct kstat st;
+	if (re == 0 && code == 1 /* CLD_EXITED */ && status == 0 &&
+	    sys_call4(SYS_newfstatat_, -100, (long)g_agent.writer_image, (long)&st, 0) == 0) {
+		*bytes = (uint64_t)st.size;
+		sb_cstr(&s);
+		return 0;
+	}
 	sb_str(&s, "the image writer (pid ");
 	sb_udec(&s, (uint64_t)pid);
 	if (re == 0 && (code == 2 || code == 3) /* CLD_KILLED, CLD_DUMPED */) {
