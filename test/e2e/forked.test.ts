@@ -9,8 +9,8 @@
  *     never sees a writer, over three checkpoints, and restarts to the same output;
  *   - a program that exits while its image is still being written: the checkpoint commits,
  *     and restarts it from before the exit;
- *   - `--no-fork`, and memory pressure (a fault injection point), write the image with the
- *     program paused and say so, per process;
+ *   - `--no-fork`, memory pressure (a fault injection point) and MADV_DONTFORK memory
+ *     write the image with the program paused and say so, per process;
  *   - a writer killed mid-image fails that checkpoint in one line; the previous generation
  *     stays, and the next checkpoint works.
  *
@@ -160,6 +160,20 @@ for (const v of variants()) {
     await killLaunched(box, port, launched);
     const restart = startRestart(box, port, launched.ckptDir);
     await expectFinishesLikeReference(restart, launched.out, await ref, `mutator (no fork) restarted as ${box.who.label}`);
+  });
+
+  test(`memory a fork does not copy (MADV_DONTFORK) makes the process write its own image, and says so — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['64', '8000', 'dontfork'];
+    const ref = reference('mutator', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'mutator', args, 3);
+    const r = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
+    assert.equal(r.status, 0, `stasis checkpoint failed: ${r.stderr}`);
+    assert.match(r.stderr, /\nstasis: not forked: process mutator \(pid 2\): memory a fork does not copy \(MADV_DONTFORK\) at 0x[0-9a-f]+\n$/);
+    await killLaunched(box, port, launched);
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, await ref, `mutator (MADV_DONTFORK) restarted as ${box.who.label}`);
   });
 
   test(`a writer killed mid-image fails its checkpoint in one line; the previous generation stays — ${v.name}`, { skip: v.skip }, async (t) => {

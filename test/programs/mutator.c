@@ -6,11 +6,16 @@
  * changes every page meanwhile: an image that took any page later than the pause shows up
  * after a restart as checksums that differ from an uninterrupted run's. Deterministic.
  *
- *   mutator MIB STEPS
+ *   mutator MIB STEPS [dontfork]
+ *
+ * With `dontfork` the memory is MADV_DONTFORK: a fork does not copy it, so a forked
+ * checkpoint cannot be taken of this process.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #define PAGE_WORDS 512
 
@@ -19,9 +24,13 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? strtoul(argv[1], 0, 10) : 64;
 	long steps = argc > 2 ? atol(argv[2]) : 1000;
 	size_t words = mib << 17, pages = words / PAGE_WORDS;
-	uint64_t *a = malloc(words * sizeof(uint64_t));
-	if (!mib || !a) {
+	uint64_t *a = mmap(0, words * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!mib || a == MAP_FAILED) {
 		fprintf(stderr, "mutator: need MIB > 0 and the memory for it\n");
+		return 2;
+	}
+	if (argc > 3 && !strcmp(argv[3], "dontfork") && madvise(a, words * sizeof(uint64_t), MADV_DONTFORK)) {
+		perror("mutator: madvise");
 		return 2;
 	}
 	for (size_t i = 0; i < words; i++)
