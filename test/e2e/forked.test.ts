@@ -7,8 +7,9 @@
  *     restarts to an uninterrupted run's output: the image is the memory at the pause;
  *   - a program that watches for children it did not make (SIGCHLD, waitpid(-1), waitid)
  *     never sees a writer, over three checkpoints, and restarts to the same output;
- *   - a program that exits while its image is still being written: the checkpoint commits,
- *     and restarts it from before the exit;
+ *   - a program that exits (or execs) while its image is still being written: the
+ *     checkpoint commits, and restarts it from before; after the exec, no writer is left
+ *     for the new program to find (even with __WALL);
  *   - `--no-fork`, memory pressure (a fault injection point) and MADV_DONTFORK memory
  *     write the image with the program paused and say so, per process;
  *   - a writer killed mid-image fails that checkpoint in one line; the previous generation
@@ -93,36 +94,37 @@ for (const v of variants()) {
     await expectFinishesLikeReference(restart, launched.out, await ref, `quietkids restarted as ${box.who.label}`);
   });
 
-  test(`a program that exits while its image is written still gets a complete generation, which restarts it — ${v.name}`, { skip: v.skip }, async (t) => {
-    const box = Box.create(t, v.identity());
-    const port = await freePort();
-    const launched = await launchUntil(box, port, 'waiter', ['256'], 1);
-    const pid = await hostPid(box, port, launched.proc);
-    let exitAsked = false;
-    const res = await sendRequest({ host: '127.0.0.1', port }, { cmd: 'checkpoint' }, {
-      onProgress: (p: JsonObject) => {
-        if (p.phase !== 'resumed' || exitAsked) return;
-        exitAsked = true; // its writer is at work: the program exits now
-        process.kill(pid, 'SIGUSR1');
-      },
-    });
-    assert.equal(res.ok, true, `the checkpoint commits: ${JSON.stringify(res)}`);
-    assert.ok(exitAsked, 'the program was told to exit while its image was written');
-    const e = await launched.proc.wait(LIMIT.die);
-    assert.equal(e.status, 3, `the program exited on its own: ${launched.proc.describe()}`);
-    const done = fs.readFileSync(launched.out);
-    assert.match(done.toString(), /^ready\nwoke\nbye [0-9a-f]{16}\n$/);
-    assert.equal(latestGeneration(launched.ckptDir), path.basename(String(res.generation)));
+  for (const how of ['exits', 'execs'] as const) {
+    test(`a program that ${how} while its image is written still gets a complete generation, which restarts it — ${v.name}`, { skip: v.skip }, async (t) => {
+      const box = Box.create(t, v.identity());
+      const port = await freePort();
+      const launched = await launchUntil(box, port, 'waiter', how === 'exits' ? ['256'] : ['256', 'exec'], 1);
+      const pid = await hostPid(box, port, launched.proc);
+      let told = false;
+      const res = await sendRequest({ host: '127.0.0.1', port }, { cmd: 'checkpoint' }, {
+        onProgress: (p: JsonObject) => {
+          if (p.phase !== 'resumed' || told) return;
+          told = true; // its writer is at work: the program ends (or execs) now
+          process.kill(pid, 'SIGUSR1');
+        },
+      });
+      assert.equal(res.ok, true, `the checkpoint commits: ${JSON.stringify(res)}`);
+      assert.ok(told, `the program was told to end while its image was written`);
+      const e = await launched.proc.wait(LIMIT.die);
+      assert.equal(e.status, 3, `the program ended on its own: ${launched.proc.describe()}`);
+      const done = fs.readFileSync(launched.out);
+      assert.match(done.toString(), how === 'exits' ? /^ready\nwoke\nbye [0-9a-f]{16}\n$/ : /^ready\nwoke\nbye [0-9a-f]{16}\nafter exec: no children\n$/);
+      assert.equal(latestGeneration(launched.ckptDir), path.basename(String(res.generation)));
 
-    const mark = writeMark(launched.out);
-    const restart = startRestart(box, port, launched.ckptDir);
-    await waitRestoredWrites(launched.out, mark, restart);
-    await waitForLines(launched.out, 2, { timeoutMs: LIMIT.start, abortOn: [restart] });
-    process.kill(hostPidOf(restart, 2), 'SIGUSR1');
-    const r = await restart.wait(LIMIT.run);
-    assert.equal(r.status, 3, `the restarted program exits as the first did: ${restart.describe()}`);
-    assert.deepEqual(fs.readFileSync(launched.out), done, 'the restart ends with the output of the run that exited during the checkpoint');
-  });
+      const mark = writeMark(launched.out);
+      const restart = startRestart(box, port, launched.ckptDir);
+      await waitRestoredWrites(launched.out, mark, restart);
+      process.kill(hostPidOf(restart, 2), 'SIGUSR1');
+      const r = await restart.wait(LIMIT.run);
+      assert.equal(r.status, 3, `the restarted program ends as the first did: ${restart.describe()}`);
+      assert.deepEqual(fs.readFileSync(launched.out), done, 'the restart ends with the output of the run that ended during the checkpoint');
+    });
+  }
 
   test(`--no-fork writes every image with the processes paused and says so for each — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
