@@ -43,6 +43,7 @@
 #define K_WEXITED 4
 #define K_WCLONE 0x80000000
 #define K_POLLIN 1
+#define VERDICT_TIMEOUT_MS 10000
 
 /* The result the writer sends up its pipe: i32 status, u32 message length, u64 bytes,
  * message. Under PIPE_BUF, so one write. */
@@ -336,8 +337,14 @@ int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, c
 		reason(out, "fork failed: ", strerror_short(pid), 0);
 		return 0;
 	}
+	/* The writer's first words, within VERDICT_TIMEOUT_MS: the application waits. */
 	char verdict[256];
-	long n = read_upto(p[0], verdict, 1);
+	struct { int fd; short events, revents; } pw = { p[0], K_POLLIN, 0 };
+	long ready;
+	do
+		ready = sys_call3(7 /* poll */, (long)&pw, 1, VERDICT_TIMEOUT_MS);
+	while (ready == -4);
+	long n = ready > 0 ? read_upto(p[0], verdict, 1) : 0;
 	if (n != 1 || verdict[0] != 'V') {
 		/* The writer cannot take over (or died): write here, from where it left off; it
 		 * wrote nothing into the image. */
@@ -347,7 +354,8 @@ int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, c
 		sys_call2(SYS_kill_, pid, 9);
 		reap((int)pid, &code, &status);
 		sys_close(p[0]);
-		reason(out, n == 1 ? verdict : "the image writer ended before it started", 0, 0);
+		reason(out, n == 1 ? verdict : ready > 0 ? "the image writer ended before it started" :
+			    "the image writer did not start within 10 s", 0, 0);
 		return 0;
 	}
 	int hi = (int)sys_fcntl(p[0], 1030 /* F_DUPFD_CLOEXEC */, g_agent.coord_fd > 0 ? g_agent.coord_fd + 1 : 100);

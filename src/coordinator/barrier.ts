@@ -311,7 +311,8 @@ export class CheckpointBarrier {
 
       // Every process is captured: all may run again while the writers finish.
       this.resumeAll();
-      await this.phase('RESUME', (p) => p.resumed);
+      // A process slow to say it resumed is logged, not a failure: its image decides.
+      await this.phase('RESUME', (p) => p.resumed, false);
       this.throwIfFailed();
       const pauseMs = this.pauseMs();
       this.progress({ phase: 'resumed', pauseMs });
