@@ -261,7 +261,10 @@ static void serve(void)
 				g_agent.shm_skip[g_agent.nshm_skip++] = proto_shm_skip_at(&m, i);
 			out.type = MSG_CAPTURED;
 			g_agent.released = 0;
-			out.status = agent_write_image(m.image_path, m.ckpt_id, &co, why, sizeof(why));
+			mem_zero(&co, sizeof(co));
+			out.status = agent_take_shared_signals(why, sizeof(why));
+			if (!out.status)
+				out.status = agent_write_image(m.image_path, m.ckpt_id, &co, why, sizeof(why));
 			out.flags = !out.status && co.forked ? CAPTURED_FORKED : 0;
 			out.writer_pid = out.flags ? (uint32_t)co.writer_pid : 0;
 			str_copy(out.message, out.status ? why : co.reason, sizeof(out.message));

@@ -108,6 +108,8 @@ void agent_log_err(const char *what, long neg_errno);
 int agent_install_handler(void);
 void *agent_handler(void);
 int agent_suspend_all(char *why, int whylen);
+/* Has the parked leader take the shared signal queue (call once, when capturing). */
+int agent_take_shared_signals(char *why, int whylen);
 void agent_resume_all(void);
 
 /* kstate.c: kernel state around threads (pending signals, attributes) and the process
