@@ -274,8 +274,21 @@ export class CheckpointBarrier {
     const id = BigInt(this.ckptId);
     const n = this.parts.length;
     const gens = new Map<string, GenerationEntry>();
+    /** Generation folders being made, by checkpoint directory (awaited where they are used). */
+    const making = new Map<string, Promise<GenerationEntry>>();
+    const folderFor = (dir: string): Promise<GenerationEntry> => {
+      let m = making.get(dir);
+      if (!m) {
+        m = createGeneration(dir);
+        void m.catch(() => undefined);
+        making.set(dir, m);
+      }
+      return m;
+    };
     const committed = new Set<GenerationEntry>();
     try {
+      // The folders are made while the processes still run: not part of anyone's pause.
+      for (const p of this.parts) void folderFor(p.peer.ckptDir);
       for (const p of this.parts) {
         p.peer.state = 'suspending';
         p.peer.send({ type: 'SUSPEND', ckptId: id });
@@ -288,7 +301,7 @@ export class CheckpointBarrier {
       for (const p of this.live()) {
         let gen = gens.get(p.peer.ckptDir);
         if (!gen) {
-          gen = await createGeneration(p.peer.ckptDir);
+          gen = await folderFor(p.peer.ckptDir);
           gens.set(p.peer.ckptDir, gen);
           this.log(`checkpoint ${this.ckptId}: writing ${gen.path}`);
         }
@@ -333,6 +346,7 @@ export class CheckpointBarrier {
         this.log(`checkpoint ${this.ckptId}: committed ${gen.path} (${members.length} processes, ${bytes} bytes)`);
       }
       this.progress({ phase: 'committed', generation: results[0]?.path ?? '' });
+      await this.discardUnused(making, gens);
 
       const bytes = results.reduce((s, r) => s + r.bytes, 0);
       const notForked = imaged.filter((p) => !p.forked)
@@ -350,6 +364,7 @@ export class CheckpointBarrier {
       await this.phase('RESUME', (p) => p.resumed, false);
       // Writers still at work finish (or fail) before their folder goes.
       await this.phase('WRITE', (p) => !p.captureOk || p.written, false);
+      await this.discardUnused(making, gens);
       for (const gen of gens.values()) {
         if (committed.has(gen)) continue;
         try {
@@ -359,6 +374,18 @@ export class CheckpointBarrier {
         }
       }
       throw this.failure!;
+    }
+  }
+
+  /** Removes the folders made for checkpoint directories no process wrote into in the end. */
+  private async discardUnused(making: Map<string, Promise<GenerationEntry>>, used: Map<string, GenerationEntry>): Promise<void> {
+    for (const [dir, m] of making) {
+      if (used.has(dir)) continue;
+      try {
+        await discardGeneration(await m);
+      } catch {
+        // it was never made, or is gone already
+      }
     }
   }
 
