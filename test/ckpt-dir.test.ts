@@ -13,7 +13,7 @@ import { tmpDir } from './helpers/tmp';
 function manifest(generation: number, images: string[]): Manifest {
   return {
     format: 'stasis-generation', version: 2, generation, ckptId: generation + 10, created: '2026-11-21T22:00:00.000Z',
-    namespace: true, zombies: [], semaphores: [], sharedSegments: [],
+    namespace: true, zombies: [], semaphores: [], sharedSegments: [], messageQueues: [], terminals: [],
     processes: images.map((image, i) => ({ procId: i + 1, pid: 100 + i, ppid: 1, pgid: 100, sid: 1, name: 'app', image, bytes: 5 })),
   };
 }

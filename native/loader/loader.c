@@ -570,6 +570,7 @@ static void stage2(void *argp)
 	sys_close(m->cur.fd);
 	restore_rlimits(m);
 	rst_ks_process(m);
+	rst_ks_sem_undo(m);
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))
 		rst_die("the image's agent is of another Stasis version", 0, 0);
