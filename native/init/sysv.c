@@ -52,6 +52,25 @@
 #define SV_MSG_MAX (16u << 20)        /* MSG: a longer message is refused */
 #define PAGE 4096
 
+/*
+ * Named fault injection points, chosen with STASIS_FI (a comma-separated list) in the
+ * environment of `stasis launch`:
+ *   no-msg-copy             read queues as on a kernel without MSG_COPY (take, send back);
+ *   sysv-write-fails-once   the first WRITE fails once every queue has been read.
+ */
+static int fault(const char *name)
+{
+	const char *fi = getenv("STASIS_FI");
+	size_t n = strlen(name);
+	for (const char *p = fi; p && *p;) {
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return 1;
+		p = strchr(p, ',');
+		p = p ? p + 1 : 0;
+	}
+	return 0;
+}
+
 static void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
@@ -444,13 +463,18 @@ static int write_data(struct sv_out *o)
 	free(before);
 	struct msgbuf_ b = { 0, 0 };
 	grow(&b);
-	int copy = !getenv("STASIS_FI_NO_MSG_COPY");
+	int copy = !fault("no-msg-copy");
 	if (changed)
 		e = out_fail(o, -EAGAIN, "a SysV message queue changed while the computation was suspended");
 	for (size_t i = 0; i < nq && !e; i++)
 		e = save_queue(o, &qs[i], &b, &copy);
 	free(b.m);
 	free(qs);
+	static int failed_once;
+	if (!e && !failed_once && fault("sysv-write-fails-once")) {
+		failed_once = 1;
+		e = out_fail(o, -EIO, "fault injected after reading the message queues (STASIS_FI=sysv-write-fails-once)");
+	}
 
 	FILE *f = e ? 0 : sysvipc("shm");
 	char line[512];
