@@ -31,6 +31,14 @@
  * one SOCK_SEQPACKET pair per process. Zombies then exit with their old status, and their
  * parents wait until they have (without reaping them) so no SIGCHLD is left pending.
  *
+ * A controlling terminal is per process (the kernel copies it at fork; setsid drops it;
+ * only a session's leader may take one), so it must be in place before the session's
+ * members are forked: init opens each such pty before the processes exist, the leader
+ * takes it (TIOCSCTTY) right after setsid, every member forked after inherits it, one the
+ * plan says had none lets it go (TIOCNOTTY) once its own children exist, and the leader
+ * makes the foreground group what it was once every group exists. The pty's owner later
+ * takes init's master through the broker (res/pty.c) and restores the rest.
+ *
  * The same pairs then carry the fd broker (and, once every loader said DONE, the GO that
  * lets them all run at once): a loader that restores an open file
  * description (or creates a pipe) other processes share PUTs it to init; the others GET it

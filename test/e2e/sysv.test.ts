@@ -50,6 +50,27 @@ for (const v of variants()) {
 
     process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
     assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
+
+    // Damaged SysV data: refused in one line before anything runs.
+    const output = fs.readFileSync(launched.out);
+    const data = path.join(gen, manifestOf(gen).sysvData!);
+    const damages: [string, (b: Buffer) => Buffer, string][] = [
+      ['a flipped byte', (b) => { b[b.length - 100]! ^= 0x20; return b; }, 'the checksum of the record at byte \\d+ is wrong'],
+      ['cut short', (b) => b.subarray(0, b.length - 200), 'it ends at byte \\d+, before its END record'],
+    ];
+    for (const [what, damage, why] of damages) {
+      const copy = box.path(`damaged-${what.replace(/ /g, '-')}`);
+      fs.cpSync(gen, copy, { recursive: true });
+      const bad = path.join(copy, path.basename(data));
+      fs.writeFileSync(bad, damage(fs.readFileSync(data)));
+      box.giveAway(copy);
+      const p = startRestart(box, port, copy);
+      assert.equal((await p.wait(LIMIT.run)).status, 1, `restart of SysV data ${what}: ${p.describe()}`);
+      assert.match(p.stderr, new RegExp(`^stasis: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid SysV IPC data \\(${why}\\) — restart from an earlier generation\n$`),
+        `restart of SysV data ${what}`);
+    }
+    assert.ok(fs.readFileSync(launched.out).equals(output), 'nothing ran from the damaged copies');
+
     const restart = startRestart(box, port, launched.ckptDir);
     await expectFinishesLikeReference(restart, launched.out, await ref, `sysvipc restarted as ${box.who.label}`);
   });
