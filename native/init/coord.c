@@ -350,13 +350,6 @@ static void list_shm(uint32_t pid, struct shm_seen **v, size_t *n)
 	fclose(f);
 }
 
-/*
- * A pty whose master is in the computation and whose ends are in several processes (a
- * program driven through a pty), or that is a process's controlling terminal (`ctty`:
- * marked SHARE_PTY_CTTY, since stasis-init makes it on restart, before any process):
- * every end is marked, and the master holder with the lowest pid owns it (saves its unread
- * bytes, makes it again on restart, or takes it from init).
- */
 static int is_ctty(const struct proto_ctty *c, size_t nc, int pty)
 {
 	for (size_t i = 0; i < nc; i++)
@@ -365,6 +358,13 @@ static int is_ctty(const struct proto_ctty *c, size_t nc, int pty)
 	return 0;
 }
 
+/*
+ * A pty whose master is in the computation and whose ends are in several processes (a
+ * program driven through a pty), or that is a process's controlling terminal (`ctty`:
+ * marked SHARE_PTY_CTTY, since stasis-init makes it on restart, before any process):
+ * every end is marked, and the master holder with the lowest pid owns it (saves its unread
+ * bytes, makes it again on restart, or takes it from init).
+ */
 static void mark_ptys(struct fdent *v, size_t n, const struct proto_ctty *c, size_t nc)
 {
 	for (size_t i = 0; i < n; i++) {
