@@ -1,6 +1,6 @@
 /*
  * The init's link to the coordinator (docs/protocol.md, "The namespace's init"). The init
- * is not checkpointed; it answers LIST (and WRITE: sysv.c) while every agent of its
+ * is not checkpointed; it answers LIST (and WRITE: sysv-data.c) while every agent of its
  * namespace is suspended:
  *
  *   - every process of the namespace but itself, from its own /proc: pid, ppid, process

@@ -6,7 +6,8 @@
  *
  * A normal libc program (it never runs while application threads are stopped). Files:
  * ns.c (namespaces, supervision), coord.c (the init's coordinator link: LIST, WRITE),
- * sysv.c (the namespace's SysV IPC objects: listed, saved, made again),
+ * sysv.c, sysv-data.c (the namespace's SysV IPC objects: listed, made again; what of
+ * them no image holds: saved on WRITE, put back),
  * tree.c (restart: recreating processes, sessions, groups and zombies, controlling
  * terminals, and the fd broker).
  */
@@ -114,7 +115,7 @@ int coord_connect(const char *addr, const char *ckpt_dir); /* HELLO as init; fd 
 /* Handles one frame from the coordinator; returns -1 when the link is gone. */
 int coord_handle(int fd);
 
-/* sysv.c: the namespace's SysV IPC objects, both directions */
+/* sysv.c, sysv-data.c: the namespace's SysV IPC objects, both directions */
 struct proto_sem;
 struct proto_shmseg;
 struct proto_msgq;
