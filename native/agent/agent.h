@@ -85,7 +85,7 @@ struct agent_state {
 
 	/* Forked checkpoints (writer.c). */
 	int no_fork;             /* STASIS_NO_FORK=1: every image is written with threads stopped */
-	uint32_t faults;         /* STASIS_FAULT: AGENT_FAULT_* */
+	uint32_t faults;         /* STASIS_FI: AGENT_FAULT_* */
 	uint32_t fault_writer_kill_at; /* writer-kill:N fires in the Nth writer */
 	uint32_t nforks;         /* writers started by this process */
 	uint64_t pause_start_ns; /* when stopping the threads began (CLOCK_MONOTONIC) */
@@ -138,7 +138,7 @@ struct agent_capture_out {
  * forked writer (writer.c); returns 0 or -errno with why set. */
 int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_out *out, char *why, int whylen);
 
-/* Fault injection points (STASIS_FAULT=name[:N],...), for tests. */
+/* Fault injection points (STASIS_FI=name[:N],..., shared with stasis-init), for tests. */
 #define AGENT_FAULT_WRITER_KILL 1u /* writer-kill:N: the Nth writer SIGKILLs itself mid-image */
 #define AGENT_FAULT_LOW_MEMORY 2u  /* low-memory: the memory-pressure check sees none available */
 

@@ -26,7 +26,7 @@ export interface Launched {
 }
 
 /** `stasis launch` of a test program, stdout to a file, until it has printed `lines` lines. */
-export async function launchUntil(box: Box, port: number, name: ProgramName, args: string[], lines: number, timeoutMs = LIMIT.start, launchOptions: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Launched> {
+export async function launchUntil(box: Box, port: number, name: ProgramName, args: string[], lines: number, timeoutMs = LIMIT.start, launchOptions: string[] = [], env?: NodeJS.ProcessEnv): Promise<Launched> {
   const out = box.emptyFile('out.txt');
   const ckptDir = box.path('ckpt');
   const argv = await programArgv(name, args);

@@ -155,7 +155,7 @@ for (const v of variants()) {
     const args = ['64', '8000'];
     const ref = reference('mutator', args);
     const port = await freePort();
-    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FAULT: 'low-memory' });
+    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FI: 'low-memory' });
     const r = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
     assert.equal(r.status, 0, `stasis checkpoint failed: ${r.stderr}`);
     assert.match(r.stderr, /\nstasis: not forked: process mutator \(pid 2\): memory pressure: 0 MiB available, \d+ MiB of private memory could be copied while the image is written\n$/);
@@ -183,7 +183,7 @@ for (const v of variants()) {
     const args = ['64', '8000'];
     const ref = reference('mutator', args);
     const port = await freePort();
-    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FAULT: 'writer-kill:2' });
+    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FI: 'writer-kill:2' });
     const first = await checkpoint(box, port);
     assert.equal(path.basename(first), 'gen-000001');
 

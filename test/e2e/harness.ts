@@ -189,6 +189,8 @@ export const PROGRAMS = {
   mutator: { c: 'mutator.c' },
   quietkids: { c: 'quietkids.c' },
   waiter: { c: 'waiter.c' },
+  sysvipc: { c: 'sysvipc.c' },
+  ctty: { c: 'ctty.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
@@ -501,7 +503,7 @@ export interface StartOptions {
   /** A file (in the box) for stdout; default a pipe. */
   stdoutFile?: string;
   cwd?: string;
-  /** Variables added to the clean environment (STASIS_FAULT, ...). */
+  /** Added to the clean environment (e.g. STASIS_FI, fault injection). */
   env?: NodeJS.ProcessEnv;
 }
 
