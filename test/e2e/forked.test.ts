@@ -89,7 +89,9 @@ for (const v of variants()) {
     const seen = fs.readFileSync(launched.out, 'utf8');
     assert.ok(!seen.includes('FAIL'), `the program saw a child it did not make: ${seen.split('\n').filter((l) => l.includes('FAIL')).slice(0, 3).join(' | ')}`);
     assert.ok(seen.includes('its own child exited'), 'its own children were seen');
-    await killLaunched(box, port, launched);
+    // By its pid in the namespace: one of its short-lived children may be connected too.
+    process.kill(hostPidOf(launched.proc, 2), 'SIGKILL');
+    assert.equal((await launched.proc.wait(LIMIT.die)).status, 137, 'launch ends with its program');
     const restart = startRestart(box, port, launched.ckptDir);
     await expectFinishesLikeReference(restart, launched.out, await ref, `quietkids restarted as ${box.who.label}`);
   });
