@@ -274,9 +274,17 @@ export interface ImagePosixTimer {
   intervalNs: bigint;
 }
 
+/** How a CHUNK's data is stored. */
+export const ChunkEncoding = {
+  RAW: 0,
+  /** One zstd frame that decompresses to exactly raw_len bytes. */
+  ZSTD: 1,
+} as const;
+
 export interface ImageChunk {
   addr: bigint;
   rawLen: bigint;
+  /** ChunkEncoding */
   encoding: number;
   storedLen: number;
   /** File offset of the chunk's data (a multiple of 4096). */
