@@ -175,6 +175,7 @@ export const PROGRAMS = {
   python: { script: 'compute.py', interpreter: '/usr/bin/python3' },
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },
+  records: { c: 'records.c' },
   deleted: { c: 'deleted.c' },
   fifo: { c: 'fifo.c' },
   pty: { c: 'pty.c' },
