@@ -48,6 +48,7 @@ static const struct img_region rich_regions[] = {
 	{ 0x7f0000000000, 0x7f0000010000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7f0000010000, 0x7f0000012000, 0, 3, RF_SHARED, RK_FILE, 0x1a, 77, 8192, -1000000000ll, "/dev/shm/vec-seg" },
 	{ 0x7f0000020000, 0x7f0000024000, 0, 3, RF_SHARED, RK_SHMEM_ANON, 0x1, 4242, 0, 0, "/dev/zero (deleted)" },
+	{ 0x7f0000100000, 0x7f0000200000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7ffff7fc0000, 0x7ffff7fc4000, 0, 1, 0, RK_VVAR, 0, 0, 0, 0, "[vvar]" },
 	{ 0x7ffff7fc4000, 0x7ffff7fc5000, 0, 1, 0, RK_VVAR_VCLOCK, 0, 0, 0, 0, "[vvar_vclock]" },
 	{ 0x7ffff7fc5000, 0x7ffff7fc7000, 0, 5, 0, RK_VDSO, 0, 0, 0, 0, "[vdso]" },
@@ -123,6 +124,7 @@ static const struct chunk_spec rich_chunks[] = {
 	{ 0x7f0000000000, 4, 4 },   /* more than a page */
 	{ 0x7f0000008000, 8, 9, 1 }, /* zstd, several pages */
 	{ 0x7f0000020000, 1, 5 },   /* shared anonymous */
+	{ 0x7f0000100000, 256, 10, 1 }, /* 1 MiB of text: a zstd frame with a window descriptor */
 	{ 0x7fffffffd000, 2, 6 },   /* stack */
 };
 
@@ -340,6 +342,28 @@ static void zstd_vectors(void)
 	b[block] &= 0xfe;
 	fix_crc(b, &z.rec[i]);
 	bad("zstd-frame-without-end", b, z.n, "%s: chunk data does not decompress to 8192 bytes", name_of(&z, i));
+
+	/* Frames the writer is handed: the good one twice, with bytes after it, and with a
+	 * window descriptor (no longer single-segment) for a 16 MiB window. */
+	static uint8_t frame[3 * 4096];
+	uint32_t flen = z.rec[i].stored, blen = (uint32_t)(data + flen - block);
+	struct chunk_spec crafted = text_chunk;
+	crafted.stored = frame;
+	c.chunks = &crafted;
+	memcpy(frame, z.b + data, flen);
+	memcpy(frame + flen, z.b + data, flen);
+	crafted.stored_len = 2 * flen;
+	bad_built("zstd-two-frames", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	memset(frame + flen, 0, 8);
+	crafted.stored_len = flen + 8;
+	bad_built("zstd-bytes-after-frame", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	memcpy(frame, z.b + data, 4);
+	frame[4] = 0x40;      /* Frame_Content_Size in 2 bytes, not single-segment */
+	frame[5] = 14 << 3;   /* a window of 2^(10+14) bytes */
+	memcpy(frame + 6, z.b + fcs_at, 2);
+	memcpy(frame + 8, z.b + block, blen);
+	crafted.stored_len = 8 + blen;
+	bad_built("zstd-window-too-large", &c, i, "%s: chunk data does not decompress to 8192 bytes");
 	free(z.b);
 }
 

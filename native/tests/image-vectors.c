@@ -198,12 +198,16 @@ void build(const struct content *c, struct image *img)
 		else
 			fill(data, len, c->chunks[i].seed);
 		note(img, &o, REC_CHUNK, 0);
-		cw_chunk(&cw, c->chunks[i].addr, data, len, 1);
+		if (c->chunks[i].stored)
+			img_chunk_stored(&o, c->chunks[i].addr, len, IMG_ENC_ZSTD, c->chunks[i].stored, c->chunks[i].stored_len,
+					 crc32c(0, c->chunks[i].stored, c->chunks[i].stored_len));
+		else
+			cw_chunk(&cw, c->chunks[i].addr, data, len, 1);
 		struct rec_at *r = &img->rec[img->nrec - 1];
 		uint64_t data_at = r->off + IMG_REC_HEADER + IMG_CHUNK_HEAD;
-		r->len = IMG_CHUNK_HEAD + (uint32_t)((PAGE - data_at % PAGE) % PAGE) + cw.last_stored;
-		r->enc = cw.last_enc;
-		r->stored = cw.last_stored;
+		r->enc = c->chunks[i].stored ? IMG_ENC_ZSTD : cw.last_enc;
+		r->stored = c->chunks[i].stored ? c->chunks[i].stored_len : cw.last_stored;
+		r->len = IMG_CHUNK_HEAD + (uint32_t)((PAGE - data_at % PAGE) % PAGE) + r->stored;
 		later(img, &o, c, i);
 	}
 	cw_finish(&cw);

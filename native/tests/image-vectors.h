@@ -35,6 +35,9 @@ struct chunk_spec {
 	uint64_t addr;
 	uint32_t pages, seed;
 	int text; /* lines of text (compressible: written as zstd), not random bytes */
+	/* Damage: these bytes, written as the chunk's zstd data as they are. */
+	const uint8_t *stored;
+	uint32_t stored_len;
 };
 
 /* A FILEDATA record: len bytes of file_id at offset, filled from seed. */
