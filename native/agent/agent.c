@@ -362,6 +362,8 @@ __attribute__((constructor)) static void agent_init(void)
 	str_copy(g_agent.ckpt_dir, dir, sizeof(g_agent.ckpt_dir));
 	const char *sig = getenv("STASIS_SIGNAL");
 	g_agent.sig = sig ? atoi(sig) : DEFAULT_SIGNAL;
+	const char *compress = getenv("STASIS_COMPRESS");
+	g_agent.no_compress = compress && compress[0] == '0' && !compress[1];
 	agent_exec_init();
 	load_name();
 	if (agent_install_handler()) {

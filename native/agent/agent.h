@@ -57,6 +57,7 @@ struct agent_state {
 	uint16_t coord_port;
 	uint64_t proc_id;
 	char ckpt_dir[4096];
+	int no_compress;         /* STASIS_COMPRESS=0 (stasis launch --no-compress): raw chunks */
 	char name[256];
 	int ckpt_tid;
 	uint64_t ckpt_resume_sp; /* top of the checkpoint thread's stack, for restart */

@@ -14,6 +14,7 @@
 #include "../common/sys.h"
 #include "../res/res.h"
 #include "capture.h"
+#include "chunk-writer.h"
 #include "../common/broker.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -231,8 +232,9 @@ int cap_page_is_zero(const uint8_t *p)
 	return acc == 0;
 }
 
-/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. */
-static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, uint64_t n)
+/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. bounce: mem
+ * is the bounce buffer, which the next run reuses. */
+static void emit_nonzero(struct cw *w, uint64_t addr, const uint8_t *mem, uint64_t n, int bounce)
 {
 	uint64_t i = 0;
 	while (i < n) {
@@ -242,12 +244,12 @@ static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, u
 		while (j < n && !cap_page_is_zero(mem + j * PAGE))
 			j++;
 		if (j > i)
-			img_chunk(o, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE);
+			cw_chunk(w, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE, bounce);
 		i = j;
 	}
 }
 
-static void emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd,
+static void emit_run(struct capture *c, struct cw *w, const struct region *r, int mem_fd,
 		     uint64_t addr, uint64_t n)
 {
 	/* The writer's own stack changes under it: snapshot it, so data and CRC agree. Its
@@ -255,19 +257,19 @@ static void emit_run(struct capture *c, struct img_out *o, const struct region *
 	uint64_t here = (uint64_t)__builtin_frame_address(0);
 	int own_stack = here >= r->start && here < r->end;
 	if ((r->prot & 1) && r->save != SAVE_ALL && !own_stack) {
-		emit_nonzero(o, addr, (const uint8_t *)addr, n);
+		emit_nonzero(w, addr, (const uint8_t *)addr, n, 0);
 		return;
 	}
 	if (own_stack && (r->prot & 1)) {
 		mem_copy(c->bounce, (const void *)addr, n * PAGE);
-		emit_nonzero(o, addr, c->bounce, n);
+		emit_nonzero(w, addr, c->bounce, n, 1);
 		return;
 	}
 	/* Unreadable, or possibly past the end of a vanished file: read via /proc/self/mem,
 	 * which reports such pages as an error instead of raising a signal. */
 	long got = sys_pread(mem_fd, c->bounce, n * PAGE, (long)addr);
 	if (got > 0)
-		emit_nonzero(o, addr, c->bounce, (uint64_t)got / PAGE);
+		emit_nonzero(w, addr, c->bounce, (uint64_t)got / PAGE, 1);
 }
 
 static int candidate(uint32_t save, uint64_t pm)
@@ -284,6 +286,7 @@ static int candidate(uint32_t save, uint64_t pm)
 	}
 }
 
+/* The chunks, compressed on worker threads unless the launch turned compression off. */
 static int write_chunks(struct capture *c, struct img_out *o)
 {
 	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
@@ -291,20 +294,23 @@ static int write_chunks(struct capture *c, struct img_out *o)
 	uint64_t *pm = cap_arena_take(&c->a, PM_BATCH * 8);
 	if (pm_fd < 0 || mem_fd < 0 || !pm)
 		return cap_fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
-	for (int i = 0; i < c->nregions && !o->err; i++) {
+	struct cw w;
+	int cpus = cw_cpus();
+	cw_start(&w, o, !g_agent.no_compress, cpus > 1 ? cpus : 0);
+	int e = 0;
+	for (int i = 0; i < c->nregions && !o->err && !e; i++) {
 		const struct region *r = &c->regions[i];
 		if (r->save == SAVE_NONE)
 			continue;
 		uint64_t run_start = 0, run_len = 0;
-		for (uint64_t addr = r->start; addr < r->end;) {
+		for (uint64_t addr = r->start; addr < r->end && !e;) {
 			uint64_t n = (r->end - addr) / PAGE;
 			if (n > PM_BATCH)
 				n = PM_BATCH;
 			if (r->save != SAVE_ALL &&
 			    sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
-				sys_close(pm_fd);
-				sys_close(mem_fd);
-				return cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
+				e = cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
+				break;
 			}
 			for (uint64_t k = 0; k < n; k++) {
 				uint64_t a = addr + k * PAGE;
@@ -314,18 +320,19 @@ static int write_chunks(struct capture *c, struct img_out *o)
 					continue;
 				}
 				if (run_len)
-					emit_run(c, o, r, mem_fd, run_start, run_len);
+					emit_run(c, &w, r, mem_fd, run_start, run_len);
 				run_start = a;
 				run_len = cand ? 1 : 0;
 			}
 			addr += n * PAGE;
 		}
-		if (run_len)
-			emit_run(c, o, r, mem_fd, run_start, run_len);
+		if (run_len && !e)
+			emit_run(c, &w, r, mem_fd, run_start, run_len);
 	}
+	cw_finish(&w);
 	sys_close(pm_fd);
 	sys_close(mem_fd);
-	return 0;
+	return e;
 }
 
 /* ---- threads ---- */

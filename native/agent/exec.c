@@ -43,7 +43,7 @@ static int is_var(const char *entry, const char *name)
 	return !strncmp(entry, name, n) && entry[n] == '=';
 }
 
-#define OUR_VARS 4
+#define OUR_VARS 5
 /* Text for our variables, built in `text` (one caller's stack frame). */
 struct env_text {
 	char preload[8192];
@@ -72,7 +72,8 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 			theirs = e + sizeof("LD_PRELOAD");
 			continue;
 		}
-		if (is_var(e, "STASIS_COORD_ADDR") || is_var(e, "STASIS_CKPT_DIR") || is_var(e, "STASIS_SIGNAL"))
+		if (is_var(e, "STASIS_COORD_ADDR") || is_var(e, "STASIS_CKPT_DIR") || is_var(e, "STASIS_SIGNAL") ||
+		    is_var(e, "STASIS_COMPRESS"))
 			continue;
 		out[k++] = (char *)e;
 	}
@@ -112,6 +113,8 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 	sb_str(&s, "STASIS_SIGNAL=");
 	sb_udec(&s, (uint64_t)g_agent.sig);
 	out[k++] = (char *)sb_cstr(&s);
+	if (g_agent.no_compress)
+		out[k++] = (char *)"STASIS_COMPRESS=0";
 	out[k] = 0;
 	return out;
 }

@@ -10,6 +10,9 @@
 #define IMG_CHUNK_HEAD 32
 #define IMG_CHUNK_ALIGN 4096
 #define IMG_CHUNK_MAX (8u << 20)
+/* CHUNK encodings. */
+#define IMG_ENC_RAW 0
+#define IMG_ENC_ZSTD 1 /* one zstd frame that decompresses to exactly raw_len bytes */
 
 enum img_rec {
 	REC_INFO = 1,

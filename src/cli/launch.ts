@@ -11,22 +11,24 @@ import * as path from 'node:path';
 import { formatAddress } from '../client/client';
 import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordinator';
 import { requireNative } from '../native/paths';
-import { CommandSpec, intOption, ParsedArgs, usageError } from './args';
+import { CommandSpec, flag, intOption, ParsedArgs, usageError } from './args';
 import { runForeground } from './child';
 import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './common';
 
 const spec: CommandSpec = {
   name: 'launch',
   summary: 'Run PROGRAM so that it can be checkpointed with `stasis checkpoint`.',
-  usage: '[--ckpt-dir D] [--interval S] [--keep N] -- PROGRAM [ARGS...]',
+  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-compress] -- PROGRAM [ARGS...]',
   details:
     'If no coordinator answers at the coordinator address, one is started in the background; it\n' +
     'exits when the last launched process does. The exit status is PROGRAM\'s (128+N if signal N\n' +
-    'killed it).',
+    'killed it). Memory is saved compressed with zstd where that saves a quarter of it; with\n' +
+    '--no-compress (or STASIS_COMPRESS=0 in the environment) it is saved raw.',
   options: [
     CKPT_DIR_OPTION,
     { name: 'interval', value: 'S', help: 'checkpoint every S seconds (for a coordinator that launch starts)' },
     { name: 'keep', value: 'N', help: 'generations to keep (for a coordinator that launch starts; default 2)' },
+    { name: 'no-compress', help: 'save memory raw, without zstd: larger images, which a restart can map in place' },
   ],
   maxPositionals: Infinity,
   stopAtFirstPositional: true,
@@ -36,14 +38,19 @@ function preloadList(base: NodeJS.ProcessEnv, agent: string): string {
   return base.LD_PRELOAD ? `${agent}:${base.LD_PRELOAD}` : agent;
 }
 
-/** Prepends the agent to LD_PRELOAD, keeping what the user preloads already. */
-export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string): NodeJS.ProcessEnv {
+/**
+ * Prepends the agent to LD_PRELOAD, keeping what the user preloads already. noCompress sets
+ * STASIS_COMPRESS=0 (the agent then writes raw chunks); otherwise the user's value, if any,
+ * is kept.
+ */
+export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string, noCompress = false): NodeJS.ProcessEnv {
   const existing = base.LD_PRELOAD;
   return {
     ...base,
     LD_PRELOAD: existing ? `${agent}:${existing}` : agent,
     STASIS_COORD_ADDR: coordAddr,
     STASIS_CKPT_DIR: ckptDir,
+    ...(noCompress ? { STASIS_COMPRESS: '0' } : {}),
   };
 }
 
@@ -65,7 +72,7 @@ async function run(args: ParsedArgs): Promise<number> {
   try {
     const coord = formatAddress(addr);
     // stasis-init itself must not load the agent: it adds it for the program.
-    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir);
+    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir, flag(args, 'no-compress'));
     return await runForeground(init, ['launch', '--coord', coord, '--ckpt-dir', ckptDir, '--preload', preloadList(process.env, agent), '--', program, ...programArgs], env);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);
