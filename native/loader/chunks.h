@@ -25,4 +25,6 @@ void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst);
 /* 1 when [addr, addr+len) lies in one region whose content the image stores, 0 when in
  * no region, -1 when in a region without stored content (vdso, shared file, ...). */
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len);
+/* The region that holds all of [addr, addr+len), or null. */
+const struct m_region *rst_region_of(const struct meta *m, uint64_t addr, uint64_t len);
 #endif
