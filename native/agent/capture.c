@@ -85,20 +85,6 @@ static int on_tmpfs(const char *path)
 	return sys_call2(137 /* statfs */, (long)path, (long)fs) == 0 && fs[0] == 0x01021994 /* TMPFS_MAGIC */;
 }
 
-/* A mapping of an image file the loader mapped chunks from (restart_info.images): the
- * process's anonymous memory as it came back, whatever path, offset or "(deleted)" the
- * kernel shows for it. */
-static int from_image(const struct region *r)
-{
-	const struct restart_info *ri = &g_agent.rinfo;
-	if (ri->magic != RESTART_INFO_MAGIC || !r->ino)
-		return 0;
-	for (unsigned i = 0; i < ri->nimages && i < RI_MAX_IMAGES; i++)
-		if (ri->images[i].dev == r->dev && ri->images[i].ino == r->ino)
-			return 1;
-	return 0;
-}
-
 /* The program break's span, to tell heap from other anonymous memory as the kernel does. */
 struct brk_span {
 	uint64_t start, end;
@@ -109,7 +95,7 @@ static void classify(struct region *r, int shared, const struct brk_span *brk)
 	const char *p = r->path;
 	r->flags = shared ? RF_SHARED : 0;
 	r->save = SAVE_PRESENT;
-	if (!shared && from_image(r)) {
+	if (!shared && agent_image_backed(r->dev, r->ino)) {
 		/* Back as what it was: anonymous memory, heap where the kernel would say
 		 * [heap], and never a mapping of the old image. */
 		r->kind = r->start <= brk->end && r->end >= brk->start ? RK_HEAP : RK_ANON;

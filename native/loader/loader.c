@@ -542,7 +542,8 @@ static void stage2(void *argp)
 	move_vdso(m, a);
 	map_regions(m);
 	rst_image_advice = 1;
-	uint64_t mapped = rst_place_chunks(m, a->map, a->map ? rst_map_budget(m->nregions) : 0);
+	struct mapped_range *ranges = m_take(&arena, sizeof(*ranges) * RI_MAX_RANGES);
+	int nranges = rst_place_chunks(m, a->map, a->map ? rst_map_budget(m->nregions) : 0, ranges, RI_MAX_RANGES);
 	rst_image_advice = 0;
 	protect_regions(m);
 	restore_process(m);
@@ -598,11 +599,13 @@ static void stage2(void *argp)
 	ri->flags = a->drop_caps ? RI_DROP_CAPS : 0;
 	ri->entered = 0;
 	str_copy(ri->ckpt_dir, a->ckpt_dir, sizeof(ri->ckpt_dir));
-	ri->nimages = 0;
-	if (mapped) {
-		ri->images[0].dev = a->image_dev;
-		ri->images[0].ino = a->image_ino;
-		ri->nimages = 1;
+	ri->nimages = nranges > 0;
+	ri->images[0].dev = a->image_dev;
+	ri->images[0].ino = a->image_ino;
+	ri->nranges = (unsigned)nranges;
+	for (int i = 0; i < nranges; i++) {
+		ri->ranges[i].start = ranges[i].start;
+		ri->ranges[i].end = ranges[i].end;
 	}
 
 	/* The others' memory and fds may not be whole yet: no thread of ours runs before. */

@@ -14,8 +14,8 @@
  *   grows down from a mapping of its own), private file mappings (a library's changed
  *   pages: their mapping is the library's);
  * - chunks under MAP_MIN: mapping them saves little and costs a VMA each;
- * - beyond the VMA budget (vm.max_map_count), and everything after a mapping fails (a
- *   filesystem that cannot map);
+ * - beyond the VMA budget (vm.max_map_count) or the restart block's table of ranges, and
+ *   everything after a mapping fails (a filesystem that cannot map);
  * - everything, with --no-map.
  * The first page of a region is always copied, so that memory mapped from the image never
  * forms a whole mapping on its own: mremap() of a whole mapping that grows it (glibc's
@@ -52,14 +52,16 @@ static void copy_part(const struct meta *m, const struct chunk *k, uint64_t at, 
 	rst_pread_all(&c, (void *)at, len, k->data_at + (at - k->addr));
 }
 
-uint64_t rst_place_chunks(struct meta *m, int map, uint64_t budget)
+int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_range *ranges, int max)
 {
 	struct chunk k;
 	uint64_t mapped = 0, page = m->page_size;
+	int n = 0;
 	while (rst_next_chunk(m, &k)) {
 		const struct m_region *g = map && mapped < budget ? rst_region_of(m, k.addr, k.raw) : 0;
 		uint64_t head = g && k.addr == g->start ? page : 0;
-		if (!g || !mappable(g) || k.raw - head < MAP_MIN) {
+		int joins = n > 0 && ranges[n - 1].end == k.addr + head;
+		if (!g || !mappable(g) || k.raw - head < MAP_MIN || (!joins && n == max)) {
 			rst_read_chunk(m, &k, (void *)k.addr);
 			continue;
 		}
@@ -78,8 +80,12 @@ uint64_t rst_place_chunks(struct meta *m, int map, uint64_t budget)
 		if (head)
 			copy_part(m, &k, k.addr, head);
 		mapped++;
+		if (joins)
+			ranges[n - 1].end = at + len;
+		else
+			ranges[n++] = (struct mapped_range){ at, at + len };
 	}
-	return mapped;
+	return n;
 }
 
 uint64_t rst_map_budget(int nregions)

@@ -186,6 +186,7 @@ export const PROGRAMS = {
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
   locks: { c: 'locks.c' },
+  mapped: { c: 'mapped.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
