@@ -257,7 +257,7 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
 	}
 	/* glibc's own allocator, a block it mmapped (IS_MMAPPED in the chunk's size word),
 	 * growing, in image-backed memory: move it rather than let glibc mremap it. */
-	if (p && (void *)f == glibc && (((const size_t *)p)[-1] & 2) && meets_ranges((uint64_t)p, (uint64_t)p + 1)) {
+	if (p && meets_ranges((uint64_t)p, (uint64_t)p + 1) && (void *)f == glibc && (((const size_t *)p)[-1] & 2)) {
 		size_t old = malloc_usable_size(p);
 		if (n > old) {
 			void *q = malloc(n);
