@@ -13,8 +13,6 @@
  * - chunks of other kinds: shared memory (it must be the shared object), stacks (a stack
  *   grows down from a mapping of its own), private file mappings (a library's changed
  *   pages: their mapping is the library's);
- * - executable memory (a JIT's code): a mapping of a file on a noexec mount cannot be
- *   made executable;
  * - chunks under MAP_MIN: mapping them saves little and costs a VMA each;
  * - beyond the VMA budget (vm.max_map_count) or the restart block's table of ranges, and
  *   everything after a mapping fails (a filesystem that cannot map);
@@ -41,8 +39,7 @@
 
 static int mappable(const struct m_region *g)
 {
-	return (g->kind == RK_ANON || g->kind == RK_HEAP) && !(g->flags & (RF_SHARED | RF_GROWSDOWN)) &&
-	       !(g->prot & 4 /* PROT_EXEC */);
+	return (g->kind == RK_ANON || g->kind == RK_HEAP) && !(g->flags & (RF_SHARED | RF_GROWSDOWN));
 }
 
 /* Copies [at, at+len) of the chunk's memory from its data, without a CRC (the rest of the
