@@ -763,12 +763,15 @@ __attribute__((used)) static void stage1(long *sp)
 	a->image_fd = fd;
 	a->map = map;
 	struct kstat st;
+	uint64_t fs[15]; /* struct statfs: f_flags at [10] */
 	if (sys_call2(SYS_fstat_, fd, (long)&st) == 0) {
 		a->image_dev = st.dev;
 		a->image_ino = st.ino;
 	} else {
 		a->map = 0; /* the agent could not tell the image's memory from a file's */
 	}
+	if (sys_call2(138 /* fstatfs */, fd, (long)fs) < 0 || (fs[10] & 8 /* ST_NOEXEC */))
+		a->map = 0; /* the program could not make that memory executable (a JIT) */
 	a->broker = broker;
 	a->drop_caps = drop_caps;
 	a->hole = hole;

@@ -16,7 +16,8 @@
  * - chunks under MAP_MIN: mapping them saves little and costs a VMA each;
  * - beyond the VMA budget (vm.max_map_count) or the restart block's table of ranges, and
  *   everything after a mapping fails (a filesystem that cannot map);
- * - everything, with --no-map.
+ * - everything, with --no-map, or when the image is on a noexec mount (the program could
+ *   not make such memory executable: a JIT does).
  * The first page of a region is always copied, so that memory mapped from the image never
  * forms a whole mapping on its own: mremap() of a whole mapping that grows it (glibc's
  * realloc of a large block) then fails, and the caller copies, instead of growing a
