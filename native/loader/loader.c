@@ -655,7 +655,7 @@ static void stage2(void *argp)
 static void usage(void)
 {
 	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--broker FD] [--in-pidns] [--drop-caps] [--no-map] IMAGE\n"
-		"       stasis-restore --check IMAGE   (the checks of stage 1 only)\n"
+		"       stasis-restore --check IMAGE   (the checks of stage 1, every chunk head and END)\n"
 		"(run by stasis-init: use `stasis restart`)", 0, 0);
 }
 
