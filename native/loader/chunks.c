@@ -113,6 +113,7 @@ static void check_chunk(struct meta *m, const struct rec_head *h, struct chunk *
 			rst_rec_die(c, REC_CHUNK, "", ": nonzero bytes in the alignment pad");
 	k->addr = addr;
 	k->raw = raw;
+	k->enc = enc;
 	k->stored = stored;
 	k->data_at = data_at;
 	k->crc = h->crc;

@@ -11,6 +11,7 @@
 
 struct chunk {
 	uint64_t addr, raw;   /* memory it covers */
+	uint32_t enc;         /* encoding: 0 raw (only raw data can be mapped in place) */
 	uint32_t stored;
 	uint64_t data_at;     /* file offset of the data */
 	uint32_t crc;         /* the record's CRC */

@@ -9,7 +9,8 @@
  * restart block which files those are (restart_info.images) and saves such memory as
  * the anonymous memory it was (native/agent/capture.c).
  *
- * Copied instead, with the CRC checked on the way in:
+ * Only raw chunks (encoding 0) can be mapped. Copied instead, with the CRC checked on
+ * the way in:
  * - chunks of other kinds: shared memory (it must be the shared object), stacks (a stack
  *   grows down from a mapping of its own), private file mappings (a library's changed
  *   pages: their mapping is the library's);
@@ -59,7 +60,7 @@ int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_ran
 	uint64_t mapped = 0, page = m->page_size;
 	int n = 0;
 	while (rst_next_chunk(m, &k)) {
-		const struct m_region *g = map && mapped < budget ? rst_region_of(m, k.addr, k.raw) : 0;
+		const struct m_region *g = map && k.enc == 0 && mapped < budget ? rst_region_of(m, k.addr, k.raw) : 0;
 		uint64_t head = g && k.addr == g->start ? page : 0;
 		int joins = n > 0 && ranges[n - 1].end == k.addr + head;
 		if (!g || !mappable(g) || k.raw - head < MAP_MIN || (!joins && n == max)) {
