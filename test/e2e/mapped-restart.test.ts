@@ -5,9 +5,10 @@
  * blocks, heap, sparse memory) is checkpointed and restarted; while it runs, its large
  * regions must be mappings of the image (or the test proves nothing). It is checkpointed
  * again: the newer image must hold that memory as anonymous memory, never as a mapping of
- * the older image, which is then deleted before the newer generation is restarted. Both
- * that restart and one with --no-map must end byte-identical to an uninterrupted run. As
- * root and as an unprivileged user.
+ * the older image, which is then deleted before the newer generation is restarted (with
+ * --verify: every chunk's checksum is checked first). Both that restart and one with
+ * --no-map must end byte-identical to an uninterrupted run. As root and as an
+ * unprivileged user.
  */
 
 import assert from 'node:assert/strict';
@@ -77,7 +78,7 @@ for (const v of variants()) {
 
     fs.rmSync(gen1, { recursive: true });
     scribbleAfter(launched.out, (await imageFacts(gen2)).stdoutOffset);
-    const last = startRestart(box, port, launched.ckptDir);
-    await expectFinishesLikeReference(last, launched.out, r, 'restart of the generation the restarted program wrote, the first one deleted');
+    const last = box.startStasis(['restart', '--coord-port', String(port), '--verify', launched.ckptDir]);
+    await expectFinishesLikeReference(last, launched.out, r, 'restart --verify of the generation the restarted program wrote, the first one deleted');
   });
 }
