@@ -603,9 +603,12 @@ static void stage2(void *argp)
 	ri->images[0].dev = a->image_dev;
 	ri->images[0].ino = a->image_ino;
 	ri->nranges = (unsigned)nranges;
-	for (int i = 0; i < nranges; i++) {
-		ri->ranges[i].start = ranges[i].start;
-		ri->ranges[i].end = ranges[i].end;
+	for (int i = 0; i < nranges; i++) { /* ascending for the agent's binary search (they come so) */
+		int j = i;
+		for (; j > 0 && ri->ranges[j - 1].start > ranges[i].start; j--)
+			ri->ranges[j] = ri->ranges[j - 1];
+		ri->ranges[j].start = ranges[i].start;
+		ri->ranges[j].end = ranges[i].end;
 	}
 
 	/* The others' memory and fds may not be whole yet: no thread of ours runs before. */
