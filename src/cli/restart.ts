@@ -33,7 +33,7 @@ const spec: CommandSpec = {
     'DIR defaults to the checkpoint directory. The restarted process checkpoints into --ckpt-dir if given,\n' +
     'else into the directory that holds the generation. The exit status is the process\'s.\n' +
     'Memory is mapped from the images and read as the process touches it, so a process keeps its\n' +
-    'images\' disk space until it exits or is checkpointed again and their generation is removed.\n' +
+    'image\'s disk space as long as it runs, even once retention has removed that generation.\n' +
     'Chunk data checksums are checked with --verify only (reads every image first).',
   options: [
     CKPT_DIR_OPTION,
