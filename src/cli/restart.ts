@@ -34,7 +34,8 @@ const spec: CommandSpec = {
     'else into the directory that holds the generation. The exit status is the process\'s.\n' +
     'Memory is mapped from the images and read as the process touches it, so a process keeps its\n' +
     'image\'s disk space as long as it runs, even once retention has removed that generation.\n' +
-    'Chunk data checksums are checked with --verify only (reads every image first).',
+    'Every image\'s structure is checked before anything starts; --verify also checks the checksums\n' +
+    'of the memory data, which mapping does not read (it reads every image first).',
   options: [
     CKPT_DIR_OPTION,
     { name: 'verify', help: 'check every memory chunk\'s checksum before anything starts (reads the whole images)' },
