@@ -97,7 +97,7 @@ int agent_connect(void)
 	/* Keep the agent's fd out of the application's way: high, close-on-exec. */
 	uint64_t lim[2] = { 1024, 1024 };
 	sys_call4(SYS_prlimit64_, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
-	long want = lim[0] >= 1024 ? 1000 : (long)lim[0] - 8;
+	long want = lim[0] >= RI_COORD_FD + 24 ? RI_COORD_FD : (long)lim[0] - 8;
 	if (want > fd) {
 		long hi = sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, want);
 		if (hi >= 0) {

@@ -112,6 +112,10 @@ struct img_out;
 /* Writes PROC_STATE (with `dumpable` as the process had it), THREAD_STATEs, POSIX_TIMERs. */
 int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dumpable, char *why, int whylen);
 
+/* imagemem.c: whether a mapping of this file (dev, inode) is memory a restart mapped from
+ * an image: the process's anonymous memory, not a file mapping. */
+int agent_image_backed(uint64_t dev, uint64_t ino);
+
 /* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
 void agent_timers_after_fork(void);
 

@@ -86,12 +86,24 @@ static int on_tmpfs(const char *path)
 	return sys_call2(137 /* statfs */, (long)path, (long)fs) == 0 && fs[0] == 0x01021994 /* TMPFS_MAGIC */;
 }
 
-static void classify(struct region *r, int shared)
+/* The program break's span, to tell heap from other anonymous memory as the kernel does. */
+struct brk_span {
+	uint64_t start, end;
+};
+
+static void classify(struct region *r, int shared, const struct brk_span *brk)
 {
 	const char *p = r->path;
 	r->flags = shared ? RF_SHARED : 0;
 	r->save = SAVE_PRESENT;
-	if (str_eq(p, "[heap]")) {
+	if (!shared && agent_image_backed(r->dev, r->ino)) {
+		/* Back as what it was: anonymous memory, heap where the kernel would say
+		 * [heap], and never a mapping of the old image. */
+		r->kind = r->start <= brk->end && r->end >= brk->start ? RK_HEAP : RK_ANON;
+		r->save = SAVE_IMAGE;
+		r->path = r->kind == RK_HEAP ? "[heap]" : "";
+		r->off = r->dev = r->ino = 0;
+	} else if (str_eq(p, "[heap]")) {
 		r->kind = RK_HEAP;
 	} else if (str_eq(p, "[stack]")) {
 		r->kind = RK_STACK;
@@ -140,8 +152,12 @@ static int shm_saved_by_another(const struct region *r)
 	return 0;
 }
 
+static uint64_t stat_field(const char *stat, int k);
+
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 {
+	char *stat = cap_slurp(c, "/proc/self/stat", 0);
+	struct brk_span brk = { stat ? stat_field(stat, 47) : 0, (uint64_t)sys_call1(SYS_brk_, 0) };
 	char *text = cap_slurp(c, "/proc/self/maps", 0);
 	c->regions = cap_arena_take(&c->a, sizeof(struct region) * MAX_REGIONS);
 	if (!text || !c->regions)
@@ -172,7 +188,7 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 		if (*p)
 			*(char *)p++ = 0;
 		r->path = path;
-		classify(r, shared);
+		classify(r, shared, &brk);
 		if ((r->kind == RK_SHMEM_ANON || (r->flags & RF_CONTENT)) && shm_saved_by_another(r))
 			r->save = SAVE_NONE;
 		/* Leave out the scratch arena. The kernel may have merged it with a neighbouring
@@ -198,14 +214,27 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 	return 0;
 }
 
+/* Whether b continues a's memory as one region: the restart split one anonymous region
+ * into mappings of its image and copied pages (loader/place.c); saved as one again, it
+ * comes back as one, not split a little more at every restart. */
+static int continues(const struct region *a, const struct region *b)
+{
+	return a->end == b->start && (a->save == SAVE_IMAGE || b->save == SAVE_IMAGE) &&
+	       (a->kind == RK_ANON || a->kind == RK_HEAP) && a->kind == b->kind &&
+	       a->prot == b->prot && !a->flags && !b->flags;
+}
+
 static void write_region_records(struct capture *c, struct img_out *o)
 {
 	uint8_t rec[4096 + 128];
 	for (int i = 0; i < c->nregions; i++) {
 		const struct region *r = &c->regions[i];
+		uint64_t end = r->end;
+		while (i + 1 < c->nregions && continues(&c->regions[i], &c->regions[i + 1]))
+			end = c->regions[++i].end;
 		struct img_region g = {
 			.start = r->start,
-			.end = r->end,
+			.end = end,
 			.file_offset = r->off,
 			.prot = r->prot,
 			.flags = r->flags,
@@ -280,6 +309,7 @@ static int candidate(uint32_t save, uint64_t pm)
 	case SAVE_COW:
 		return (pm & PM_SWAPPED) || ((pm & PM_PRESENT) && !(pm & PM_FILE));
 	case SAVE_ALL:
+	case SAVE_IMAGE:
 		return 1;
 	default:
 		return 0;
@@ -307,14 +337,14 @@ static int write_chunks(struct capture *c, struct img_out *o)
 			uint64_t n = (r->end - addr) / PAGE;
 			if (n > PM_BATCH)
 				n = PM_BATCH;
-			if (r->save != SAVE_ALL &&
-			    sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
+			int all = r->save == SAVE_ALL || r->save == SAVE_IMAGE;
+			if (!all && sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
 				e = cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
 				break;
 			}
 			for (uint64_t k = 0; k < n; k++) {
 				uint64_t a = addr + k * PAGE;
-				int cand = candidate(r->save, r->save == SAVE_ALL ? 0 : pm[k]);
+				int cand = candidate(r->save, all ? 0 : pm[k]);
 				if (cand && run_len && run_start + run_len * PAGE == a && run_len < RUN_MAX) {
 					run_len++;
 					continue;

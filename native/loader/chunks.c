@@ -11,18 +11,32 @@
 #include "../common/sys.h"
 #include "../common/wire.h"
 
+const struct m_region *rst_region_of(const struct meta *m, uint64_t addr, uint64_t len)
+{
+	/* The regions go up and do not overlap (meta.c checks): a binary search. */
+	int lo = 0, hi = m->nregions;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (m->regions[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == m->nregions)
+		return 0;
+	const struct m_region *g = &m->regions[lo];
+	return addr >= g->start && addr + len <= g->end && addr + len > addr ? g : 0;
+}
+
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len)
 {
-	for (int i = 0; i < m->nregions; i++) {
-		const struct m_region *g = &m->regions[i];
-		if (addr >= g->start && addr + len <= g->end && addr + len > addr) {
-			int none = g->kind == RK_VDSO || g->kind == RK_VVAR || g->kind == RK_VVAR_VCLOCK ||
-				   g->kind == RK_VSYSCALL ||
-				   (g->kind == RK_FILE && (g->flags & RF_SHARED) && !(g->flags & RF_CONTENT));
-			return none ? -1 : 1;
-		}
-	}
-	return 0;
+	const struct m_region *g = rst_region_of(m, addr, len);
+	if (!g)
+		return 0;
+	int none = g->kind == RK_VDSO || g->kind == RK_VVAR || g->kind == RK_VVAR_VCLOCK ||
+		   g->kind == RK_VSYSCALL ||
+		   (g->kind == RK_FILE && (g->flags & RF_SHARED) && !(g->flags & RF_CONTENT));
+	return none ? -1 : 1;
 }
 
 /* Dies with "NAME<a><number><b>". */

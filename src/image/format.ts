@@ -346,6 +346,9 @@ export interface ParsedImage {
   verified: boolean;
 }
 
+/** An image's records before its chunks (readImageMetadata), checked as readImage checks them. */
+export type ImageMetadata = Omit<ParsedImage, 'chunks' | 'end' | 'verified'>;
+
 export function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }

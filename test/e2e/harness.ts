@@ -192,6 +192,7 @@ export const PROGRAMS = {
   locks: { c: 'locks.c' },
   sysvipc: { c: 'sysvipc.c' },
   ctty: { c: 'ctty.c' },
+  mapped: { c: 'mapped.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
