@@ -97,7 +97,7 @@ int agent_connect(void)
 	/* Keep the agent's fd out of the application's way: high, close-on-exec. */
 	uint64_t lim[2] = { 1024, 1024 };
 	sys_call4(SYS_prlimit64_, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
-	long want = lim[0] >= 1024 ? 1000 : (long)lim[0] - 8;
+	long want = lim[0] >= RI_COORD_FD + 24 ? RI_COORD_FD : (long)lim[0] - 8;
 	if (want > fd) {
 		long hi = sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, want);
 		if (hi >= 0) {
@@ -477,6 +477,8 @@ __attribute__((constructor)) static void agent_init(void)
 	const char *nofork = getenv("STASIS_NO_FORK");
 	g_agent.no_fork = nofork && nofork[0] && !str_eq(nofork, "0");
 	load_faults(getenv("STASIS_FI"));
+	const char *compress = getenv("STASIS_COMPRESS");
+	g_agent.no_compress = compress && compress[0] == '0' && !compress[1];
 	agent_exec_init();
 	load_name();
 	if (agent_install_handler()) {

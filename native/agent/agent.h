@@ -57,6 +57,7 @@ struct agent_state {
 	uint16_t coord_port;
 	uint64_t proc_id;
 	char ckpt_dir[4096];
+	int no_compress;         /* STASIS_COMPRESS=0 (stasis launch --no-compress): raw chunks */
 	char name[256];
 	int ckpt_tid;
 	uint64_t ckpt_resume_sp; /* top of the checkpoint thread's stack, for restart */
@@ -122,6 +123,10 @@ void agent_ks_restore_self(struct agent_thread *t, int slot);
 struct img_out;
 /* Writes PROC_STATE (with `dumpable` as the process had it), THREAD_STATEs, POSIX_TIMERs. */
 int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dumpable, char *why, int whylen);
+
+/* imagemem.c: whether a mapping of this file (dev, inode) is memory a restart mapped from
+ * an image: the process's anonymous memory, not a file mapping. */
+int agent_image_backed(uint64_t dev, uint64_t ino);
 
 /* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
 void agent_timers_after_fork(void);

@@ -14,6 +14,7 @@
 #include "../common/sys.h"
 #include "../res/res.h"
 #include "capture.h"
+#include "chunk-writer.h"
 #include "../common/broker.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -85,12 +86,24 @@ static int on_tmpfs(const char *path)
 	return sys_call2(137 /* statfs */, (long)path, (long)fs) == 0 && fs[0] == 0x01021994 /* TMPFS_MAGIC */;
 }
 
-static void classify(struct region *r, int shared)
+/* The program break's span, to tell heap from other anonymous memory as the kernel does. */
+struct brk_span {
+	uint64_t start, end;
+};
+
+static void classify(struct region *r, int shared, const struct brk_span *brk)
 {
 	const char *p = r->path;
 	r->flags = shared ? RF_SHARED : 0;
 	r->save = SAVE_PRESENT;
-	if (str_eq(p, "[heap]")) {
+	if (!shared && agent_image_backed(r->dev, r->ino)) {
+		/* Back as what it was: anonymous memory, heap where the kernel would say
+		 * [heap], and never a mapping of the old image. */
+		r->kind = r->start <= brk->end && r->end >= brk->start ? RK_HEAP : RK_ANON;
+		r->save = SAVE_IMAGE;
+		r->path = r->kind == RK_HEAP ? "[heap]" : "";
+		r->off = r->dev = r->ino = 0;
+	} else if (str_eq(p, "[heap]")) {
 		r->kind = RK_HEAP;
 	} else if (str_eq(p, "[stack]")) {
 		r->kind = RK_STACK;
@@ -139,8 +152,12 @@ static int shm_saved_by_another(const struct region *r)
 	return 0;
 }
 
+static uint64_t stat_field(const char *stat, int k);
+
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 {
+	char *stat = cap_slurp(c, "/proc/self/stat", 0);
+	struct brk_span brk = { stat ? stat_field(stat, 47) : 0, (uint64_t)sys_call1(SYS_brk_, 0) };
 	char *text = cap_slurp(c, "/proc/self/maps", 0);
 	c->regions = cap_arena_take(&c->a, sizeof(struct region) * MAX_REGIONS);
 	if (!text || !c->regions)
@@ -171,7 +188,7 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 		if (*p)
 			*(char *)p++ = 0;
 		r->path = path;
-		classify(r, shared);
+		classify(r, shared, &brk);
 		if ((r->kind == RK_SHMEM_ANON || (r->flags & RF_CONTENT)) && shm_saved_by_another(r))
 			r->save = SAVE_NONE;
 		/* Leave out the scratch arena. The kernel may have merged it with a neighbouring
@@ -197,14 +214,27 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 	return 0;
 }
 
+/* Whether b continues a's memory as one region: the restart split one anonymous region
+ * into mappings of its image and copied pages (loader/place.c); saved as one again, it
+ * comes back as one, not split a little more at every restart. */
+static int continues(const struct region *a, const struct region *b)
+{
+	return a->end == b->start && (a->save == SAVE_IMAGE || b->save == SAVE_IMAGE) &&
+	       (a->kind == RK_ANON || a->kind == RK_HEAP) && a->kind == b->kind &&
+	       a->prot == b->prot && !a->flags && !b->flags;
+}
+
 static void write_region_records(struct capture *c, struct img_out *o)
 {
 	uint8_t rec[4096 + 128];
 	for (int i = 0; i < c->nregions; i++) {
 		const struct region *r = &c->regions[i];
+		uint64_t end = r->end;
+		while (i + 1 < c->nregions && continues(&c->regions[i], &c->regions[i + 1]))
+			end = c->regions[++i].end;
 		struct img_region g = {
 			.start = r->start,
-			.end = r->end,
+			.end = end,
 			.file_offset = r->off,
 			.prot = r->prot,
 			.flags = r->flags,
@@ -231,8 +261,9 @@ int cap_page_is_zero(const uint8_t *p)
 	return acc == 0;
 }
 
-/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. */
-static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, uint64_t n)
+/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. bounce: mem
+ * is the bounce buffer, which the next run reuses. */
+static void emit_nonzero(struct cw *w, uint64_t addr, const uint8_t *mem, uint64_t n, int bounce)
 {
 	uint64_t i = 0;
 	while (i < n) {
@@ -242,12 +273,12 @@ static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, u
 		while (j < n && !cap_page_is_zero(mem + j * PAGE))
 			j++;
 		if (j > i)
-			img_chunk(o, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE);
+			cw_chunk(w, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE, bounce);
 		i = j;
 	}
 }
 
-static void emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd,
+static void emit_run(struct capture *c, struct cw *w, const struct region *r, int mem_fd,
 		     uint64_t addr, uint64_t n)
 {
 	/* The writer's own stack changes under it: snapshot it, so data and CRC agree. Its
@@ -255,19 +286,19 @@ static void emit_run(struct capture *c, struct img_out *o, const struct region *
 	uint64_t here = (uint64_t)__builtin_frame_address(0);
 	int own_stack = here >= r->start && here < r->end;
 	if ((r->prot & 1) && r->save != SAVE_ALL && !own_stack) {
-		emit_nonzero(o, addr, (const uint8_t *)addr, n);
+		emit_nonzero(w, addr, (const uint8_t *)addr, n, 0);
 		return;
 	}
 	if (own_stack && (r->prot & 1)) {
 		mem_copy(c->bounce, (const void *)addr, n * PAGE);
-		emit_nonzero(o, addr, c->bounce, n);
+		emit_nonzero(w, addr, c->bounce, n, 1);
 		return;
 	}
 	/* Unreadable, or possibly past the end of a vanished file: read via /proc/self/mem,
 	 * which reports such pages as an error instead of raising a signal. */
 	long got = sys_pread(mem_fd, c->bounce, n * PAGE, (long)addr);
 	if (got > 0)
-		emit_nonzero(o, addr, c->bounce, (uint64_t)got / PAGE);
+		emit_nonzero(w, addr, c->bounce, (uint64_t)got / PAGE, 1);
 }
 
 static int candidate(uint32_t save, uint64_t pm)
@@ -278,6 +309,7 @@ static int candidate(uint32_t save, uint64_t pm)
 	case SAVE_COW:
 		return (pm & PM_SWAPPED) || ((pm & PM_PRESENT) && !(pm & PM_FILE));
 	case SAVE_ALL:
+	case SAVE_IMAGE:
 		return 1;
 	default:
 		return 0;
@@ -291,6 +323,8 @@ int cap_region_volatile(const struct region *r)
 	return (r->flags & RF_SHARED) || (r->save == SAVE_ALL && r->path[0] == '/');
 }
 
+/* One pass's chunks, compressed on worker threads (of the process that calls it: the
+ * writer's own, in a forked writer) unless the launch turned compression off. */
 int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
 {
 	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
@@ -298,41 +332,45 @@ int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
 	uint64_t *pm = cap_arena_take(&c->a, PM_BATCH * 8);
 	if (pm_fd < 0 || mem_fd < 0 || !pm)
 		return cap_fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
-	for (int i = 0; i < c->nregions && !o->err; i++) {
+	struct cw w;
+	int cpus = cw_cpus();
+	cw_start(&w, o, !g_agent.no_compress, cpus > 1 ? cpus : 0);
+	int e = 0;
+	for (int i = 0; i < c->nregions && !o->err && !e; i++) {
 		const struct region *r = &c->regions[i];
 		if (r->save == SAVE_NONE || cap_region_volatile(r) != (pass == PASS_VOLATILE))
 			continue;
 		uint64_t run_start = 0, run_len = 0;
-		for (uint64_t addr = r->start; addr < r->end;) {
+		for (uint64_t addr = r->start; addr < r->end && !e;) {
 			uint64_t n = (r->end - addr) / PAGE;
 			if (n > PM_BATCH)
 				n = PM_BATCH;
-			if (r->save != SAVE_ALL &&
-			    sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
-				sys_close(pm_fd);
-				sys_close(mem_fd);
-				return cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
+			int all = r->save == SAVE_ALL || r->save == SAVE_IMAGE;
+			if (!all && sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
+				e = cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
+				break;
 			}
 			for (uint64_t k = 0; k < n; k++) {
 				uint64_t a = addr + k * PAGE;
-				int cand = candidate(r->save, r->save == SAVE_ALL ? 0 : pm[k]);
+				int cand = candidate(r->save, all ? 0 : pm[k]);
 				if (cand && run_len && run_start + run_len * PAGE == a && run_len < RUN_MAX) {
 					run_len++;
 					continue;
 				}
 				if (run_len)
-					emit_run(c, o, r, mem_fd, run_start, run_len);
+					emit_run(c, &w, r, mem_fd, run_start, run_len);
 				run_start = a;
 				run_len = cand ? 1 : 0;
 			}
 			addr += n * PAGE;
 		}
-		if (run_len)
-			emit_run(c, o, r, mem_fd, run_start, run_len);
+		if (run_len && !e)
+			emit_run(c, &w, r, mem_fd, run_start, run_len);
 	}
+	cw_finish(&w);
 	sys_close(pm_fd);
 	sys_close(mem_fd);
-	return 0;
+	return e;
 }
 
 /* ---- threads ---- */

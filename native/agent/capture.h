@@ -23,7 +23,9 @@
 #define PM_FILE (1ull << 61)
 
 
-enum save_mode { SAVE_NONE, SAVE_PRESENT, SAVE_COW, SAVE_ALL };
+/* SAVE_IMAGE: memory a restart mapped from an image file (loader/place.c): every page,
+ * read in place (pages never touched are not in pagemap, yet hold the process's data). */
+enum save_mode { SAVE_NONE, SAVE_PRESENT, SAVE_COW, SAVE_ALL, SAVE_IMAGE };
 
 struct region {
 	uint64_t start, end, off, dev, ino, fsize;
