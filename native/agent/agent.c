@@ -216,6 +216,7 @@ static void report_writer(uint64_t ckpt_id, struct proto_msg *out, char *why, in
 		agent_log("checkpoint failed: ", why, 0);
 	if (g_agent.coord_fd >= 0 && send_msg(out))
 		agent_log("cannot answer the coordinator", 0, 0);
+	agent_writer_reap();
 }
 
 static void serve(void)

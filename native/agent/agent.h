@@ -148,9 +148,11 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 #define AGENT_FAULT_LOW_MEMORY 2u  /* low-memory: the memory-pressure check sees none available */
 
 /* writer.c: once the writer in flight has sent its result or ended (its pipe,
- * g_agent.writer_fd, is readable), reaps it; returns its status (0 or -errno) with the
- * image's size, or why it failed. Wakes agent_writer_wait_idle(). */
+ * g_agent.writer_fd, is readable), returns its status (0 or -errno) with the image's size,
+ * or why it failed; agent_writer_reap() then waits for it to be gone (a writer that died is
+ * reaped at once). Reaping wakes agent_writer_wait_idle(). */
 int agent_writer_finish(uint64_t *bytes, char *why, int whylen);
+void agent_writer_reap(void);
 void agent_writer_kill(void);
 /* Returns once no writer is in flight (exec.c: an exec must not orphan one). */
 void agent_writer_wait_idle(void);

@@ -277,6 +277,10 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 	else
 		cap_discard(fd, tmp);
 	put_result(pfd, e, bytes, e ? c->why : "");
+	/* Done: the checkpoint thread (or, if the process has ended, the coordinator) hears of
+	 * it now, not once the kernel has torn this copy of the memory down. */
+	sys_close(pfd);
+	sys_close(g_agent.coord_fd);
 	sys_exit_group(e ? 1 : 0);
 }
 
@@ -383,6 +387,16 @@ static const char *signame(int sig)
 	}
 }
 
+void agent_writer_reap(void)
+{
+	int pid = g_agent.writer_pid, code, status;
+	if (!pid)
+		return;
+	reap(pid, &code, &status);
+	__atomic_store_n(&g_agent.writer_pid, 0, __ATOMIC_RELEASE);
+	sys_futex((int *)&g_agent.writer_pid, 129 /* FUTEX_WAKE_PRIVATE */, 0x7fffffff, 0);
+}
+
 int agent_writer_finish(uint64_t *bytes, char *why, int whylen)
 {
 	int pid = g_agent.writer_pid;
@@ -390,10 +404,6 @@ int agent_writer_finish(uint64_t *bytes, char *why, int whylen)
 	long n = read_upto(g_agent.writer_fd, buf, sizeof(buf) - 1);
 	sys_close(g_agent.writer_fd);
 	g_agent.writer_fd = -1;
-	int code = 0, status = 0;
-	long re = reap(pid, &code, &status);
-	__atomic_store_n(&g_agent.writer_pid, 0, __ATOMIC_RELEASE);
-	sys_futex((int *)&g_agent.writer_pid, 129 /* FUTEX_WAKE_PRIVATE */, 0x7fffffff, 0);
 
 	struct sbuf s;
 	sb_init(&s, why, (size_t)whylen);
@@ -408,11 +418,15 @@ int agent_writer_finish(uint64_t *bytes, char *why, int whylen)
 			sb_mem(&s, (const char *)buf + RESULT_HEAD, len);
 			sb_cstr(&s);
 			*bytes = b;
-			return st;
+			return st; /* reaped by agent_writer_reap, once this is reported */
 		}
 	}
 	/* No result. A writer that exited 0 renamed its image into place (the pipe was lost:
 	 * the application closed our fd); otherwise it died, and waitid says how. */
+	int code = 0, status = 0;
+	long re = reap(pid, &code, &status);
+	__atomic_store_n(&g_agent.writer_pid, 0, __ATOMIC_RELEASE);
+	sys_futex((int *)&g_agent.writer_pid, 129 /* FUTEX_WAKE_PRIVATE */, 0x7fffffff, 0);
 	struct kstat st;
 	if (re == 0 && code == 1 /* CLD_EXITED */ && status == 0 &&
 	    sys_call4(SYS_newfstatat_, -100, (long)g_agent.writer_image, (long)&st, 0) == 0) {
