@@ -327,6 +327,12 @@ int cap_region_volatile(const struct region *r)
  * writer's own, in a forked writer) unless the launch turned compression off. */
 int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
 {
+	/* Most processes have no volatile memory: then no writer threads for the pause. */
+	int any = 0;
+	for (int i = 0; i < c->nregions && !any; i++)
+		any = c->regions[i].save != SAVE_NONE && cap_region_volatile(&c->regions[i]) == (pass == PASS_VOLATILE);
+	if (!any)
+		return 0;
 	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
 	int mem_fd = (int)sys_openat(-100, "/proc/self/mem", K_O_CLOEXEC, 0);
 	uint64_t *pm = cap_arena_take(&c->a, PM_BATCH * 8);
