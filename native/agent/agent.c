@@ -452,6 +452,8 @@ static void load_faults(const char *spec)
 			}
 		} else if (str_starts(p, "low-memory") && (p[10] == ',' || !p[10])) {
 			g_agent.faults |= AGENT_FAULT_LOW_MEMORY;
+		} else if (str_starts(p, "writer-hold") && (p[11] == ',' || !p[11])) {
+			g_agent.faults |= AGENT_FAULT_WRITER_HOLD;
 		}
 		while (*p && *p != ',')
 			p++;

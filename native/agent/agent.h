@@ -146,6 +146,8 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 /* Fault injection points (STASIS_FI=name[:N],..., shared with stasis-init), for tests. */
 #define AGENT_FAULT_WRITER_KILL 1u /* writer-kill:N: the Nth writer SIGKILLs itself mid-image */
 #define AGENT_FAULT_LOW_MEMORY 2u  /* low-memory: the memory-pressure check sees none available */
+#define AGENT_FAULT_WRITER_HOLD 4u /* writer-hold: a writer writes no private memory before
+				    * CKPT_DIR/writer-go exists */
 
 /* writer.c: once the writer in flight has sent its result or ended (its pipe,
  * g_agent.writer_fd, is readable), returns its status (0 or -errno) with the image's size,

@@ -241,6 +241,29 @@ static uint64_t missing_mapping(struct capture *c)
 	return 0;
 }
 
+/* Fault injection (writer-hold): waits until a file named writer-go is in the checkpoint
+ * directory before writing any private memory, so a test can let the program run on as
+ * long as it likes first. Waits on inotify, not by polling. */
+static void hold_until_go(void)
+{
+	char path[4200];
+	struct sbuf s;
+	sb_init(&s, path, sizeof(path));
+	sb_str(&s, g_agent.ckpt_dir);
+	sb_str(&s, "/writer-go");
+	sb_cstr(&s);
+	int in = (int)sys_call1(294 /* inotify_init1 */, K_O_CLOEXEC);
+	if (in < 0)
+		return;
+	sys_call3(254 /* inotify_add_watch */, in, (long)g_agent.ckpt_dir, 0x100 | 0x80 /* IN_CREATE|IN_MOVED_TO */);
+	struct kstat st;
+	uint8_t ev[4096];
+	while (sys_call4(SYS_newfstatat_, -100, (long)path, (long)&st, 0) != 0)
+		if (sys_read(in, ev, sizeof(ev)) < 0)
+			break;
+	sys_close(in);
+}
+
 static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_out *o, int fd, const char *tmp,
 						  const char *path, int pfd)
 {
@@ -268,6 +291,8 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 		sys_close(adj);
 	}
 
+	if (g_agent.faults & AGENT_FAULT_WRITER_HOLD)
+		hold_until_go();
 	uint64_t bytes = 0;
 	int e = cap_write_chunks(c, o, PASS_PRIVATE);
 	if (!e && (g_agent.faults & AGENT_FAULT_WRITER_KILL) && g_agent.nforks == g_agent.fault_writer_kill_at)

@@ -3,7 +3,8 @@
  * only while its state is captured, then runs on while a copy-on-write writer process
  * finishes its image; `stasis checkpoint` returns once every image is durable.
  *
- *   - a program that rewrites all of its memory on every step runs on during the write, yet
+ *   - a program that changes every page on every step runs on during the write (its writer
+ *     held back until it has done so three times: fault injection point writer-hold), yet
  *     restarts to an uninterrupted run's output: the image is the memory at the pause;
  *   - a program that watches for children it did not make (SIGCHLD, waitpid(-1), waitid)
  *     never sees a writer, over three checkpoints, and restarts to the same output;
@@ -27,7 +28,7 @@ import { JsonObject } from '../../src/protocol/messages';
 import {
   checkpoint, expectFinishesLikeReference, hostPid, hostPidOf, imageFacts, killLaunched, launchUntil, LIMIT, startRestart, waitRestoredWrites,
 } from './flows';
-import { Box, countLines, freePort, latestGeneration, oneLine, reference, removeShared, variants, waitForLines, writeMark } from './harness';
+import { Box, countLines, freePort, latestGeneration, oneLine, reference, removeShared, variants, waitForLines, withDeadline, writeMark } from './harness';
 
 after(removeShared);
 
@@ -54,20 +55,34 @@ async function checkpointJson(box: Box, port: number): Promise<Answer> {
 const SUMMARY = /^stasis: paused \d+(\.\d)? ms; complete in \d+ ms: (\d+) processes, \d+ bytes$/;
 
 for (const v of variants()) {
-  test(`a program rewriting all its memory runs on while its image is written, and restarts to the same output — ${v.name}`, { skip: v.skip }, async (t) => {
+  test(`a program changing every page runs on while its image is written, and restarts to the same output — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
     const args = ['256', '2500'];
     const ref = reference('mutator', args);
     const port = await freePort();
-    const launched = await launchUntil(box, port, 'mutator', args, 3);
-    const a = await checkpointJson(box, port);
+    // writer-hold: the writer reads no private memory before writer-go exists, so the
+    // program has changed every page at least twice over by the time it does.
+    const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FI: 'writer-hold' });
+    let resumed!: (lines: number) => void;
+    const atResume = new Promise<number>((resolve) => (resumed = resolve));
+    const answer = sendRequest({ host: '127.0.0.1', port }, { cmd: 'checkpoint' }, {
+      onProgress: (p: JsonObject) => {
+        if (p.phase === 'resumed') resumed(countLines(launched.out));
+      },
+    });
+    const l0 = await withDeadline(atResume, LIMIT.checkpoint, () => 'the checkpoint never resumed the program');
+    await waitForLines(launched.out, l0 + 3, { timeoutMs: LIMIT.start, abortOn: [launched.proc] });
+    fs.writeFileSync(path.join(launched.ckptDir, 'writer-go'), '');
+    const a = (await answer) as unknown as Answer & { ok: boolean };
+    assert.equal(a.ok, true, JSON.stringify(a));
     const linesAtReturn = countLines(launched.out);
     assert.equal(a.forked, 1, `the checkpoint was forked: ${JSON.stringify(a)}`);
     assert.deepEqual(a.notForked, []);
+    assert.ok(a.pauseMs > 0 && a.pauseMs < a.durationMs, `a pause (${a.pauseMs} ms) shorter than the checkpoint (${a.durationMs} ms)`);
     const img = await imageFacts(a.generation);
     const atPause = fs.readFileSync(launched.out).subarray(0, img.stdoutOffset).toString().split('\n').length - 1;
-    t.diagnostic(`paused ${a.pauseMs} ms of ${a.durationMs} ms; ${linesAtReturn - atPause} steps (each changes every page) ran while the image was written`);
-    assert.ok(linesAtReturn - atPause >= 2, `the program ran on (and changed every page) while its image was written: ${atPause} lines at the pause, ${linesAtReturn} when the checkpoint returned`);
+    t.diagnostic(`paused ${a.pauseMs} ms of ${a.durationMs} ms; ${linesAtReturn - atPause} steps (each changes every page) ran before the writer was done`);
+    assert.ok(atPause <= l0 && linesAtReturn >= l0 + 3, `the image is of the pause (${atPause} lines), not of later (${l0} lines at the resume, ${linesAtReturn} at the return)`);
     await killLaunched(box, port, launched);
     const restart = startRestart(box, port, launched.ckptDir);
     await expectFinishesLikeReference(restart, launched.out, await ref, `mutator restarted as ${box.who.label}`);
