@@ -169,7 +169,7 @@ for (const v of variants()) {
 
   test(`under memory pressure a process is checkpointed without forking, and the output says why — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
-    const args = ['64', '8000'];
+    const args = ['64', '16000'];
     const ref = reference('mutator', args);
     const port = await freePort();
     const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FI: 'low-memory' });
@@ -183,7 +183,7 @@ for (const v of variants()) {
 
   test(`memory a fork does not copy (MADV_DONTFORK) makes the process write its own image, and says so — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
-    const args = ['64', '8000', 'dontfork'];
+    const args = ['64', '16000', 'dontfork'];
     const ref = reference('mutator', args);
     const port = await freePort();
     const launched = await launchUntil(box, port, 'mutator', args, 3);
@@ -197,7 +197,7 @@ for (const v of variants()) {
 
   test(`a writer killed mid-image fails its checkpoint in one line; the previous generation stays — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
-    const args = ['64', '8000'];
+    const args = ['64', '16000'];
     const ref = reference('mutator', args);
     const port = await freePort();
     const launched = await launchUntil(box, port, 'mutator', args, 3, LIMIT.start, [], { STASIS_FI: 'writer-kill:2' });
