@@ -82,18 +82,31 @@ export function criuCheckReason(output: string, status: number | null): string {
   return telling.replace(/^.*?Error \([^)]*\):\s*/, '');
 }
 
+/** Runs `criu check` with `bin`: its version, and null when it passes or why it fails. */
+async function check(bin: string): Promise<{ version: string; failure: string | null } | null> {
+  const v = await runCommand(bin, ['--version'], 15000).catch(() => null);
+  if (!v) return null;
+  const version = /Version:\s*(\S+)/.exec(v.stdout)?.[1] ?? 'of unknown version';
+  const r = await runCommand(bin, ['check'], 60000).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
+  return { version, failure: r.code === 0 ? null : criuCheckReason(`${r.stdout}\n${r.stderr}`, r.code) };
+}
+
 export async function detectCriu(): Promise<CriuStatus> {
-  const fromEnv = process.env.STASIS_BENCH_CRIU;
-  const bin = fromEnv || findBinary();
+  const fromEnv = process.env.STASIS_BENCH_CRIU || null;
+  const onPath = findBinary();
+  const bin = fromEnv ?? onPath;
   const none = (line: string): CriuStatus => ({ usable: false, binary: bin, trackMem: false, line });
   if (!bin) return none('CRIU unavailable: not installed (no `criu` on PATH or in /usr/sbin), so there are no CRIU columns in this run.');
-  const v = await runCommand(bin, ['--version'], 15000).catch(() => null);
-  if (!v) return none(`CRIU unavailable: ${bin}${fromEnv ? ' (from STASIS_BENCH_CRIU)' : ''} cannot be run. No CRIU columns in this run.`);
-  const version = /Version:\s*(\S+)/.exec(v.stdout)?.[1] ?? 'of unknown version';
-  const check = await runCommand(bin, ['check'], 60000).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
-  if (check.code !== 0) {
-    const why = criuCheckReason(`${check.stdout}\n${check.stderr}`, check.code);
-    return none(`CRIU unavailable: CRIU ${version} (${bin}) is installed but \`criu check\` fails on this kernel: "${why}". No CRIU columns in this run.`);
+  const c = await check(bin);
+  if (!c) return none(`CRIU unavailable: ${bin}${fromEnv ? ' (from STASIS_BENCH_CRIU)' : ''} cannot be run. No CRIU columns in this run.`);
+  if (c.failure !== null) {
+    return none(`CRIU unavailable: CRIU ${c.version} (${bin}) is installed but \`criu check\` fails on this kernel: "${c.failure}". No CRIU columns in this run.`);
+  }
+  // A CRIU named by STASIS_BENCH_CRIU: say what the installed one would have done.
+  let installed = '';
+  if (fromEnv && onPath && onPath !== fromEnv) {
+    const p = await check(onPath);
+    if (p?.failure) installed = ` (The installed CRIU ${p.version}, ${onPath}, fails \`criu check\` on this kernel: "${p.failure}".)`;
   }
   const track = await runCommand(bin, ['check', '--feature', 'mem_dirty_track'], 60000).catch(() => null);
   const trackMem = track?.code === 0;
@@ -101,8 +114,9 @@ export async function detectCriu(): Promise<CriuStatus> {
     usable: true,
     binary: bin,
     trackMem,
-    line: `CRIU ${version} (${bin}${fromEnv ? ', from STASIS_BENCH_CRIU' : ''}): \`criu check\` passed; CRIU was measured side by side in this run` +
-      (trackMem ? '.' : ', without memory tracking (`criu check --feature mem_dirty_track` fails: this kernel has no soft-dirty bits), so its second dump of the incremental workload is a full one.'),
+    line: `CRIU ${c.version} (${bin}${fromEnv ? ', from STASIS_BENCH_CRIU' : ''}): \`criu check\` passed; CRIU was measured side by side in this run` +
+      (trackMem ? '.' : ', without memory tracking (`criu check --feature mem_dirty_track` fails: this kernel has no soft-dirty bits), so its second dump of the incremental workload is a full one.') +
+      installed,
   };
 }
 
