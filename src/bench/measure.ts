@@ -241,7 +241,7 @@ async function oneRun(ctx: Context, app: LiveProcess, i: number, reps: number): 
     const line = await dirtied;
     const opts = ctx.features.checkpointOptions.has('--incremental') ? ['--incremental'] : [];
     const incr = await timedCheckpoint(ctx, app, scratchSize, opts);
-    run.incremental = { ...(await pairWithDd(ctx, incr, null, false)), dirtied: line.text.replace(/^dirtied /, '') };
+    run.incremental = { ...(await pairWithDd(ctx, incr, null, false)), dirtied: line.text.replace(/^dirtied /, '').replace(/ in [\d.]+ ms$/, '') };
     log(`${ctx.ckptDir.split('/').pop()}: run ${i}/${reps}: after dirtying ${run.incremental.dirtied}: checkpoint ${describe(run.incremental)}`);
   }
   return run;

@@ -227,3 +227,9 @@ export function summarizeExec(e: ExecResult): ExecSummary {
     range: range(extra),
   };
 }
+
+/** "image 2.90× smaller than the memory", or "about as large" when it is not compressed. */
+export function shrinkNote(memory: number, image: number): string {
+  const f = memory / image;
+  return f >= 1.05 ? `image ${f.toFixed(2)}× smaller than the memory` : 'image about as large as the memory';
+}

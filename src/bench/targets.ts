@@ -6,7 +6,7 @@
  */
 
 import { peerFor } from './peers';
-import { ExecSummary, OverheadSummary, Summary } from './summary';
+import { ExecSummary, OverheadSummary, shrinkNote, Summary } from './summary';
 import { WORKLOADS } from './workloads';
 
 export type Verdict = 'pass' | 'fail' | 'not measured';
@@ -118,7 +118,7 @@ export function evaluateTargets(inp: TargetInputs): TargetResult[] {
     const short = 'Durable faster than dd, 4 GiB smooth field';
     if (!r) out.push(notRun(t, short, 'the field4gib workload'));
     else {
-      const shrink = r.anonBytes ? `; image ${x(r.anonBytes / r.full.imageBytes)} smaller than the memory` : '';
+      const shrink = r.anonBytes ? `; ${shrinkNote(r.anonBytes, r.full.imageBytes)}` : '';
       out.push(judged(t, short, r.full.ratio < 1, `${s3(r.full.wallS)} s vs dd of ${gb(r.full.ddBytes)} ${s3(r.full.ddS)} s: ${x(r.full.ratio)}${shrink}`,
         `${x(r.full.ratio)} dd (${s3(r.full.wallS)} s vs ${s3(r.full.ddS)} s)`));
     }
