@@ -19,7 +19,8 @@ import { folderBytes } from './machine';
 import { Line, LiveProcess, runChecked, runCommand, RunResult } from './proc';
 
 /**
- * Copies what `stasis` runs from (package.json, bin/, dist/src/, the native build) to
+ * Copies what `stasis` runs from (package.json, bin/, dist/src/, the native build, the
+ * runtime dependencies) to
  * `dir`; returns the copy's bin/stasis. The copy finds its own native files, as paths.ts
  * derives them from where the code is.
  */
@@ -34,6 +35,11 @@ export function snapshotBuild(dir: string): string {
   fs.cpSync(path.join(root, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'native', 'build'), { recursive: true });
   for (const f of [nativePath('agent'), nativePath('restorer'), nativePath('init')]) fs.copyFileSync(f, path.join(dir, 'native', 'build', path.basename(f)));
+  // The CLI's runtime dependencies (fzstd, which the image reader loads).
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  for (const dep of Object.keys(pkg.dependencies ?? {})) {
+    fs.cpSync(path.join(root, 'node_modules', dep), path.join(dir, 'node_modules', dep), { recursive: true });
+  }
   return path.join(dir, 'bin', 'stasis');
 }
 
