@@ -73,14 +73,24 @@ export function memAvailable(): number {
   return m ? Number(m[1]) * 1024 : os.freemem();
 }
 
-/** Resident set of a host pid, in bytes, or null when it cannot be read. */
-export function residentBytes(pid: number): number | null {
+/** A "kB" field of /proc/PID/status (VmRSS, RssAnon, ...) in bytes, or null when it cannot be read. */
+function statusBytes(pid: number, field: string): number | null {
   try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
   } catch {
     return null;
   }
+}
+
+/** Resident set of a host pid, in bytes, or null when it cannot be read. */
+export function residentBytes(pid: number): number | null {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** Resident anonymous memory of a host pid: what any checkpointer must save. */
+export function anonBytes(pid: number): number | null {
+  return statusBytes(pid, 'RssAnon');
 }
 
 export interface DdResult {
@@ -105,6 +115,25 @@ export async function ddCopies(sources: string[], dir: string, name: string, tim
     out.bytes += fs.statSync(dst).size;
   }
   return out;
+}
+
+/** Total size of the regular files under `dir` (what a generation folder holds on disk). */
+export function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) n += folderBytes(p);
+    else if (e.isFile()) n += fs.statSync(p).size;
+  }
+  return n;
+}
+
+/** Time to read the files from disk: their cached pages dropped first, then dd to /dev/null. */
+export async function coldRead(files: string[], timeoutMs: number): Promise<number> {
+  await dropFromCache(files);
+  let seconds = 0;
+  for (const f of files) seconds += (await runChecked('dd', [`if=${f}`, 'of=/dev/null', 'bs=4M', 'status=none'], timeoutMs)).seconds;
+  return seconds;
 }
 
 /** Writes `bytes` (rounded up to 4 MiB) of zeros to `file` and fsyncs it; untimed ballast. */
