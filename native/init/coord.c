@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -154,8 +155,32 @@ static int by_inode(const void *x, const void *y)
 	return a->fd - b->fd;
 }
 
-/* A process that maps neither the agent nor a dynamic loader is statically linked: it
- * will never join (one that maps only the loader may be in the middle of an exec). */
+/* Whether the program file has an interpreter (PT_INTERP): a dynamically linked one.
+ * 1 yes, 0 no, -1 unreadable. */
+static int has_interp(uint32_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	Elf64_Ehdr eh;
+	int found = -1;
+	if (fread(&eh, sizeof(eh), 1, f) == 1 && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 4096 &&
+	    fseek(f, (long)eh.e_phoff, SEEK_SET) == 0) {
+		found = 0;
+		Elf64_Phdr ph;
+		for (int i = 0; i < eh.e_phnum && !found && fread(&ph, sizeof(ph), 1, f) == 1; i++)
+			found = ph.p_type == PT_INTERP;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A process that maps neither the agent nor a dynamic loader, and whose program has no
+ * interpreter, is statically linked: it will never join. (One in the middle of an exec
+ * may map only its new program for a moment: its program file says it is dynamic.) */
 static int is_static(uint32_t pid)
 {
 	char path[64], line[4096];
@@ -167,7 +192,7 @@ static int is_static(uint32_t pid)
 	while (!dynamic && fgets(line, sizeof(line), f))
 		dynamic = strstr(line, "libstasis.so") || strstr(line, "/ld-linux") || strstr(line, "/ld-musl");
 	fclose(f);
-	return !dynamic;
+	return !dynamic && has_interp(pid) == 0;
 }
 
 /* An agent's image writer (native/agent/writer.c): a short-lived copy of a process that
