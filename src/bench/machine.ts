@@ -48,7 +48,8 @@ export async function describeMachine(workDir: string): Promise<MachineInfo> {
   }
   const root = packageRoot();
   const commit = await tryRun('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
-  const dirty = await tryRun('git', ['-C', root, 'status', '--porcelain']);
+  // The bench's own outputs do not make the build under test a modified one.
+  const dirty = await tryRun('git', ['-C', root, 'status', '--porcelain', '--', '.', ':!docs/benchmarks.md', ':!docs/benchmarks.svg']);
   let version = 'unknown';
   try {
     version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? version;
