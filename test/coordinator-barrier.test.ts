@@ -48,7 +48,7 @@ test('a checkpoint of two agents commits gen-000001 with manifest, images and la
   assert.equal(res.ok, true, JSON.stringify(res));
   const gen = path.join(dir, 'gen-000001');
   assert.equal(res.generation, gen);
-  assert.deepEqual(phases, ['suspending', 'suspended', 'writing', 'committed']);
+  assert.deepEqual(phases, ['suspending', 'suspended', 'writing', 'resumed', 'committed']);
 
   assert.equal(fs.readlinkSync(path.join(dir, 'latest')), 'gen-000001');
   const m = parseManifest(fs.readFileSync(path.join(gen, 'MANIFEST.json'), 'utf8'), 'manifest');

@@ -84,7 +84,8 @@ function checkerView(img: ParsedImage): unknown {
       timerId: t.timerId, clockid: t.clockid, notify: t.notify, signo: t.signo, notifyTid: t.notifyTid,
       sigevValue: s(t.sigevValue), valueNs: s(t.valueNs), intervalNs: s(t.intervalNs),
     })),
-    chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen) })),
+    semUndo: img.semUndo.map((u) => ({ semid: u.semid, adj: u.adj.map((e) => ({ num: e.num, adj: e.adj })) })),
+    chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen), encoding: c.encoding, storedLen: c.storedLen })),
     end: { records: s(img.end.records), chunks: s(img.end.chunks), contentBytes: s(img.end.contentBytes), endOffset: s(img.end.endOffset) },
   };
 }
@@ -119,7 +120,8 @@ async function tsRead(file: string): Promise<TsResult> {
 
 test('there are good and bad image vectors', () => {
   assert.deepEqual(good, ['minimal', 'rich']);
-  for (const want of ['truncated-in-chunk', 'flipped-byte-in-chunk', 'bad-magic', 'bad-version', 'bad-record-crc', 'missing-end', 'end-count-mismatch']) {
+  for (const want of ['truncated-in-chunk', 'flipped-byte-in-chunk', 'bad-magic', 'bad-version', 'bad-record-crc', 'missing-end', 'end-count-mismatch',
+    'zstd-flipped-byte', 'zstd-corrupt-block', 'zstd-content-size-mismatch']) {
     assert.ok(bad.includes(want), `no bad/${want}.img`);
   }
   for (const name of bad) assert.ok(fs.existsSync(path.join(BAD_DIR, `${name}.txt`)), `no bad/${name}.txt`);
@@ -130,6 +132,7 @@ test('the rich vector has every record type, region kind and fd kind', async () 
   assert.ok(img.procState && img.procState.siginfo.length > 0 && img.procState.itimers.some((t) => t.valueNs > 0n), 'shared signals and an itimer');
   assert.ok(img.threadStates.some((t) => t.siginfo.length > 1) && img.threadStates.some((t) => t.comm.includes('\ufffd')), 'thread states');
   assert.deepEqual([...new Set(img.posixTimers.map((t) => t.notify))].sort(), [0, 1, 4], 'POSIX timers of each kernel notify kind');
+  assert.ok(img.semUndo.length >= 2 && img.semUndo.some((u) => u.adj.some((e) => e.adj === -32768) && u.adj.some((e) => e.adj === 32767)), 'SEM_UNDO adjustments, the ends of the range among them');
   assert.deepEqual([...new Set(img.regions.map((r) => r.kind))].sort((a, b) => a - b), REGION_KINDS.map((_, i) => i));
   assert.deepEqual([...new Set(img.fds.filter((f) => f.dupOf < 0).map((f) => f.kind))].sort((a, b) => a - b), Object.values(FdKind).sort((a, b) => a - b));
   assert.ok(img.fds.some((f) => f.dupOf >= 0), 'a duplicated fd');
@@ -137,6 +140,8 @@ test('the rich vector has every record type, region kind and fd kind', async () 
   assert.ok(img.threads.some((t) => t.flags & THREAD_LEADER && t.xsave.length > 0 && t.gregs.length === 23), 'a leader with registers');
   assert.ok(img.threads.some((t) => t.flags & THREAD_CKPT), 'the checkpoint thread');
   assert.ok(img.chunks.length >= 3 && img.chunks.some((c) => c.rawLen > 4096n), 'several chunks, one of several pages');
+  assert.ok(img.chunks.some((c) => c.encoding === 1 && c.rawLen === 4096n) && img.chunks.some((c) => c.encoding === 1 && c.rawLen >= 1n << 20n),
+    'zstd chunks of one page and of 1 MiB (a frame with a window descriptor)');
   assert.ok(img.unknownRecords.length >= 2, 'records of later versions, before and among the chunks');
   assert.ok(img.fds.some((f) => f.path.includes('\ufffd')), 'a path that is not UTF-8');
   const deleted = img.fds.filter((f) => f.extra?.kind === 'DELETED');

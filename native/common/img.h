@@ -10,6 +10,9 @@
 #define IMG_CHUNK_HEAD 32
 #define IMG_CHUNK_ALIGN 4096
 #define IMG_CHUNK_MAX (8u << 20)
+/* CHUNK encodings. */
+#define IMG_ENC_RAW 0
+#define IMG_ENC_ZSTD 1 /* one zstd frame that decompresses to exactly raw_len bytes */
 
 enum img_rec {
 	REC_INFO = 1,
@@ -24,6 +27,7 @@ enum img_rec {
 	REC_PROC_STATE = 7,
 	REC_THREAD_STATE = 8,
 	REC_POSIX_TIMER = 9,
+	REC_SEM_UNDO = 13, /* the process's SEM_UNDO adjustments on one SysV semaphore set */
 	REC_END = 15,
 };
 
@@ -50,7 +54,8 @@ enum img_region_kind {
 #define SF_PIPE 4u       /* a pipe other processes hold ends of */
 #define SF_PTY 8u        /* a pty other processes hold ends of (its master is in the computation) */
 #define SF_PTY_OWNER 16u /* this process makes the pty and refills it */
-#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE | SF_PTY | SF_PTY_OWNER)
+#define SF_PTY_CTTY 32u  /* the pty is a controlling terminal: stasis-init makes it, the owner takes it from init */
+#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE | SF_PTY | SF_PTY_OWNER | SF_PTY_CTTY)
 
 /* FD_LOCK kinds and types. */
 #define LK_FLOCK 1u
@@ -99,6 +104,11 @@ enum img_fd_kind {
 #define PT_SIGEV_THREAD 2
 #define PT_SIGEV_THREAD_ID 4
 
+/* SEM_UNDO: at most this many adjustments per set (SEMMSL's ceiling), each in this range. */
+#define IMG_MAX_SEM_ADJ 32000
+#define IMG_SEM_ADJ_MIN (-32768)
+#define IMG_SEM_ADJ_MAX 32767
+
 #define IMG_NGREGS 23
 #define IMG_NSIG 64
 #define IMG_NRLIMIT 16
@@ -110,6 +120,10 @@ enum img_fd_kind {
  */
 #define RESTART_INFO_MAGIC 0x54525453u /* "STRT" */
 #define RI_DROP_CAPS 1u /* each thread drops the capabilities the restore needed */
+#define RI_VERSION 2    /* 2: the image files and address ranges the loader mapped */
+#define RI_MAX_IMAGES 8
+#define RI_MAX_RANGES 4096
+#define RI_COORD_FD 1000 /* where the agent keeps its coordinator socket (if the fd limit allows) */
 struct restart_info {
 	unsigned int magic;
 	unsigned int version;
@@ -121,5 +135,14 @@ struct restart_info {
 	unsigned int nthreads;      /* threads the loader created, leader included */
 	volatile int entered;       /* threads that reached the agent's restart entry */
 	char ckpt_dir[4096];        /* empty: keep the one the process had */
+	/* The image files whose chunks the loader mapped into place (MAP_PRIVATE): memory
+	 * that reads as one of them is the process's anonymous memory, not a file mapping
+	 * (capture.c). Kept across fork, as memory is; replaced by the next restart. */
+	unsigned int nimages;
+	unsigned int nranges;
+	struct { unsigned long dev, ino; } images[RI_MAX_IMAGES];
+	/* Where that memory was mapped, ascending: a quick test for the agent's wrappers
+	 * (imagemem.c), which /proc/self/maps confirms (the program may have unmapped it). */
+	struct { unsigned long start, end; } ranges[RI_MAX_RANGES];
 };
 #endif

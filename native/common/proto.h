@@ -1,11 +1,11 @@
-/* Wire protocol v2 (docs/protocol.md, the one definition): the agent's side. */
+/* Wire protocol v3 (docs/protocol.md, the one definition): the agent's side. */
 #ifndef STASIS_PROTO_H
 #define STASIS_PROTO_H
 #include <stdint.h>
 #include <stddef.h>
 
 #define PROTO_MAGIC 0x50535453u /* bytes "STSP" */
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 #define PROTO_HEADER 12
 #define PROTO_MAX_PAYLOAD (1u << 20)
 
@@ -21,6 +21,7 @@ enum proto_type {
 	MSG_KILL = 0x09,
 	MSG_LIST = 0x0a,
 	MSG_LISTED = 0x0b,
+	MSG_CAPTURED = 0x0c,
 	MSG_REQUEST = 0x20,
 	MSG_RESPONSE = 0x21,
 	MSG_PROGRESS = 0x22,
@@ -28,6 +29,7 @@ enum proto_type {
 
 #define HELLO_RESTARTED 1u
 #define HELLO_INIT 2u       /* the peer is a namespace's init, not a process to checkpoint */
+#define CAPTURED_FORKED 1u  /* a writer process finishes the image while the process runs on */
 #define LISTED_ZOMBIE 1u
 #define LISTED_STATIC 2u    /* a live process with neither the agent nor a dynamic loader mapped */
 #define SHARE_OWNER 1u      /* restores the open file description, hands it to the others */
@@ -35,6 +37,7 @@ enum proto_type {
 #define SHARE_PIPE 4u       /* a pipe end whose pipe other processes hold too */
 #define SHARE_PTY 8u        /* an end of a pty whose master is in the computation, held by several */
 #define SHARE_PTY_OWNER 16u /* makes that pty on restore, saves its unread bytes */
+#define SHARE_PTY_CTTY 32u  /* that pty is a controlling terminal: stasis-init makes it on restore */
 
 /* List entries, decoded one at a time from the payload (fixed width on the wire). */
 struct proto_share { int32_t fd; uint32_t flags; uint64_t share_id; };          /* WRITE: 16 bytes */
@@ -46,6 +49,10 @@ struct proto_shm_owner { uint32_t pid; uint64_t key; };                         
 #define PROTO_SHM_OWNER_SIZE 12
 struct proto_shmseg { int32_t id; uint32_t key, mode, uid, gid; uint64_t size; };  /* LISTED: 28 */
 #define PROTO_SHMSEG_SIZE 28
+struct proto_msgq { int32_t id; uint32_t key, mode, uid, gid, messages; uint64_t bytes, qbytes; }; /* LISTED: 40 */
+#define PROTO_MSGQ_SIZE 40
+struct proto_ctty { uint32_t pid, pty; int32_t foreground; };                   /* LISTED: 12 */
+#define PROTO_CTTY_SIZE 12
 #define PROTO_SHARE_SIZE 16
 #define PROTO_PROC_SIZE 24
 #define PROTO_LSHARE_SIZE 20
@@ -57,6 +64,8 @@ struct proto_msg {
 	uint32_t pid, ppid, flags, nthreads;
 	int32_t status;
 	uint64_t proc_id, ckpt_id, image_bytes, pidns;
+	uint32_t writer_pid;  /* CAPTURED */
+	uint64_t pause_ns;    /* RESUMED */
 	char name[PROTO_STR_MAX];
 	char ckpt_dir[PROTO_STR_MAX];
 	char hostname[PROTO_STR_MAX];
@@ -74,6 +83,10 @@ struct proto_msg {
 	uint32_t nshm;
 	const uint8_t *shmsegs;        /* LISTED: SysV shm segments */
 	uint32_t nshmsegs;
+	const uint8_t *msgqs;          /* LISTED: SysV message queues */
+	uint32_t nmsgqs;
+	const uint8_t *cttys;          /* LISTED: processes whose controlling terminal is a pty of ours */
+	uint32_t ncttys;
 };
 
 void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out);
@@ -90,6 +103,10 @@ void proto_put_shm_owner(uint8_t *at, const struct proto_shm_owner *o);
 uint64_t proto_shm_skip_at(const struct proto_msg *m, uint32_t i); /* WRITE */
 void proto_shmseg_at(const struct proto_msg *m, uint32_t i, struct proto_shmseg *out);
 void proto_put_shmseg(uint8_t *at, const struct proto_shmseg *s);
+void proto_msgq_at(const struct proto_msg *m, uint32_t i, struct proto_msgq *out);
+void proto_put_msgq(uint8_t *at, const struct proto_msgq *q);
+void proto_ctty_at(const struct proto_msg *m, uint32_t i, struct proto_ctty *out);
+void proto_put_ctty(uint8_t *at, const struct proto_ctty *c);
 
 /* Encodes `m` as one frame into buf; returns its length, or -1 if it does not fit. */
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);

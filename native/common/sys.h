@@ -77,7 +77,7 @@ enum {
 	SYS_read_ = 0, SYS_write_ = 1, SYS_open_ = 2, SYS_close_ = 3, SYS_fstat_ = 5,
 	SYS_lseek_ = 8, SYS_mmap_ = 9, SYS_mprotect_ = 10, SYS_munmap_ = 11, SYS_brk_ = 12,
 	SYS_rt_sigaction_ = 13, SYS_rt_sigprocmask_ = 14, SYS_rt_sigreturn_ = 15,
-	SYS_pread64_ = 17, SYS_pwrite64_ = 18, SYS_writev_ = 20, SYS_mremap_ = 25,
+	SYS_pread64_ = 17, SYS_pwrite64_ = 18, SYS_writev_ = 20, SYS_mremap_ = 25, SYS_madvise_ = 28,
 	SYS_dup_ = 32, SYS_dup2_ = 33, SYS_getpid_ = 39, SYS_socket_ = 41, SYS_connect_ = 42,
 	SYS_sendto_ = 44, SYS_recvfrom_ = 45, SYS_setsockopt_ = 54, SYS_clone_ = 56,
 	SYS_exit_ = 60, SYS_kill_ = 62, SYS_uname_ = 63, SYS_fcntl_ = 72, SYS_fsync_ = 74,

@@ -30,10 +30,10 @@ static const char *const type_names[16] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
 	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_FILEDATA] = "FILEDATA", [REC_CHUNK] = "CHUNK",
 	[REC_FD_SHARE] = "FD_SHARE", [REC_FD_LOCK] = "FD_LOCK", [REC_PROC_STATE] = "PROC_STATE", [REC_THREAD_STATE] = "THREAD_STATE",
-	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_END] = "END",
+	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_SEM_UNDO] = "SEM_UNDO", [REC_END] = "END",
 };
 
-#define RANK_END 12
+#define RANK_END 13
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
 static int rank_of(uint16_t type)
@@ -50,7 +50,8 @@ static int rank_of(uint16_t type)
 	case REC_PROC_STATE: return 8;
 	case REC_THREAD_STATE: return 9;
 	case REC_POSIX_TIMER: return 10;
-	case REC_CHUNK: return 11;
+	case REC_SEM_UNDO: return 11;
+	case REC_CHUNK: return 12;
 	case REC_END: return RANK_END;
 	default: return -1;
 	}
@@ -340,7 +341,7 @@ uint64_t meta_size(int fd, const char *path)
 uint64_t meta_arena_size(uint64_t msize)
 {
 	/* A REGION or FD record of ~100 bytes becomes a ~4.2 KiB struct; plus each payload. */
-	return msize * 64 + (64ul << 20);
+	return msize * 64 + (64ul << 20) + RST_UNZSTD_ARENA;
 }
 
 static void check_region(const struct img_cursor *c, const struct meta *m, const struct m_region *g)
@@ -436,6 +437,7 @@ static void check_filedata(struct meta *m, const struct rec_head *h, struct m_fi
 void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 {
 	memset(m, 0, sizeof(*m));
+	m->arena = a;
 	struct img_cursor *c = &m->cur;
 	c->fd = fd;
 	c->path = path;
@@ -452,6 +454,7 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 	m->fdata = m_take(a, sizeof(struct m_filedata) * (size_t)(counts[REC_FILEDATA] + 1));
 	m->tstates = m_take(a, sizeof(struct m_thread_state) * (size_t)(counts[REC_THREAD_STATE] + 1));
 	m->timers = m_take(a, sizeof(struct m_timer) * (size_t)(counts[REC_POSIX_TIMER] + 1));
+	m->sem_undos = m_take(a, sizeof(struct m_sem_undo) * (size_t)(counts[REC_SEM_UNDO] + 1));
 	m->max_fd = 2;
 	for (;;) {
 		struct rec_head h;
@@ -527,6 +530,11 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 			if (m->ntimers > counts[REC_POSIX_TIMER])
 				rst_die("internal error: the image changed while it was read", 0, 0);
 			why = mr_parse_timer(&r, &m->timers[m->ntimers++]);
+			break;
+		case REC_SEM_UNDO:
+			if (m->nsem_undos > counts[REC_SEM_UNDO])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = mr_parse_sem_undo(&r, &m->sem_undos[m->nsem_undos++]);
 			break;
 		default:
 			m->nunknown++; /* a record type of a later version */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "../common/fmt.h"
 #include "../res/res.h"
+#include "chunk-decode.h"
 
 /* Limits of what this reader restores; larger values make the record malformed. */
 #define META_MAX_RECORD (16u << 20) /* non-CHUNK records; unknown larger ones are skipped */
@@ -83,6 +84,13 @@ struct m_timer {
 	uint64_t sigev_value, value_ns, interval_ns;
 };
 
+/* SEM_UNDO: the process's adjustments on one SysV semaphore set. */
+struct m_sem_undo {
+	int32_t semid;
+	uint32_t n;
+	const uint8_t *entries;       /* n × (u32 num, i32 adj), little-endian, in the arena */
+};
+
 /* FD_LOCK: a lock the process held through fd. */
 struct m_lock {
 	int fd;
@@ -127,6 +135,8 @@ struct meta {
 	int ntstates;
 	struct m_timer *timers;
 	int ntimers;
+	struct m_sem_undo *sem_undos;
+	int nsem_undos;
 	uint32_t page_size;
 	uint64_t nunknown;     /* records of types this reader does not know, skipped */
 
@@ -136,6 +146,8 @@ struct meta {
 	int have_pending;
 	uint64_t nchunks, content;
 	uint64_t end_records, end_chunks, end_content, end_offset; /* END, once read */
+	struct m_arena *arena;   /* meta_read's, for what the chunk walk needs later */
+	struct rst_unzstd unzstd; /* set up at the first zstd chunk */
 };
 
 /* A bump allocator over memory the caller maps. */

@@ -2,6 +2,7 @@
  * What the image vectors hold: a rich image with every record type, region kind and fd
  * kind, a minimal one, and the damaged images, each named after its one defect.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "image-vectors.h"
@@ -47,6 +48,7 @@ static const struct img_region rich_regions[] = {
 	{ 0x7f0000000000, 0x7f0000010000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7f0000010000, 0x7f0000012000, 0, 3, RF_SHARED, RK_FILE, 0x1a, 77, 8192, -1000000000ll, "/dev/shm/vec-seg" },
 	{ 0x7f0000020000, 0x7f0000024000, 0, 3, RF_SHARED, RK_SHMEM_ANON, 0x1, 4242, 0, 0, "/dev/zero (deleted)" },
+	{ 0x7f0000100000, 0x7f0000200000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7ffff7fc0000, 0x7ffff7fc4000, 0, 1, 0, RK_VVAR, 0, 0, 0, 0, "[vvar]" },
 	{ 0x7ffff7fc4000, 0x7ffff7fc5000, 0, 1, 0, RK_VVAR_VCLOCK, 0, 0, 0, 0, "[vvar_vclock]" },
 	{ 0x7ffff7fc5000, 0x7ffff7fc7000, 0, 5, 0, RK_VDSO, 0, 0, 0, 0, "[vdso]" },
@@ -118,14 +120,17 @@ static const struct chunk_spec rich_chunks[] = {
 	{ 0x403000, 1, 1 },         /* a modified page of a private file mapping */
 	{ 0x405000, 2, 2 },         /* heap */
 	{ 0x408000, 1, 3 },
+	{ 0x409000, 1, 8, 1 },      /* text: stored as zstd */
 	{ 0x7f0000000000, 4, 4 },   /* more than a page */
+	{ 0x7f0000008000, 8, 9, 1 }, /* zstd, several pages */
 	{ 0x7f0000020000, 1, 5 },   /* shared anonymous */
+	{ 0x7f0000100000, 256, 10, 1 }, /* 1 MiB of text: a zstd frame with a window descriptor */
 	{ 0x7fffffffd000, 2, 6 },   /* stack */
 };
 
 static const struct later_rec rich_later[] = {
 	{ 99, "a metadata record of a later version", -1 },
-	{ 300, "a bulk record of a later version, among the chunks", 3 },
+	{ 300, "a bulk record of a later version, among the chunks", 4 },
 };
 
 /* Kernel state: shared and per-thread pending signals, interval and POSIX timers. */
@@ -152,6 +157,15 @@ static const struct img_posix_timer rich_timers[] = {
 	{ 2, 7, PT_SIGEV_NONE, 0, 0, 5, 3999073000000ull, 7000000000ull },
 	{ 1, 0, PT_SIGEV_THREAD_ID, 39, 4243, 0x4d, 1999073000000ull, 0 },
 	{ 0, -6, PT_SIGEV_SIGNAL, 38, 0, 0xdeadbeefcafef00dull, 0, 0 }, /* disarmed, a CPU clock */
+};
+
+/* SEM_UNDO adjustments on two semaphore sets: a lock held (+1), a count given (-2), the ends
+ * of the range. */
+static const struct img_sem_adj rich_adj_a[] = { { 0, 1 }, { 1, -2 } };
+static const struct img_sem_adj rich_adj_b[] = { { 3, IMG_SEM_ADJ_MIN }, { 31999, IMG_SEM_ADJ_MAX } };
+static const struct img_sem_undo rich_sem_undos[] = {
+	{ 0, 2, rich_adj_a },
+	{ 32769, 2, rich_adj_b },
 };
 
 /* A siginfo as the kernel lays it out: signo, errno, code, then pid, uid and value. */
@@ -205,8 +219,8 @@ static const struct img_fd_share rich_shares[] = {
 	{ 5, 0, (uint64_t)4200 << 32 | 5 },
 	{ 6, SF_PIPE | SF_PIPE_OWNER, 0 },
 	{ 7, SF_PIPE | SF_OWNER, (uint64_t)4242 << 32 | 7 },
-	{ 18, SF_PTY | SF_PTY_OWNER, 0 },
-	{ 19, SF_PTY, 0 },
+	{ 18, SF_PTY | SF_PTY_OWNER | SF_PTY_CTTY, 0 },
+	{ 19, SF_PTY | SF_PTY_CTTY, 0 },
 };
 
 /* A flock on the log file and a POSIX lock on part of it (docs/image-format.md, FD_LOCK). */
@@ -243,6 +257,7 @@ struct content rich_content(void)
 		.ps = &rich_ps,
 		.tstates = rich_tstates, .ntstates = sizeof(rich_tstates) / sizeof(rich_tstates[0]),
 		.timers = rich_timers, .ntimers = sizeof(rich_timers) / sizeof(rich_timers[0]),
+		.sem_undos = rich_sem_undos, .nsem_undos = sizeof(rich_sem_undos) / sizeof(rich_sem_undos[0]),
 	};
 }
 
@@ -281,6 +296,86 @@ static struct content small_content(void)
 }
 
 /* ---- the bad vectors ---- */
+
+/* A zstd chunk's frame (docs/image-format.md, CHUNK encoding 1), damaged: each with its
+ * record's CRC fixed (but the first), so that the decoder is what must catch it. */
+static void zstd_vectors(void)
+{
+	static const struct chunk_spec text_chunk = { 0x405000, 2, 7, 1 };
+	struct content c = small_content();
+	c.chunks = &text_chunk;
+	struct image z;
+	build(&c, &z);
+	int i = find(&z, REC_CHUNK, 0);
+	if (z.rec[i].enc != IMG_ENC_ZSTD) {
+		fprintf(stderr, "the text chunk was not stored as zstd\n");
+		exit(1);
+	}
+	uint64_t head = z.rec[i].off + IMG_REC_HEADER;
+	uint64_t data = head + IMG_CHUNK_HEAD + (get64(z.b + head + 24) & 0xffffffffu);
+	uint8_t fhd = z.b[data + 4];
+	uint32_t fcs_len = fhd >> 6 ? 1u << (fhd >> 6) : (fhd >> 5 & 1);
+	uint64_t fcs_at = data + ((fhd >> 5 & 1) ? 5 : 6), block = fcs_at + fcs_len;
+	if (fcs_len != 2) {
+		fprintf(stderr, "unexpected zstd frame header %#x\n", fhd);
+		exit(1);
+	}
+	uint8_t *b = copy(&z);
+	b[block + 3 + z.rec[i].stored / 2 - 8] ^= 0x20;
+	bad("zstd-flipped-byte", b, z.n, "CRC mismatch in %s (chunk data)", name_of(&z, i));
+	b = copy(&z);
+	b[data] ^= 0xff;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-not-a-frame", b, z.n, "%s: chunk data is not a zstd frame", name_of(&z, i));
+	b = copy(&z);
+	b[data + 4] |= 0x04;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-checksum-flag", b, z.n, "%s: chunk data is a zstd frame with a reserved bit, a checksum or a dictionary",
+	    name_of(&z, i));
+	b = copy(&z);
+	b[fcs_at] = 0;
+	b[fcs_at + 1] = (4096 - 256) >> 8;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-content-size-mismatch", b, z.n, "%s: chunk data is a zstd frame of 4096 bytes, the chunk covers 8192",
+	    name_of(&z, i));
+	/* The first block's type set to the reserved one. */
+	b = copy(&z);
+	b[block] |= 0x06;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-corrupt-block", b, z.n, "%s: chunk data does not decompress to 8192 bytes", name_of(&z, i));
+	/* The first (and only) block no longer says it is the last: the frame has no end. */
+	b = copy(&z);
+	if (!(b[block] & 1)) {
+		fprintf(stderr, "the zstd frame has more than one block\n");
+		exit(1);
+	}
+	b[block] &= 0xfe;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-frame-without-end", b, z.n, "%s: chunk data does not decompress to 8192 bytes", name_of(&z, i));
+
+	/* Frames the writer is handed: the good one twice, with bytes after it, and with a
+	 * window descriptor (no longer single-segment) for a 16 MiB window. */
+	static uint8_t frame[3 * 4096];
+	uint32_t flen = z.rec[i].stored, blen = (uint32_t)(data + flen - block);
+	struct chunk_spec crafted = text_chunk;
+	crafted.stored = frame;
+	c.chunks = &crafted;
+	memcpy(frame, z.b + data, flen);
+	memcpy(frame + flen, z.b + data, flen);
+	crafted.stored_len = 2 * flen;
+	bad_built("zstd-two-frames", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	memset(frame + flen, 0, 8);
+	crafted.stored_len = flen + 8;
+	bad_built("zstd-bytes-after-frame", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	memcpy(frame, z.b + data, 4);
+	frame[4] = 0x40;      /* Frame_Content_Size in 2 bytes, not single-segment */
+	frame[5] = 14 << 3;   /* a window of 2^(10+14) bytes */
+	memcpy(frame + 6, z.b + fcs_at, 2);
+	memcpy(frame + 8, z.b + block, blen);
+	crafted.stored_len = 8 + blen;
+	bad_built("zstd-window-too-large", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	free(z.b);
+}
 
 void bad_vectors(const struct image *minimal)
 {
@@ -375,10 +470,13 @@ void bad_vectors(const struct image *minimal)
 	i = find(s, REC_CHUNK, 0);
 	uint64_t head = s->rec[i].off + IMG_REC_HEADER;
 	b = copy(s);
-	put32(b + head + 16, 1);
+	put32(b + head + 16, 2);
 	fix_crc(b, &s->rec[i]);
-	bad("chunk-encoding-zstd", b, s->n, "%s uses chunk encoding 1, not supported by image version 1",
-	    name_of(s, i));
+	bad("chunk-encoding-unknown", b, s->n, "%s uses chunk encoding 2, not supported by this stasis", name_of(s, i));
+	b = copy(s);
+	put32(b + head + 16, IMG_ENC_ZSTD);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-zstd-not-smaller", b, s->n, "%s: zstd chunk stores 4096 bytes for 4096, not fewer", name_of(s, i));
 	b = copy(s);
 	put64(b + head, 0x405010);
 	fix_crc(b, &s->rec[i]);
@@ -414,6 +512,7 @@ void bad_vectors(const struct image *minimal)
 	bad_built("chunk-spans-two-regions", &c, find(s, REC_CHUNK, 0),
 		  "%s: chunk 0x404000-0x406000 lies outside the recorded memory regions");
 	free(small.b);
+	zstd_vectors();
 
 	/* Payloads: built whole by the writer with one field wrong. */
 	c = minimal_content();
@@ -635,7 +734,7 @@ void bad_vectors(const struct image *minimal)
 	c.nshares = 2;
 	bad_built("fd-share-twice", &c, 5, "%s: a second FD_SHARE for one fd");
 	c.nshares = 1;
-	sh[0].flags = 32;
+	sh[0].flags = 64;
 	bad_built("fd-share-unknown-flags", &c, 4, "%s: unknown share flags");
 	sh[0].flags = SF_OWNER;
 	sh[0].share_id = 0;
@@ -644,6 +743,34 @@ void bad_vectors(const struct image *minimal)
 	bad_built("fd-share-pipe-on-file", &c, 4, "%s: pipe share flags on an fd that is not a pipe");
 	sh[0].flags = SF_PTY;
 	bad_built("fd-share-pty-on-file", &c, 4, "%s: pty share flags on an fd that is not a pty");
+	struct fd_spec slave[1] = { { FD(3, 1, FK_PTY, 0100002, -1, 0, 0x18, 8, 020620, "/dev/pts/5"), .x.pty = PTY_X(1, 0, 0, 0, 0) } };
+	c.fds = slave;
+	sh[0].flags = SF_PTY_CTTY;
+	bad_built("fd-share-ctty-without-pty", &c, 4, "%s: pty owner or terminal flags without the pty flag");
+
+	/* SEM_UNDO: one per set, 1..32000 adjustments, none 0, by ascending semaphore number. */
+	struct img_sem_adj adj[2] = { { 0, 1 }, { 1, -1 } };
+	struct img_sem_undo su[2] = { { 5, 2, adj }, { 5, 1, adj } };
+	c = minimal_content();
+	c.sem_undos = su;
+	c.nsem_undos = 2;
+	bad_built("sem-undo-twice", &c, 4, "%s: semid 5 has a SEM_UNDO already");
+	c.nsem_undos = 1;
+	su[0].n = 0;
+	bad_built("sem-undo-empty", &c, 3, "%s: n is not 1..32000");
+	su[0].n = 2;
+	adj[1].adj = 0;
+	bad_built("sem-undo-zero", &c, 3, "%s: an adjustment is 0 or not in -32768..32767");
+	adj[1].adj = 40000;
+	bad_built("sem-undo-out-of-range", &c, 3, "%s: an adjustment is 0 or not in -32768..32767");
+	adj[1].adj = -1;
+	adj[1].num = 0;
+	bad_built("sem-undo-not-up", &c, 3, "%s: semaphore numbers do not go up");
+	adj[1].num = 32000;
+	bad_built("sem-undo-num-too-big", &c, 3, "%s: a semaphore number is not below 32000");
+	adj[1].num = 1;
+	su[0].semid = -1;
+	bad_built("sem-undo-negative-id", &c, 3, "%s: semid is negative");
 
 	/* FD_LOCK: after the FD of its fd, a known kind and type, a sane range. */
 	struct img_fd_lock lk[1] = { { 9, LK_FLOCK, LK_WRITE, 0, LK_EOF } };

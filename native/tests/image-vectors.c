@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../common/crc32c.h"
+#include "../agent/chunk-writer.h"
 #include "image-vectors.h"
 #include "utf8-json.h"
 
@@ -39,11 +40,22 @@ void fill(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
+void fill_text(uint8_t *p, size_t n, uint32_t seed)
+{
+	size_t at = 0;
+	for (uint32_t line = 0; at < n; line++) {
+		char text[64];
+		int len = snprintf(text, sizeof(text), "line %u of a chunk filled from seed %u\n", line, seed);
+		for (int i = 0; i < len && at < n; i++)
+			p[at++] = (uint8_t)text[i];
+	}
+}
+
 static void note(struct image *img, const struct img_out *o, uint16_t type, uint32_t len)
 {
 	if (img->nrec == (int)(sizeof(img->rec) / sizeof(img->rec[0])))
 		die("too many records");
-	img->rec[img->nrec++] = (struct rec_at){ type, o->off, len };
+	img->rec[img->nrec++] = (struct rec_at){ type, o->off, len, 0, 0 };
 }
 
 static void record(struct image *img, struct img_out *o, uint16_t type, struct wbuf *w)
@@ -174,15 +186,36 @@ void build(const struct content *c, struct image *img)
 		img_put_posix_timer(&w, &c->timers[i]);
 		record(img, &o, REC_POSIX_TIMER, &w);
 	}
+	for (int i = 0; i < c->nsem_undos; i++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_sem_undo(&w, &c->sem_undos[i]);
+		record(img, &o, REC_SEM_UNDO, &w);
+	}
 	later(img, &o, c, -1);
+	/* The agent's chunk writer, compressing without workers: each chunk is written before
+	 * cw_chunk returns, so its offset is known here. */
+	struct cw cw;
+	cw_start(&cw, &o, 1, 0);
 	for (int i = 0; i < c->nchunks; i++) {
 		size_t len = (size_t)c->chunks[i].pages * PAGE;
-		fill(data, len, c->chunks[i].seed);
+		if (c->chunks[i].text)
+			fill_text(data, len, c->chunks[i].seed);
+		else
+			fill(data, len, c->chunks[i].seed);
 		note(img, &o, REC_CHUNK, 0);
-		img_chunk(&o, c->chunks[i].addr, data, len);
-		img->rec[img->nrec - 1].len = (uint32_t)(o.off - img->rec[img->nrec - 1].off - IMG_REC_HEADER);
+		if (c->chunks[i].stored)
+			img_chunk_stored(&o, c->chunks[i].addr, len, IMG_ENC_ZSTD, c->chunks[i].stored, c->chunks[i].stored_len,
+					 crc32c(0, c->chunks[i].stored, c->chunks[i].stored_len));
+		else
+			cw_chunk(&cw, c->chunks[i].addr, data, len, 1);
+		struct rec_at *r = &img->rec[img->nrec - 1];
+		uint64_t data_at = r->off + IMG_REC_HEADER + IMG_CHUNK_HEAD;
+		r->enc = c->chunks[i].stored ? IMG_ENC_ZSTD : cw.last_enc;
+		r->stored = c->chunks[i].stored ? c->chunks[i].stored_len : cw.last_stored;
+		r->len = IMG_CHUNK_HEAD + (uint32_t)((PAGE - data_at % PAGE) % PAGE) + r->stored;
 		later(img, &o, c, i);
 	}
+	cw_finish(&cw);
 	if (c->filedata_last)
 		filedata(img, &o, c);
 	note(img, &o, REC_END, 32);
@@ -406,6 +439,22 @@ static void j_kernel_state(struct jw *j, const struct content *c)
 		j_close(j);
 	}
 	j_close(j);
+	j_open(j, "semUndo", '[');
+	for (int i = 0; i < c->nsem_undos; i++) {
+		const struct img_sem_undo *u = &c->sem_undos[i];
+		j_open(j, 0, '{');
+		j_num(j, "semid", u->semid);
+		j_open(j, "adj", '[');
+		for (uint32_t k = 0; k < u->n; k++) {
+			j_open(j, 0, '{');
+			j_num(j, "num", u->adj[k].num);
+			j_num(j, "adj", u->adj[k].adj);
+			j_close(j);
+		}
+		j_close(j);
+		j_close(j);
+	}
+	j_close(j);
 }
 
 static void write_json(const char *file, const struct content *c, const struct image *img)
@@ -596,8 +645,8 @@ static void write_json(const char *file, const struct content *c, const struct i
 		j_open(&j, 0, '{');
 		j_u64(&j, "addr", s->addr);
 		j_u64(&j, "rawLen", (uint64_t)s->pages * PAGE);
-		j_num(&j, "encoding", 0);
-		j_num(&j, "storedLen", (int64_t)s->pages * PAGE);
+		j_num(&j, "encoding", img->rec[i].enc);
+		j_num(&j, "storedLen", img->rec[i].stored);
 		j_num(&j, "dataOffset", (int64_t)((head_end + PAGE - 1) & ~(uint64_t)(PAGE - 1)));
 		j_close(&j);
 		content += (uint64_t)s->pages * PAGE;
@@ -612,7 +661,8 @@ static void write_json(const char *file, const struct content *c, const struct i
 	j_open(&j, "unknownRecords", '[');
 	for (int i = 0; i < img->nrec; i++) {
 		uint16_t t = img->rec[i].type;
-		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_FD_LOCK || t == REC_END)
+		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_FD_LOCK ||
+		    t == REC_SEM_UNDO || t == REC_END)
 			continue;
 		j_open(&j, 0, '{');
 		j_num(&j, "type", t);
@@ -734,7 +784,7 @@ const char *name_of(const struct image *img, int i)
 	static const char *const names[16] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
 					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [7] = "PROC_STATE",
 					       [8] = "THREAD_STATE", [9] = "POSIX_TIMER", [10] = "FILEDATA",
-					       [11] = "FD_SHARE", [12] = "FD_LOCK", [15] = "END" };
+					       [11] = "FD_SHARE", [12] = "FD_LOCK", [13] = "SEM_UNDO", [15] = "END" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
 	if (type < 16 && names[type])

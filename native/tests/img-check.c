@@ -1,8 +1,9 @@
 /*
- * img-check IMAGE: reads an image with the restore loader's own code (meta.c, chunks.c),
- * every check the loader makes included, reading each chunk's and each FILEDATA record's
- * data into a scratch buffer instead of into place, and prints a one-line JSON summary; or `error: <message>` and
- * exit status 1. Built like the loader (freestanding, no libc, its own _start), so
+ * img-check IMAGE: reads an image with the restore loader's own code (meta.c, chunks.c,
+ * chunk-decode.c), every check the loader makes included, reading each chunk's and each
+ * FILEDATA record's data (a zstd chunk's decoded) into a scratch buffer instead of into
+ * place, and prints a one-line JSON summary; or `error: <message>` and exit status 1.
+ * Built like the loader (freestanding, no libc, its own _start), so
  * test/image-vectors.test.ts holds the loader itself to the vectors and the fuzzer.
  * Strings are printed as the TypeScript reader decodes them (utf8-json.h).
  */
@@ -92,10 +93,11 @@ static void k_str(const char *k, const char *str)
 
 /* ---- the walk ---- */
 
-static uint8_t scratch[IMG_CHUNK_MAX];
+static uint8_t scratch[IMG_CHUNK_MAX]; /* a chunk's raw bytes (a zstd chunk's decoded) */
 
 struct chunk_row {
 	uint64_t addr, raw, data_at;
+	uint32_t enc, stored;
 };
 
 static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n)
@@ -256,6 +258,25 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		out("}");
 	}
 	out("]");
+	key("semUndo", 0);
+	out("[");
+	for (int i = 0; i < m->nsem_undos; i++) {
+		const struct m_sem_undo *u = &m->sem_undos[i];
+		out(i ? ",{" : "{");
+		k_u("semid", (uint64_t)u->semid, 1);
+		key("adj", 0);
+		out("[");
+		struct rbuf r;
+		rb_init(&r, u->entries, (size_t)u->n * 8);
+		for (uint32_t j = 0; j < u->n; j++) {
+			out(j ? ",{" : "{");
+			k_u("num", rb_u32(&r), 1);
+			k_i("adj", (int32_t)rb_u32(&r));
+			out("}");
+		}
+		out("]}");
+	}
+	out("]");
 	key("chunks", 0);
 	out("[");
 	for (uint64_t i = 0; i < n; i++) {
@@ -263,6 +284,8 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		k_u("dataOffset", rows[i].data_at, 1);
 		k_s64("addr", rows[i].addr);
 		k_s64("rawLen", rows[i].raw);
+		k_u("encoding", rows[i].enc, 0);
+		k_u("storedLen", rows[i].stored, 0);
 		out("}");
 	}
 	out("]");
@@ -314,7 +337,7 @@ __attribute__((used)) static void check_main(long *sp)
 	while (rst_next_chunk(m, &k)) {
 		rst_read_chunk(m, &k, scratch);
 		if (n < max_rows)
-			row[n++] = (struct chunk_row){ k.addr, k.raw, k.data_at };
+			row[n++] = (struct chunk_row){ k.addr, k.raw, k.data_at, k.enc, k.stored };
 	}
 	print(m, row, n);
 	sys_exit_group(0);

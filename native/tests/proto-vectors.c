@@ -71,9 +71,17 @@ int main(int argc, char **argv)
 		break;
 	case MSG_SUSPEND:
 	case MSG_RESUME:
-	case MSG_RESUMED:
 	case MSG_LIST:
 		printf(",\"ckptId\":\"%llu\"", (unsigned long long)m.ckpt_id);
+		break;
+	case MSG_RESUMED:
+		printf(",\"ckptId\":\"%llu\",\"pauseNs\":\"%llu\"", (unsigned long long)m.ckpt_id,
+		       (unsigned long long)m.pause_ns);
+		break;
+	case MSG_CAPTURED:
+		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"flags\":%u,\"writerPid\":%u",
+		       (unsigned long long)m.ckpt_id, m.status, m.flags, m.writer_pid);
+		json_str("message", m.message);
 		break;
 	case MSG_SUSPENDED:
 		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"nthreads\":%u", (unsigned long long)m.ckpt_id,
@@ -131,6 +139,20 @@ int main(int argc, char **argv)
 			proto_shmseg_at(&m, i, &g);
 			printf("%s{\"id\":%d,\"key\":%u,\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":\"%llu\"}", i ? "," : "",
 			       g.id, g.key, g.mode, g.uid, g.gid, (unsigned long long)g.size);
+		}
+		printf("],\"msgQueues\":[");
+		for (uint32_t i = 0; i < m.nmsgqs; i++) {
+			struct proto_msgq q;
+			proto_msgq_at(&m, i, &q);
+			printf("%s{\"id\":%d,\"key\":%u,\"mode\":%u,\"uid\":%u,\"gid\":%u,\"messages\":%u,\"bytes\":\"%llu\",\"qbytes\":\"%llu\"}",
+			       i ? "," : "", q.id, q.key, q.mode, q.uid, q.gid, q.messages, (unsigned long long)q.bytes,
+			       (unsigned long long)q.qbytes);
+		}
+		printf("],\"cttys\":[");
+		for (uint32_t i = 0; i < m.ncttys; i++) {
+			struct proto_ctty c;
+			proto_ctty_at(&m, i, &c);
+			printf("%s{\"pid\":%u,\"pty\":%u,\"foreground\":%d}", i ? "," : "", c.pid, c.pty, c.foreground);
 		}
 		printf("]");
 		break;

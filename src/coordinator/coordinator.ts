@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { ProtocolError } from '../protocol/frame';
 import { CoordToAgent, HELLO_INIT, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
-import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer } from './barrier';
+import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer, NotForked } from './barrier';
 import { scanHostPids } from './host-pids';
 import { Logger, silentLogger } from './log';
 
@@ -101,6 +101,12 @@ interface CheckpointSummary {
   durationMs: number;
   bytes: number;
   processes: number;
+  /** The longest any process was paused (threads stopped), ms. */
+  pauseMs: number;
+  /** Processes whose image a forked writer wrote while they ran on. */
+  forked: number;
+  /** Processes whose image was written while they were paused, and why. */
+  notForked: NotForked[];
 }
 
 interface LastCheckpoint extends CheckpointSummary {
@@ -115,6 +121,9 @@ function summarize(out: CheckpointOutcome): CheckpointSummary {
     durationMs: out.durationMs,
     bytes: out.bytes,
     processes: out.processes,
+    pauseMs: out.pauseMs,
+    forked: out.forked,
+    notForked: out.notForked,
   };
 }
 
@@ -227,6 +236,7 @@ export class Coordinator {
         throw new ProtocolError('unexpected', 'second HELLO on one connection');
       case 'RESUMED':
       case 'SUSPENDED':
+      case 'CAPTURED':
       case 'WRITTEN': {
         if (msg.type === 'RESUMED' && msg.ckptId === 0n && agent.awaitingRestoreResume) {
           agent.awaitingRestoreResume = false;
@@ -235,6 +245,7 @@ export class Coordinator {
         }
         const barrier = this.current;
         if (!agent.isInit && barrier && barrier.has(agent) && barrier.deliver(agent, msg)) return;
+        if (agent.isInit && msg.type === 'WRITTEN' && barrier?.deliverInitWritten(agent, msg)) return;
         throw new ProtocolError('unexpected', `${msg.type} for checkpoint ${msg.ckptId} was not expected from ${describePeer(agent)}`);
       }
       case 'LISTED':
@@ -330,7 +341,9 @@ export class Coordinator {
         this.running = null;
         this.current = null;
       }
-      this.checkIdle();
+      // After the caller has answered its client: the computation may have ended while the
+      // images were written, and an idle coordinator closes its connections.
+      setImmediate(() => this.checkIdle());
     }
   }
 

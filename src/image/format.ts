@@ -28,6 +28,7 @@ export const RecordType = {
   PROC_STATE: 7,
   THREAD_STATE: 8,
   POSIX_TIMER: 9,
+  SEM_UNDO: 13,
   END: 15,
 } as const;
 
@@ -216,6 +217,8 @@ export const SHARE_PIPE_OWNER = 2;
 export const SHARE_PIPE = 4;
 export const SHARE_PTY = 8;
 export const SHARE_PTY_OWNER = 16;
+/** FD_SHARE flags: the pty is a controlling terminal; stasis-init makes it on restart (with SHARE_PTY). */
+export const SHARE_PTY_CTTY = 32;
 
 export interface FdShare {
   fd: number;
@@ -274,9 +277,25 @@ export interface ImagePosixTimer {
   intervalNs: bigint;
 }
 
+/** SEM_UNDO: the process's non-zero semadj values on one SysV semaphore set, by semaphore number. */
+export interface ImageSemUndo {
+  semid: number;
+  adj: { num: number; adj: number }[];
+}
+/** Limits of a SEM_UNDO record: semaphore numbers below this, adjustments in -32768..32767. */
+export const MAX_SEM_ADJ = 32000;
+
+/** How a CHUNK's data is stored. */
+export const ChunkEncoding = {
+  RAW: 0,
+  /** One zstd frame that decompresses to exactly raw_len bytes. */
+  ZSTD: 1,
+} as const;
+
 export interface ImageChunk {
   addr: bigint;
   rawLen: bigint;
+  /** ChunkEncoding */
   encoding: number;
   storedLen: number;
   /** File offset of the chunk's data (a multiple of 4096). */
@@ -319,12 +338,16 @@ export interface ParsedImage {
   procState: ImageProcState | null;
   threadStates: ImageThreadState[];
   posixTimers: ImagePosixTimer[];
+  semUndo: ImageSemUndo[];
   chunks: ImageChunk[];
   end: ImageEnd;
   unknownRecords: UnknownRecord[];
   /** True when chunk data CRCs were checked too. */
   verified: boolean;
 }
+
+/** An image's records before its chunks (readImageMetadata), checked as readImage checks them. */
+export type ImageMetadata = Omit<ParsedImage, 'chunks' | 'end' | 'verified'>;
 
 export function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;

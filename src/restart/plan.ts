@@ -5,10 +5,11 @@
  * exists: the native side checks the plan again, but only as a last line of defence.
  */
 
-import { ManifestProcess, ManifestZombie } from '../ckpt-dir/manifest';
+import * as path from 'node:path';
+import { ManifestProcess, ManifestTerminal, ManifestZombie } from '../ckpt-dir/manifest';
 import { ResolvedGeneration } from '../ckpt-dir/resolve';
 import { StasisError } from '../errors';
-import { ParsedImage, RegionKind } from '../image/format';
+import { ImageMetadata, RegionKind } from '../image/format';
 
 export interface RestartPlan {
   /** The process whose exit status is the computation's. */
@@ -24,7 +25,7 @@ export function shmKey(dev: bigint, inode: bigint): bigint {
 }
 
 /** Each shared memory object and the most any process maps of it. */
-function sharedMemory(images: readonly ParsedImage[]): Map<bigint, bigint> {
+function sharedMemory(images: readonly ImageMetadata[]): Map<bigint, bigint> {
   const sizes = new Map<bigint, bigint>();
   for (const img of images) {
     for (const r of img.regions) {
@@ -42,7 +43,7 @@ function sharedMemory(images: readonly ParsedImage[]): Map<bigint, bigint> {
  * while it was stopped (so that no process sees its clock go back), or none from images of
  * agents that did not record them.
  */
-function clocks(images: readonly ParsedImage[]): string[] {
+function clocks(images: readonly ImageMetadata[]): string[] {
   let mono = -1n;
   let boot = -1n;
   for (const img of images) {
@@ -54,7 +55,7 @@ function clocks(images: readonly ParsedImage[]): string[] {
 }
 
 /** `images`: the generation's images, parsed, for what the plan needs of them. */
-export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImage[] = []): RestartPlan {
+export function planRestart(gen: ResolvedGeneration, images: readonly ImageMetadata[] = []): RestartPlan {
   const shm = [...sharedMemory(images)].map(([key, size]) => `shm ${key} ${size}`).concat(clocks(images));
   const m = gen.manifest;
   const procs = gen.images.map(({ process: p, path }) => ({ ...p, image: path, zombie: false as const }));
@@ -107,8 +108,32 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
   }
   for (const s of m.semaphores) lines.push(`sem ${s.id} ${s.key} ${s.mode} ${s.uid} ${s.gid} ${s.values.join(' ')}`);
   for (const g of m.sharedSegments) lines.push(`shmseg ${g.id} ${g.key} ${g.mode} ${g.uid} ${g.gid} ${g.size}`);
+  for (const q of m.messageQueues) lines.push(`msgq ${q.id} ${q.key} ${q.mode} ${q.uid} ${q.gid} ${q.qbytes} ${q.messages} ${q.bytes}`);
+  if (m.sysvData !== undefined) lines.push(`sysvdata ${checkPath(path.join(gen.path, m.sysvData))}`);
+  for (const t of m.terminals) {
+    checkTerminal(t, byPid);
+    lines.push(`ctty ${t.pty} ${t.sid} ${t.foreground} ${t.pids.join(' ')}`);
+  }
   lines.push(...shm);
   return { main, text: lines.join('\n') + '\n' };
+}
+
+/*
+ * A controlling terminal is given back by its session's leader (TIOCSCTTY) before it forks
+ * anyone; the rest of the session inherits it, and those that did not have it let it go
+ * (TIOCNOTTY) once their own children are made. So its leader must be one that has it.
+ */
+function checkTerminal(t: ManifestTerminal, byPid: Map<number, Node>): void {
+  const leader = byPid.get(t.sid);
+  if (!leader || leader.zombie || leader.sid !== leader.pid || !t.pids.includes(t.sid)) {
+    throw new StasisError('BAD_MANIFEST', `pty ${t.pty} is the controlling terminal of session ${t.sid}, whose leader does not have it — restart from an earlier generation`);
+  }
+  for (const pid of t.pids) {
+    const n = byPid.get(pid);
+    if (!n || n.zombie || n.sid !== t.sid) {
+      throw new StasisError('BAD_MANIFEST', `pty ${t.pty} is the controlling terminal of process ${pid}, which is not a live process of session ${t.sid} — restart from an earlier generation`);
+    }
+  }
 }
 
 function checkPath(p: string): string {

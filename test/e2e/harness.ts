@@ -146,6 +146,9 @@ function stasisBin(): string {
     for (const rel of ['package.json', 'bin', path.join('dist', 'src'), path.join('native', 'build', 'libstasis.so'), path.join('native', 'build', 'stasis-restore'), path.join('native', 'build', 'stasis-init')]) {
       copy(rel);
     }
+    // The CLI's own dependencies (fzstd: `stasis inspect --verify` of zstd chunks).
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const dep of Object.keys(pkg.dependencies ?? {})) copy(path.join('node_modules', dep));
     execFileSync('chmod', ['-R', 'a+rX', dir]);
     shared.runtimeCopy = dir;
   }
@@ -172,6 +175,7 @@ export const PROGRAMS = {
   python: { script: 'compute.py', interpreter: '/usr/bin/python3' },
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },
+  records: { c: 'records.c' },
   deleted: { c: 'deleted.c' },
   fifo: { c: 'fifo.c' },
   pty: { c: 'pty.c' },
@@ -186,6 +190,12 @@ export const PROGRAMS = {
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
   locks: { c: 'locks.c' },
+  mutator: { c: 'mutator.c' },
+  quietkids: { c: 'quietkids.c' },
+  waiter: { c: 'waiter.c' },
+  sysvipc: { c: 'sysvipc.c' },
+  ctty: { c: 'ctty.c' },
+  mapped: { c: 'mapped.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
@@ -446,7 +456,7 @@ export function until<T>(what: string, opts: UntilOptions, check: () => T | unde
   });
 }
 
-function countLines(file: string): number {
+export function countLines(file: string): number {
   const b = fs.readFileSync(file);
   let n = 0;
   for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
@@ -498,6 +508,8 @@ export interface StartOptions {
   /** A file (in the box) for stdout; default a pipe. */
   stdoutFile?: string;
   cwd?: string;
+  /** Added to the clean environment (e.g. STASIS_FI, fault injection). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Everything one test owns; cleaned up when the test ends. */
@@ -545,7 +557,7 @@ export class Box {
     try {
       child = spawn(file!, args, {
         cwd: opts.cwd ?? this.dir,
-        env: cleanEnv({ HOME: this.dir }),
+        env: cleanEnv({ HOME: this.dir, ...opts.env }),
         stdio: ['ignore', fd ?? 'pipe', 'pipe'],
         detached: true,
       });
