@@ -55,6 +55,8 @@ export interface CheckpointSample {
   pauseAppS: number | null;
   /** What `stasis checkpoint` reported as the pause, if anything. */
   pauseCliS: number | null;
+  /** Why `stasis checkpoint` says it did not fork, if it says so. */
+  notForked: string[];
   /** The generation folder's bytes on disk. */
   imageBytes: number;
   /** Bytes the paired dd wrote, and from what. */
@@ -299,6 +301,7 @@ async function pairWithDd(ctx: Context, t: Timed, anon: number | null, full: boo
     coordS: t.c.coordS,
     pauseAppS: t.pauseAppS,
     pauseCliS: t.c.reportedPauseS,
+    notForked: t.c.notForked,
     imageBytes: t.c.folderBytes,
     ddBytes: dd.bytes,
     ddFrom,
@@ -311,7 +314,8 @@ async function pairWithDd(ctx: Context, t: Timed, anon: number | null, full: boo
 
 function describe(s: CheckpointSample): string {
   const pause = s.pauseAppS === null ? 'unknown' : `${(s.pauseAppS * 1000).toFixed(1)} ms`;
-  const cli = s.pauseCliS === null ? '' : ` (stasis says ${(s.pauseCliS * 1000).toFixed(1)} ms)`;
+  const cli = (s.pauseCliS === null ? '' : ` (stasis says ${(s.pauseCliS * 1000).toFixed(1)} ms)`) +
+    (s.notForked.length ? ` not forked: ${s.notForked.join('; ')}` : '');
   return `${s.wallS.toFixed(3)} s (coordinator ${s.coordS.toFixed(3)} s), pause ${pause}${cli}, ${fmtMiB(s.imageBytes)} on disk; ` +
     `dd of ${fmtMiB(s.ddBytes)} (${s.ddFrom}) ${s.ddS.toFixed(3)} s, ratio ${s.ratio.toFixed(2)}` +
     (s.coldReadS === null ? '' : `; cold read ${s.coldReadS.toFixed(3)} s`);

@@ -130,6 +130,7 @@ function resultsNotes(r: Report): string[] {
   const out: string[] = [];
   for (const s of r.rows) {
     const f = s.full;
+    if (f.notForkedRuns) out.push(`- ${s.label}: ${f.notForkedRuns} of ${s.runs} checkpoints were not forked: ${f.notForked.join('; ')}.`);
     if (s.anonBytes && s.anonBytes >= 1024 ** 3) {
       out.push(`- ${s.label}: checkpoint ${rate(s.anonBytes, f.wallS)} of memory, dd ${rate(f.ddBytes, f.ddS)}, cold read ${rate(f.imageBytes, f.coldReadS ?? NaN)}, ` +
         `restart ${rate(s.anonBytes, s.restartWarmS)} warm and ${rate(s.anonBytes, s.restartColdS)} cold; ${shrinkNote(s.anonBytes, f.imageBytes)}; ` +

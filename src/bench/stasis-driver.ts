@@ -20,8 +20,8 @@ import { Line, LiveProcess, runChecked, runCommand, RunResult } from './proc';
 
 /**
  * Copies what `stasis` runs from (package.json, bin/, dist/src/, the native build) to
- * `dir`; returns the copy's bin/stasis. The copy finds its own native files, as paths.ts
- * derives them from where the code is.
+ * `dir`, with a link to node_modules; returns the copy's bin/stasis. The copy finds its own
+ * native files, as paths.ts derives them from where the code is.
  */
 export function snapshotBuild(dir: string): string {
   const root = packageRoot();
@@ -34,6 +34,9 @@ export function snapshotBuild(dir: string): string {
   fs.cpSync(path.join(root, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'native', 'build'), { recursive: true });
   for (const f of [nativePath('agent'), nativePath('restorer'), nativePath('init')]) fs.copyFileSync(f, path.join(dir, 'native', 'build', path.basename(f)));
+  // The runtime dependencies (fzstd for the TypeScript image reader): linked, not copied;
+  // `npm ci` during a run would be an odd thing to do.
+  if (fs.existsSync(path.join(root, 'node_modules'))) fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   return path.join(dir, 'bin', 'stasis');
 }
 
@@ -48,8 +51,15 @@ export interface CheckpointResult {
   folderBytes: number;
   /** The pause `stasis checkpoint` printed (or the coordinator's status holds), if any. */
   reportedPauseS: number | null;
+  /** Why processes were not checkpointed forked, as `stasis checkpoint` says ("not forked: ..."). */
+  notForked: string[];
   generation: string;
   images: string[];
+}
+
+/** The reasons in "... not forked: REASON" lines. */
+export function parseNotForked(text: string): string[] {
+  return [...text.matchAll(/\bnot forked\b:?\s*(.*)$/gim)].map((m) => m[1]!.trim() || 'no reason given');
 }
 
 export class StasisDriver {
@@ -98,6 +108,7 @@ export class StasisDriver {
       bytes: last.bytes,
       folderBytes: folderBytes(gen.path),
       reportedPauseS: parsePause(`${r.stdout}\n${r.stderr}`) ?? pauseFromStatus(last as Record<string, unknown>),
+      notForked: parseNotForked(r.stderr),
       generation: gen.path,
       images: gen.images.map((i) => i.path),
     };
