@@ -10,6 +10,7 @@ import { criuCheckReason } from '../src/bench/criu';
 import { parseHelpOptions, parsePause, pauseFromStatus } from '../src/bench/features';
 import { beatGap, CheckpointSample, longestGap, WorkloadResult } from '../src/bench/measure';
 import { parseSlices } from '../src/bench/overhead';
+import { parseNotForked } from '../src/bench/stasis-driver';
 import { median, summarize, summarizeExec, summarizeOverhead, Summary } from '../src/bench/summary';
 import { evaluateTargets } from '../src/bench/targets';
 import { WORKLOADS } from '../src/bench/workloads';
@@ -40,6 +41,12 @@ test('pause printed by stasis checkpoint: lenient about the wording, strict abou
   near(parsePause('suspended 40 us'), 40e-6);
   assert.equal(parsePause('/tmp/c/gen-000003\n'), null);
   assert.equal(parsePause('wrote 12 MiB in 3 s'), null);
+});
+
+test('not forked lines: the reasons', () => {
+  const err = 'stasis: paused 3 ms; complete in 842 ms: 2 processes, 10 bytes\nstasis: not forked: process app (pid 7): memory pressure\n';
+  assert.deepEqual(parseNotForked(err), ['process app (pid 7): memory pressure']);
+  assert.deepEqual(parseNotForked('stasis: paused 3 ms\n'), []);
 });
 
 test('pause in the coordinator status: the unit from the field name', () => {
@@ -92,7 +99,7 @@ test('overhead.c output: slices by kind', () => {
 function sample(wallS: number, ddS: number, extra: Partial<CheckpointSample> = {}): CheckpointSample {
   return {
     wallS, coordS: wallS - 0.1, pauseAppS: wallS - 0.1, pauseCliS: null, imageBytes: 4 * 1024 ** 3, ddBytes: 4 * 1024 ** 3,
-    ddFrom: 'images', ddS, ratio: wallS / ddS, ddSourceCached: 1, coldReadS: 1.5, ...extra,
+    ddFrom: 'images', ddS, ratio: wallS / ddS, ddSourceCached: 1, coldReadS: 1.5, notForked: [], ...extra,
   };
 }
 

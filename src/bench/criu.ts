@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { StasisError } from '../errors';
-import { dropFromCache, folderBytes, removeAll, writeScratch } from './machine';
+import { dropFromCache, folderBytes, loadIntoCache, removeAll, writeScratch } from './machine';
 import { beatGap } from './measure';
 import { runCommand } from './proc';
 import { Program, Workload } from './workloads';
@@ -294,7 +294,9 @@ export async function measureCriu(status: CriuStatus, w: Workload, program: Prog
       .flatMap((d) => fs.readdirSync(path.join(dir, d)).map((f) => path.join(dir, d, f)));
     for (let i = 1; i <= reps; i++) {
       for (const cache of ['cold', 'warm'] as const) {
-        if (cache === 'cold') await dropFromCache(images.filter((f) => fs.statSync(f).isFile()));
+        const files = images.filter((f) => fs.statSync(f).isFile());
+        if (cache === 'cold') await dropFromCache(files);
+        else await loadIntoCache(files, ioTimeout);
         fs.truncateSync(out, sizeAtDump);
         // Not -d: criu stays the restored program's parent and reaps it once it is
         // killed, so its pid is free for the next restore (a detached one is left to this

@@ -48,7 +48,8 @@ export async function describeMachine(workDir: string): Promise<MachineInfo> {
   }
   const root = packageRoot();
   const commit = await tryRun('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
-  const dirty = await tryRun('git', ['-C', root, 'status', '--porcelain']);
+  // The bench's own outputs do not make the build under test a modified one.
+  const dirty = await tryRun('git', ['-C', root, 'status', '--porcelain', '--', '.', ':!docs/benchmarks.md', ':!docs/benchmarks.svg']);
   let version = 'unknown';
   try {
     version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? version;
@@ -150,6 +151,15 @@ export function removeAll(files: string[]): void {
 /** Drops the clean cached pages of each file (posix_fadvise DONTNEED through dd). */
 export async function dropFromCache(files: string[]): Promise<void> {
   for (const f of files) await runChecked('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none'], 30000);
+}
+
+/**
+ * Reads each file whole, untimed, so that it is in the page cache. A restart that maps
+ * its image in place reads only the pages the program touches, so after a cold restart
+ * the image is only partly cached: a "warm" restart must make sure of it first.
+ */
+export async function loadIntoCache(files: string[], timeoutMs: number): Promise<void> {
+  for (const f of files) await runChecked('dd', [`if=${f}`, 'of=/dev/null', 'bs=4M', 'status=none'], timeoutMs);
 }
 
 /** Fraction (0..1) of the files' bytes in the page cache, or null without fincore. */

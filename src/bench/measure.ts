@@ -32,7 +32,8 @@
  *
  * Restarts: the last run's process is killed, then its latest generation is restarted
  * `reps` times cold (the image's pages dropped from the page cache first) and `reps` times
- * warm (image fully cached), alternating. Restart time is from spawning `stasis restart`
+ * warm (the image read whole first, as a restart that maps it in place reads only what the
+ * program touches), alternating. Restart time is from spawning `stasis restart`
  * to the first heartbeat line the restored process prints.
  */
 
@@ -41,7 +42,7 @@ import * as path from 'node:path';
 import { resolveGeneration } from '../ckpt-dir/resolve';
 import { StasisError } from '../errors';
 import { Features } from './features';
-import { anonBytes, cachedFraction, coldRead, ddCopies, dropFromCache, removeAll, residentBytes, writeScratch } from './machine';
+import { anonBytes, cachedFraction, coldRead, ddCopies, dropFromCache, loadIntoCache, removeAll, residentBytes, writeScratch } from './machine';
 import { Line, LiveProcess, runChecked } from './proc';
 import { CheckpointResult, StasisDriver } from './stasis-driver';
 import { prepareRawfile, Program, Workload } from './workloads';
@@ -55,6 +56,8 @@ export interface CheckpointSample {
   pauseAppS: number | null;
   /** What `stasis checkpoint` reported as the pause, if anything. */
   pauseCliS: number | null;
+  /** Why `stasis checkpoint` says it did not fork, if it says so. */
+  notForked: string[];
   /** The generation folder's bytes on disk. */
   imageBytes: number;
   /** Bytes the paired dd wrote, and from what. */
@@ -202,6 +205,7 @@ export async function measureWorkload(
     for (let i = 1; i <= reps; i++) {
       for (const cache of ['cold', 'warm'] as const) {
         if (cache === 'cold') await dropFromCache(images);
+        else await loadIntoCache(images, ctx.ioTimeout);
         const cached = await cachedFraction(images);
         const seconds = await restartOnce(driver, tag, ckptDir, beats, ctx.ioTimeout);
         result.restarts.push({ cache, seconds, cached });
@@ -299,6 +303,7 @@ async function pairWithDd(ctx: Context, t: Timed, anon: number | null, full: boo
     coordS: t.c.coordS,
     pauseAppS: t.pauseAppS,
     pauseCliS: t.c.reportedPauseS,
+    notForked: t.c.notForked,
     imageBytes: t.c.folderBytes,
     ddBytes: dd.bytes,
     ddFrom,
@@ -311,7 +316,8 @@ async function pairWithDd(ctx: Context, t: Timed, anon: number | null, full: boo
 
 function describe(s: CheckpointSample): string {
   const pause = s.pauseAppS === null ? 'unknown' : `${(s.pauseAppS * 1000).toFixed(1)} ms`;
-  const cli = s.pauseCliS === null ? '' : ` (stasis says ${(s.pauseCliS * 1000).toFixed(1)} ms)`;
+  const cli = (s.pauseCliS === null ? '' : ` (stasis says ${(s.pauseCliS * 1000).toFixed(1)} ms)`) +
+    (s.notForked.length ? ` not forked: ${s.notForked.join('; ')}` : '');
   return `${s.wallS.toFixed(3)} s (coordinator ${s.coordS.toFixed(3)} s), pause ${pause}${cli}, ${fmtMiB(s.imageBytes)} on disk; ` +
     `dd of ${fmtMiB(s.ddBytes)} (${s.ddFrom}) ${s.ddS.toFixed(3)} s, ratio ${s.ratio.toFixed(2)}` +
     (s.coldReadS === null ? '' : `; cold read ${s.coldReadS.toFixed(3)} s`);

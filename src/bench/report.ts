@@ -130,6 +130,7 @@ function resultsNotes(r: Report): string[] {
   const out: string[] = [];
   for (const s of r.rows) {
     const f = s.full;
+    if (f.notForkedRuns) out.push(`- ${s.label}: ${f.notForkedRuns} of ${s.runs} checkpoints were not forked: ${f.notForked.join('; ')}.`);
     if (s.anonBytes && s.anonBytes >= 1024 ** 3) {
       out.push(`- ${s.label}: checkpoint ${rate(s.anonBytes, f.wallS)} of memory, dd ${rate(f.ddBytes, f.ddS)}, cold read ${rate(f.imageBytes, f.coldReadS ?? NaN)}, ` +
         `restart ${rate(s.anonBytes, s.restartWarmS)} warm and ${rate(s.anonBytes, s.restartColdS)} cold; ${shrinkNote(s.anonBytes, f.imageBytes)}; ` +
@@ -299,8 +300,9 @@ function method(r: Report, run: RunInfo): string[] {
     '  line reaches the bench through the inherited stdout pipe: the program runs again, not just the CLI.',
     '  The original process is killed first. *Cold*: the image\'s pages were dropped from the page cache just',
     '  before (`dd iflag=nocache count=0`, i.e. posix_fadvise DONTNEED, which needs no privileges);',
-    '  *warm*: the image was fully cached. Cold and warm restarts alternate. The disk is a virtual',
-    '  one, so a "cold" read may still be served from the host\'s cache.',
+    '  *warm*: the image was read whole just before, so it is fully cached (a restart that maps the image in place',
+    '  reads only the pages the program touches, and leaves the rest uncached). Cold and warm restarts alternate.',
+    '  The disk is a virtual one, so a "cold" read may still be served from the host\'s cache.',
     '- **Runtime overhead**: programs/overhead.c times itself (so starting it does not count), natively and',
     '  under `stasis launch`, alternately, the first of each pair alternating too; each run takes the fastest',
     '  of 10 slices (the least disturbed by other work on the machine). CPU-bound: 20M integer hash steps per',

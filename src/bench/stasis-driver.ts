@@ -54,8 +54,15 @@ export interface CheckpointResult {
   folderBytes: number;
   /** The pause `stasis checkpoint` printed (or the coordinator's status holds), if any. */
   reportedPauseS: number | null;
+  /** Why processes were not checkpointed forked, as `stasis checkpoint` says ("not forked: ..."). */
+  notForked: string[];
   generation: string;
   images: string[];
+}
+
+/** The reasons in "... not forked: REASON" lines. */
+export function parseNotForked(text: string): string[] {
+  return [...text.matchAll(/\bnot forked\b:?\s*(.*)$/gim)].map((m) => m[1]!.trim() || 'no reason given');
 }
 
 export class StasisDriver {
@@ -104,6 +111,7 @@ export class StasisDriver {
       bytes: last.bytes,
       folderBytes: folderBytes(gen.path),
       reportedPauseS: parsePause(`${r.stdout}\n${r.stderr}`) ?? pauseFromStatus(last as Record<string, unknown>),
+      notForked: parseNotForked(r.stderr),
       generation: gen.path,
       images: gen.images.map((i) => i.path),
     };

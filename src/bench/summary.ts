@@ -25,6 +25,9 @@ export interface CheckpointSummary {
   coldReadS: number | null;
   ranges: { wall: Range; dd: Range; pauseApp: Range | null };
   ddSourceCachedMin: number | null;
+  /** How many of the runs' checkpoints were not forked, and the reasons given, each once. */
+  notForkedRuns: number;
+  notForked: string[];
 }
 
 export interface Summary {
@@ -133,6 +136,8 @@ export function summarizeCheckpoints(cs: CheckpointSample[]): CheckpointSummary 
     coldReadS: medianOrNull(cs.map((c) => c.coldReadS)),
     ranges: { wall: range(cs.map((c) => c.wallS)), dd: range(cs.map((c) => c.ddS)), pauseApp: pauses.length ? range(pauses) : null },
     ddSourceCachedMin: extreme(cs.map((c) => c.ddSourceCached), Math.min),
+    notForkedRuns: cs.filter((c) => c.notForked.length).length,
+    notForked: [...new Set(cs.flatMap((c) => c.notForked))],
   };
 }
 
