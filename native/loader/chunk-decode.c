@@ -9,8 +9,10 @@
  *    allocates, so the allocator it links against only says "no memory";
  *  - memcpy, memmove and memset from rt.c;
  *  - a TLS block: Debian builds libzstd with the stack protector, whose functions read
- *    their guard at %fs:0x28, and this binary has no thread pointer of its own. The block
- *    is set before each decode, so it is this copy's (stage 1 or the relocated stage 2).
+ *    their guard at %fs:0x28, and this binary has no thread pointer of its own. Each
+ *    decoder has its block, set as the calling thread's before each decode, so it is this
+ *    copy's (stage 1 or the relocated stage 2) and, with decode threads (decode-pool.c),
+ *    each thread's own.
  */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
@@ -48,16 +50,27 @@ void __stack_chk_fail(void)
 	rst_die("stack smashing detected while decoding a chunk", 0, 0);
 }
 
-static uint64_t tcb[8];
+size_t rst_unzstd_dctx_size(void)
+{
+	return ZSTD_estimateDCtxSize();
+}
+
+int rst_unzstd_setup(struct rst_unzstd *z, void *dctx_mem, uint8_t *in)
+{
+	size_t len = ZSTD_estimateDCtxSize();
+	z->in = in;
+	z->dctx = ZSTD_initStaticDCtx(dctx_mem, len);
+	z->tcb[0] = (uint64_t)z->tcb;
+	return z->dctx ? 0 : -12;
+}
 
 void rst_unzstd_init(struct rst_unzstd *z, struct m_arena *a)
 {
 	size_t len = ZSTD_estimateDCtxSize();
 	if (len + IMG_CHUNK_MAX > RST_UNZSTD_ARENA)
 		rst_die("the zstd decoder needs more memory than the loader has", 0, -12);
-	z->in = m_take(a, IMG_CHUNK_MAX);
-	z->dctx = ZSTD_initStaticDCtx(m_take(a, len), len);
-	if (!z->dctx)
+	uint8_t *in = m_take(a, IMG_CHUNK_MAX);
+	if (rst_unzstd_setup(z, m_take(a, len), in))
 		rst_die("cannot set up the zstd decoder", 0, -12);
 }
 
@@ -127,8 +140,7 @@ int rst_unzstd(const struct rst_unzstd *z, const uint8_t *src, uint32_t n, void 
 	/* Exactly one frame, nothing after it; then exactly raw bytes out of it. */
 	int ok = frame_size(src, n, single, at + fcs_len) == n;
 	if (ok) {
-		tcb[0] = (uint64_t)tcb;
-		sys_arch_prctl(0x1002 /* ARCH_SET_FS */, (long)tcb);
+		sys_arch_prctl(0x1002 /* ARCH_SET_FS */, (long)z->tcb);
 		size_t r = ZSTD_decompressDCtx(z->dctx, dst, raw, src, n);
 		ok = !ZSTD_isError(r) && r == raw;
 	}

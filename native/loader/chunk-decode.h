@@ -4,6 +4,7 @@
  */
 #ifndef STASIS_LOADER_CHUNK_DECODE_H
 #define STASIS_LOADER_CHUNK_DECODE_H
+#include <stddef.h>
 #include <stdint.h>
 #include "../common/fmt.h"
 
@@ -12,6 +13,7 @@ struct m_arena;
 struct rst_unzstd {
 	void *dctx;
 	uint8_t *in;   /* IMG_CHUNK_MAX bytes: a chunk's stored data, read from the file */
+	uint64_t tcb[8]; /* the TLS block of the thread that decodes (chunk-decode.c) */
 };
 
 /* Arena bytes rst_unzstd_init takes. */
@@ -19,6 +21,11 @@ struct rst_unzstd {
 
 /* Takes the decoder's memory from the arena (at stage 2, inside the loader's hole). */
 void rst_unzstd_init(struct rst_unzstd *z, struct m_arena *a);
+
+/* Bytes of a static decompression context. */
+size_t rst_unzstd_dctx_size(void);
+/* A decoder on dctx_mem (rst_unzstd_dctx_size bytes) and the buffer in; 0 or -ENOMEM. */
+int rst_unzstd_setup(struct rst_unzstd *z, void *dctx_mem, uint8_t *in);
 
 /* Decodes the n stored bytes at src, which must be one zstd frame as the format allows,
  * into exactly raw bytes at dst. Returns 0; or -1 after writing what is wrong to why, as

@@ -212,6 +212,36 @@ int rst_next_chunk(struct meta *m, struct chunk *k)
 	}
 }
 
+void rst_chunk_die(const struct meta *m, const struct chunk *k, const char *why)
+{
+	struct img_cursor c = m->cur;
+	c.index = k->index;
+	c.off = k->off;
+	char mem[512];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	if (!why) {
+		sb_str(&s, "CRC mismatch in ");
+		rst_rec_name(&s, &c, REC_CHUNK);
+		sb_str(&s, " (chunk data)");
+	} else {
+		rst_rec_name(&s, &c, REC_CHUNK);
+		sb_str(&s, ": chunk data ");
+		sb_str(&s, why);
+	}
+	rst_img_die(&c, &s);
+}
+
+int rst_chunk_decode(const struct rst_unzstd *z, const struct chunk *k, const uint8_t *data, void *dst,
+		     struct sbuf *why)
+{
+	if (crc32c(k->crc_head, data, k->stored) != k->crc)
+		return 1;
+	if (k->enc == IMG_ENC_ZSTD && rst_unzstd(z, data, k->stored, dst, k->raw, why))
+		return 2;
+	return 0;
+}
+
 void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst)
 {
 	struct img_cursor c = m->cur;
@@ -220,26 +250,12 @@ void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst)
 	/* A zstd chunk's data goes through the decoder's buffer, checked before it is decoded. */
 	uint8_t *data = k->enc == IMG_ENC_ZSTD ? m->unzstd.in : dst;
 	rst_pread_all(&c, data, k->stored, k->data_at);
-	char mem[512];
-	struct sbuf s;
-	sb_init(&s, mem, sizeof(mem));
-	if (crc32c(k->crc_head, data, k->stored) != k->crc) {
-		sb_str(&s, "CRC mismatch in ");
-		rst_rec_name(&s, &c, REC_CHUNK);
-		sb_str(&s, " (chunk data)");
-		rst_img_die(&c, &s);
-	}
-	if (k->enc != IMG_ENC_ZSTD)
-		return;
 	char whymem[128];
 	struct sbuf why;
 	sb_init(&why, whymem, sizeof(whymem));
-	if (rst_unzstd(&m->unzstd, data, k->stored, dst, k->raw, &why)) {
-		rst_rec_name(&s, &c, REC_CHUNK);
-		sb_str(&s, ": chunk data ");
-		sb_str(&s, sb_cstr(&why));
-		rst_img_die(&c, &s);
-	}
+	int r = rst_chunk_decode(&m->unzstd, k, data, dst, &why);
+	if (r)
+		rst_chunk_die(m, k, r == 1 ? 0 : sb_cstr(&why));
 }
 
 int rst_fill_file(const struct meta *m, uint64_t id, int dst, uint8_t *buf, size_t cap)

@@ -8,6 +8,8 @@
 #define STASIS_LOADER_CHUNKS_H
 #include <stdint.h>
 #include "meta.h"
+#include "chunk-decode.h"
+#include "../common/fmt.h"
 
 struct chunk {
 	uint64_t addr, raw;   /* memory it covers */
@@ -24,6 +26,15 @@ int rst_next_chunk(struct meta *m, struct chunk *k);
 /* Reads the chunk's data, checks its CRC and puts its raw bytes at dst (a zstd chunk is
  * decoded into place: chunk-decode.c); dies on a mismatch or a bad frame. */
 void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst);
+/* Checks the CRC of a chunk's stored data and, if zstd, decodes it to exactly k->raw bytes
+ * at dst. Dies on nothing, touches nothing shared but dst: a decode thread calls it
+ * (decode-pool.c). Returns 0; 1 for a CRC mismatch; 2 for a bad frame, what is wrong in
+ * why. */
+int rst_chunk_decode(const struct rst_unzstd *z, const struct chunk *k, const uint8_t *data, void *dst,
+		     struct sbuf *why);
+/* Dies with the one-line reason for a bad chunk: a CRC mismatch (why null) or the frame's
+ * fault, as rst_chunk_decode said it. */
+__attribute__((noreturn)) void rst_chunk_die(const struct meta *m, const struct chunk *k, const char *why);
 /* 1 when [addr, addr+len) lies in one region whose content the image stores, 0 when in
  * no region, -1 when in a region without stored content (vdso, shared file, ...). */
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len);

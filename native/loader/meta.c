@@ -6,6 +6,7 @@
  * reason before anything of the restarter's is touched.
  */
 #include "meta.h"
+#include "decode-pool.h"
 #include "meta-records.h"
 #include "rt.h"
 #include "../common/crc32c.h"
@@ -341,7 +342,7 @@ uint64_t meta_size(int fd, const char *path)
 uint64_t meta_arena_size(uint64_t msize)
 {
 	/* A REGION or FD record of ~100 bytes becomes a ~4.2 KiB struct; plus each payload. */
-	return msize * 64 + (64ul << 20) + RST_UNZSTD_ARENA;
+	return msize * 64 + (64ul << 20) + RST_UNZSTD_ARENA + RST_POOL_ARENA;
 }
 
 static void check_region(const struct img_cursor *c, const struct meta *m, const struct m_region *g)

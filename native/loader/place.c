@@ -24,10 +24,14 @@
  * realloc of a large block) then fails, and the caller copies, instead of growing a
  * mapping of the image into the bytes that follow the chunk in the file.
  *
+ * zstd chunks are decoded on threads, one per CPU (decode-pool.c), while this one goes on
+ * reading, mapping and copying; all is in place when rst_place_chunks returns.
+ *
  * A mapped chunk's data CRC is not checked here (that would read it all): `stasis restart
  * --verify` and `stasis inspect --verify` check every chunk before anything starts.
  */
 #include "chunks.h"
+#include "decode-pool.h"
 #include "place.h"
 #include "rt.h"
 #include "../common/fmt.h"
@@ -58,8 +62,18 @@ int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_ran
 {
 	struct chunk k;
 	uint64_t mapped = 0, page = m->page_size;
-	int n = 0;
+	int n = 0, tried_pool = 0;
+	struct rst_pool *pool = 0;
 	while (rst_next_chunk(m, &k)) {
+		if (k.enc == IMG_ENC_ZSTD && !tried_pool) {
+			pool = rst_pool_start(m->arena);
+			tried_pool = 1;
+		}
+		if (k.enc == IMG_ENC_ZSTD && pool) {
+			rst_pool_chunk(pool, m, &k);
+			continue;
+		}
+		rst_pool_wait_range(pool, m, k.addr, k.raw);
 		const struct m_region *g = map && k.enc == 0 && mapped < budget ? rst_region_of(m, k.addr, k.raw) : 0;
 		uint64_t head = g && k.addr == g->start ? page : 0;
 		int joins = n > 0 && ranges[n - 1].end == k.addr + head;
@@ -87,6 +101,7 @@ int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_ran
 		else
 			ranges[n++] = (struct mapped_range){ at, at + len };
 	}
+	rst_pool_finish(pool, m);
 	return n;
 }
 
