@@ -135,7 +135,7 @@ static int sample_compresses(void *cctx, const uint8_t *src, uint64_t len, uint8
 		uint64_t at = (len - SAMPLE_PIECE) / 3 * k & ~4095ull;
 		__builtin_memcpy(scratch + k * SAMPLE_PIECE, src + at, SAMPLE_PIECE);
 	}
-	size_t r = ZSTD_compressCCtx(cctx, scratch + SAMPLE, SAMPLE - SAMPLE / 4, scratch, SAMPLE, CW_LEVEL);
+	size_t r = ZSTD_compress2(cctx, scratch + SAMPLE, SAMPLE - SAMPLE / 4, scratch, SAMPLE);
 	return !ZSTD_isError(r);
 }
 
@@ -147,7 +147,7 @@ static void encode(void *cctx, struct cw_slot *s)
 	s->enc = IMG_ENC_RAW;
 	s->stored = (uint32_t)len;
 	if (sample_compresses(cctx, s->src, len, s->out)) {
-		size_t r = ZSTD_compressCCtx(cctx, s->out, cap, s->src, len, CW_LEVEL);
+		size_t r = ZSTD_compress2(cctx, s->out, cap, s->src, len);
 		if (!ZSTD_isError(r) && r > 0 && r <= cap) {
 			s->enc = IMG_ENC_ZSTD;
 			s->stored = (uint32_t)r;
@@ -212,6 +212,29 @@ static int start_workers(struct cw_shared *sh, int n, uint8_t *p)
 	return started;
 }
 
+/* The chunk parameters (chunk-writer.h): CW_LEVEL's, with CW_MIN_MATCH. */
+static ZSTD_compressionParameters cw_params(void)
+{
+	ZSTD_compressionParameters p = ZSTD_getCParams(CW_LEVEL, IMG_CHUNK_MAX, 0);
+	p.minMatch = CW_MIN_MATCH;
+	return p;
+}
+
+/* A static context on len bytes at mem, set to compress chunks; null if it does not fit.
+ * ZSTD_compress2 then compresses in one pass, with no buffer of its own. A static
+ * context starts with every parameter zero, the content size flag too: reset them to
+ * zstd's defaults first, since the loader wants each frame to declare its size. */
+static void *cw_cctx(void *mem, size_t len)
+{
+	ZSTD_CCtx *c = ZSTD_initStaticCCtx(mem, len);
+	if (!c || ZSTD_isError(ZSTD_CCtx_reset(c, ZSTD_reset_parameters)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, CW_LEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_minMatch, CW_MIN_MATCH)))
+		return 0;
+	return c;
+}
+
 void cw_start(struct cw *w, struct img_out *o, int compress, int workers)
 {
 	w->o = o;
@@ -226,7 +249,7 @@ void cw_start(struct cw *w, struct img_out *o, int compress, int workers)
 	if (workers < 0)
 		workers = 0;
 	int nslots = workers ? 2 * workers + 2 : 1, nctx = workers ? workers : 1;
-	size_t cctx_len = page_up(ZSTD_estimateCCtxSize(CW_LEVEL));
+	size_t cctx_len = page_up(ZSTD_estimateCCtxSize_usingCParams(cw_params()));
 	size_t head = page_up(sizeof(struct cw_shared));
 	size_t len = head + (size_t)nslots * 2 * IMG_CHUNK_MAX + (size_t)nctx * cctx_len +
 		     (size_t)workers * (GUARD + STACK_SIZE);
@@ -243,7 +266,7 @@ void cw_start(struct cw *w, struct img_out *o, int compress, int workers)
 		p += 2 * IMG_CHUNK_MAX;
 	}
 	for (int i = 0; i < nctx; i++, p += cctx_len) {
-		void *cctx = ZSTD_initStaticCCtx(p, cctx_len);
+		void *cctx = cw_cctx(p, cctx_len);
 		if (!cctx) {
 			sys_munmap((void *)m, len);
 			return;

@@ -14,6 +14,22 @@
 
 static const uint8_t zeros[IMG_CHUNK_ALIGN];
 
+/* Writeback is started (sync_file_range, SYNC_FILE_RANGE_WRITE: it does not wait) for
+ * every this many bytes written, so the disk writes the image while the writer goes on
+ * compressing, and the fsync at the end has only the last few to wait for. Left to the
+ * kernel, writeback would start only once a tenth or so of the machine's memory is dirty:
+ * for most images, at that fsync. */
+#define KICK_BYTES (32ull << 20)
+
+static void kick_writeback(struct img_out *o)
+{
+	if (o->off - o->kicked < KICK_BYTES)
+		return;
+	uint64_t end = o->off & ~(uint64_t)4095;
+	sys_call4(SYS_sync_file_range_, o->fd, (long)o->kicked, (long)(end - o->kicked), 2 /* WRITE */);
+	o->kicked = end;
+}
+
 static long write_all_v(int fd, struct iovec *iov, int n)
 {
 	long total = 0;
@@ -48,6 +64,7 @@ static void flush(struct img_out *o)
 	if (w < 0)
 		o->err = w;
 	o->blen = 0;
+	kick_writeback(o);
 }
 
 static void stage(struct img_out *o, const void *p, size_t n)
@@ -88,6 +105,7 @@ void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap)
 	o->bcap = cap;
 	o->nrec = o->nchunk = o->content = 0;
 	o->err = 0;
+	o->kicked = 0;
 	uint8_t h[IMG_HEADER_SIZE];
 	struct wbuf w;
 	wb_init(&w, h, sizeof(h));
@@ -149,6 +167,7 @@ static void aligned_record(struct img_out *o, uint16_t type, const uint8_t head3
 		o->err = wr;
 	o->blen = 0;
 	o->off += len + tail;
+	kick_writeback(o);
 }
 
 void img_chunk_stored(struct img_out *o, uint64_t addr, uint64_t raw_len, uint32_t encoding, const void *data,

@@ -20,6 +20,7 @@ struct img_out {
 	size_t blen, bcap;
 	uint64_t nrec, nchunk, content;
 	long err;           /* first error, -errno */
+	uint64_t kicked;    /* writeback has been started up to here (image.c) */
 };
 
 void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap);

@@ -232,7 +232,7 @@ void rst_pool_finish(struct rst_pool *p, const struct meta *m)
 			t = __atomic_load_n(tid, __ATOMIC_ACQUIRE);
 		}
 		/* The word is cleared before the thread is released: wait until its TID is free. */
-		while (sys_call3(234 /* tgkill */, pid, p->workers[i].id, 0) != -3 /* ESRCH */)
+		while (sys_call3(SYS_tgkill_, pid, p->workers[i].id, 0) != -3 /* ESRCH */)
 			sys_call0(24 /* sched_yield */);
 	}
 	p->nworkers = 0;
