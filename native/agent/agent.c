@@ -244,13 +244,17 @@ static void serve(void)
 		switch (m.type) {
 		case MSG_SUSPEND:
 			g_agent.pause_start_ns = mono_ns();
+			g_agent.nmarks = 0;
+			agent_mark("start");
 			out.type = MSG_SUSPENDED;
 			out.status = agent_suspend_all(why, sizeof(why));
 			out.nthreads = (uint32_t)g_agent.nthreads;
+			agent_mark("suspend");
 			if (out.status)
 				agent_log("cannot suspend: ", why, 0);
 			break;
 		case MSG_WRITE:
+			agent_mark("to WRITE");
 			g_agent.nshares = 0;
 			for (uint32_t i = 0; i < m.nshares && i < AGENT_MAX_SHARES; i++) {
 				struct proto_share sh;
@@ -264,6 +268,7 @@ static void serve(void)
 			g_agent.released = 0;
 			mem_zero(&co, sizeof(co));
 			out.status = agent_take_shared_signals(why, sizeof(why));
+			agent_mark("shared signals");
 			if (!out.status)
 				out.status = agent_write_image(m.image_path, m.ckpt_id, &co, why, sizeof(why));
 			out.flags = !out.status && co.forked ? CAPTURED_FORKED : 0;
@@ -273,6 +278,7 @@ static void serve(void)
 				agent_log("checkpoint failed: ", why, 0);
 			if (send_msg(&out))
 				agent_log("cannot answer the coordinator", 0, 0);
+			agent_mark("CAPTURED sent");
 			if (out.status || out.flags)
 				continue;
 			/* Written with the threads stopped: the image is durable already. */
@@ -282,14 +288,19 @@ static void serve(void)
 			out.image_bytes = co.bytes;
 			break;
 		case MSG_RESUME:
+			agent_mark("to RESUME");
 			agent_resume_all();
+			agent_mark("resume");
 			out.type = MSG_RESUMED;
 			out.pause_ns = g_agent.pause_start_ns ? mono_ns() - g_agent.pause_start_ns : 0;
 			g_agent.pause_start_ns = 0;
 			if (send_msg(&out))
 				agent_log("cannot answer the coordinator", 0, 0);
+			agent_trace_flush();
 			if (g_agent.writer_pid)
 				report_writer(m.ckpt_id, &out, why, sizeof(why));
+			/* The threads run and the writer is gone: make the next pause short. */
+			agent_thp_collapse();
 			continue;
 		case MSG_KILL:
 			sys_call2(SYS_kill_, sys_getpid(), 9);
@@ -480,6 +491,9 @@ __attribute__((constructor)) static void agent_init(void)
 	const char *nofork = getenv("STASIS_NO_FORK");
 	g_agent.no_fork = nofork && nofork[0] && !str_eq(nofork, "0");
 	load_faults(getenv("STASIS_FI"));
+	agent_thp_init(getenv("STASIS_NO_THP"));
+	const char *trace = getenv("STASIS_TRACE");
+	g_agent.trace = trace && trace[0] == '1';
 	const char *compress = getenv("STASIS_COMPRESS");
 	g_agent.no_compress = compress && compress[0] == '0' && !compress[1];
 	agent_exec_init();

@@ -90,6 +90,11 @@ struct agent_state {
 	uint32_t fault_writer_kill_at; /* writer-kill:N fires in the Nth writer */
 	uint32_t nforks;         /* writers started by this process */
 	uint64_t pause_start_ns; /* when stopping the threads began (CLOCK_MONOTONIC) */
+	int no_thp;              /* STASIS_NO_THP=1 (stasis launch --no-thp) */
+	int thp;                 /* advise and collapse huge pages (thp.c) */
+	int trace;               /* STASIS_TRACE=1: log where each pause's time went */
+	int nmarks;
+	struct { const char *what; uint64_t ns; } marks[24];
 	volatile int writer_pid; /* the image writer in flight; 0: none (a futex word) */
 	int writer_fd;           /* the read end of its result pipe; -1: none */
 	char writer_image[4096]; /* the image it finishes */
@@ -104,6 +109,10 @@ extern struct agent_state g_agent;
 /* log.c: one line to stderr, prefixed "stasis[pid]: ". Async-signal-safe. */
 void agent_log(const char *a, const char *b, const char *c);
 void agent_log_err(const char *what, long neg_errno);
+/* STASIS_TRACE=1: agent_mark notes a step of the pause (async-signal-safe, no output);
+ * agent_trace_flush logs them, once the threads run again. */
+void agent_mark(const char *what);
+void agent_trace_flush(void);
 
 /* suspend.c */
 int agent_install_handler(void);
@@ -127,6 +136,13 @@ int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dum
 /* imagemem.c: whether a mapping of this file (dev, inode) is memory a restart mapped from
  * an image: the process's anonymous memory, not a file mapping. */
 int agent_image_backed(uint64_t dev, uint64_t ino);
+/* Whether a restored region with huge-page advice began or ended at addr (RI bounds). */
+int agent_image_bound(uint64_t addr);
+
+/* thp.c: the huge-page policy from STASIS_NO_THP and the system's setting; collapsing the
+ * dense private memory after a checkpoint (threads running, writer gone). */
+void agent_thp_init(const char *no_thp);
+void agent_thp_collapse(void);
 
 /* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
 void agent_timers_after_fork(void);

@@ -221,18 +221,13 @@ static int continues(const struct region *a, const struct region *b)
 {
 	return a->end == b->start && (a->save == SAVE_IMAGE || b->save == SAVE_IMAGE) &&
 	       (a->kind == RK_ANON || a->kind == RK_HEAP) && a->kind == b->kind &&
-	       a->prot == b->prot && !a->flags && !b->flags;
+	       a->prot == b->prot && !a->flags && !b->flags && !agent_image_bound(b->start);
 }
 
-static void write_region_records(struct capture *c, struct img_out *o)
+static void put_region_record(struct img_out *o, const struct region *r, uint64_t end)
 {
 	uint8_t rec[4096 + 128];
-	for (int i = 0; i < c->nregions; i++) {
-		const struct region *r = &c->regions[i];
-		uint64_t end = r->end;
-		while (i + 1 < c->nregions && continues(&c->regions[i], &c->regions[i + 1]))
-			end = c->regions[++i].end;
-		struct img_region g = {
+	struct img_region g = {
 			.start = r->start,
 			.end = end,
 			.file_offset = r->off,
@@ -244,12 +239,88 @@ static void write_region_records(struct capture *c, struct img_out *o)
 			.file_size = r->fsize,
 			.file_mtime_ns = r->mtime,
 			.path = r->path,
-		};
-		struct wbuf w;
-		wb_init(&w, rec, sizeof(rec));
-		img_put_region(&w, &g);
+	};
+	struct wbuf w;
+	wb_init(&w, rec, sizeof(rec));
+	img_put_region(&w, &g);
+	if (r->rec_at)
+		img_rewrite_record(o, r->rec_at, REC_REGION, rec, (uint32_t)w.len);
+	else
 		img_record(o, REC_REGION, rec, (uint32_t)w.len);
+}
+
+static void write_region_records(struct capture *c, struct img_out *o)
+{
+	for (int i = 0; i < c->nregions; i++) {
+		struct region *r = &c->regions[i];
+		uint64_t end = r->end;
+		while (i + 1 < c->nregions && continues(&c->regions[i], &c->regions[i + 1]))
+			end = c->regions[++i].end;
+		r->rec_end = end;
+		uint64_t at = o->off;
+		put_region_record(o, r, end);
+		r->rec_at = at;
 	}
+}
+
+/* The huge-page advice in an smaps VmFlags line ("VmFlags: rd wr mr mw me ac hg"). */
+static uint32_t advice_flags(const char *p)
+{
+	uint32_t f = 0;
+	for (p += 8; *p && *p != '\n'; p++)
+		if (p[-1] == ' ' && p[0] && p[1] && (p[2] == ' ' || p[2] == '\n' || !p[2])) {
+			if (p[0] == 'h' && p[1] == 'g')
+				f |= RF_HUGEPAGE;
+			else if (p[0] == 'n' && p[1] == 'h')
+				f |= RF_NOHUGEPAGE;
+		}
+	return f;
+}
+
+/*
+ * Puts each region's huge-page advice (VmFlags hg/nh) into its REGION record, written
+ * earlier without it: /proc/self/smaps walks the page tables, tens of ms per GiB of 4 KiB
+ * pages (and of a restart's mappings of its image), too long for the pause. So the image
+ * writer does this, outside the pause: a copy of the process, with the same mappings and
+ * flags. A record whose advice changes is rewritten in place, the same length.
+ */
+void cap_region_advice(struct capture *c, struct img_out *o)
+{
+	size_t mark = c->a.used; /* the text is given back at the end */
+	char *text = cap_slurp(c, "/proc/self/smaps", 0);
+	if (!text)
+		return;
+	const char *p = text;
+	uint64_t vs = 0, ve = 0;
+	uint32_t adv = 0;
+	for (int i = 0; i < c->nregions; i++) {
+		struct region *r = &c->regions[i];
+		if (!r->rec_at)
+			continue;
+		/* The mapping that holds the region's first byte; smaps is in address order. */
+		while (ve <= r->start && *p) {
+			vs = parse_hex(&p);
+			p++;
+			ve = parse_hex(&p);
+			adv = 0;
+			for (;;) {
+				while (*p && *p != '\n')
+					p++;
+				if (*p)
+					p++;
+				if (!(*p >= 'A' && *p <= 'Z'))
+					break;
+				if (str_starts(p, "VmFlags:"))
+					adv = advice_flags(p);
+			}
+		}
+		uint32_t want = vs <= r->start && r->start < ve ? adv : 0;
+		if ((r->flags & RF_ADVICE) == want)
+			continue;
+		r->flags = (r->flags & ~RF_ADVICE) | want;
+		put_region_record(o, r, r->rec_end);
+	}
+	c->a.used = mark;
 }
 
 int cap_page_is_zero(const uint8_t *p)
@@ -631,8 +702,10 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 	if (dumpable == 0)
 		sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);
 	int e = cap_probe_fds(&c);
+	agent_mark("fds");
 	if (!e)
 		e = read_maps(&c, (uint64_t)base, (uint64_t)base + ARENA_SIZE);
+	agent_mark("maps");
 	int fd = -1;
 	struct img_out o;
 	if (!e) {
@@ -645,6 +718,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 		write_info(&o, ckpt_id);
 		e = write_process(&c, &o);
 	}
+	agent_mark("process");
 	if (!e) {
 		write_region_records(&c, &o);
 		uint8_t *trec = cap_arena_take(&c.a, 16384);
@@ -667,21 +741,27 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 		self.robust_len = len;
 		self.resume_sp = g_agent.ckpt_resume_sp;
 		write_thread(&o, &self, trec, 16384);
+		agent_mark("regions, threads");
 		e = cap_write_fds(&c, &o);
 	}
+	agent_mark("records");
 	if (!e) {
 		size_t kcap = (size_t)AGENT_MAX_SIGINFO * IMG_SIGINFO_SIZE * 2 + 4096;
 		uint8_t *ks = cap_arena_take(&c.a, kcap);
 		e = ks ? agent_ks_write(&o, ks, kcap, (uint32_t)dumpable, why, whylen)
 		       : cap_fail(&c, "out of scratch memory", 0, -12);
 	}
+	agent_mark("kstate");
 	if (!e)
 		e = cap_write_chunks(&c, &o, PASS_VOLATILE);
+	agent_mark("shared memory");
 	/* In the writer, writer_fork() does not return. */
 	int forked = !e && writer_fork(&c, &o, fd, tmp, path, out);
 	if (forked) {
 		sys_close(fd);
 	} else {
+		if (!e)
+			cap_region_advice(&c, &o);
 		if (!e)
 			e = cap_write_chunks(&c, &o, PASS_PRIVATE);
 		if (!e)

@@ -32,6 +32,8 @@ struct region {
 	int64_t mtime;
 	uint32_t prot, flags, kind, save;
 	const char *path;
+	uint64_t rec_at;  /* where its REGION record is in the image; 0: merged into the one before */
+	uint64_t rec_end; /* the end that record says */
 };
 
 /* A bump allocator over one anonymous mapping, unmapped when the checkpoint ends. */
@@ -58,6 +60,9 @@ struct capture {
 enum chunk_pass { PASS_VOLATILE, PASS_PRIVATE };
 int cap_region_volatile(const struct region *r);
 int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass);
+/* The regions' huge-page advice from /proc/self/smaps into their records (outside the
+ * pause: in the writer, or once the chunks are all that is left). */
+void cap_region_advice(struct capture *c, struct img_out *o);
 /* END, fsync, close, rename to `path`, directory fsync; on failure the temporary file is
  * removed. Sets *bytes to the image's size. */
 int cap_seal(struct capture *c, struct img_out *o, int fd, const char *tmp, const char *path, uint64_t *bytes);

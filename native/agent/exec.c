@@ -47,7 +47,7 @@ static int is_var(const char *entry, const char *name)
 	return !strncmp(entry, name, n) && entry[n] == '=';
 }
 
-#define OUR_VARS 6
+#define OUR_VARS 7
 /* Text for our variables, built in `text` (one caller's stack frame). */
 struct env_text {
 	char preload[8192];
@@ -77,7 +77,7 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 			continue;
 		}
 		if (is_var(e, "STASIS_COORD_ADDR") || is_var(e, "STASIS_CKPT_DIR") || is_var(e, "STASIS_SIGNAL") ||
-		    is_var(e, "STASIS_NO_FORK") || is_var(e, "STASIS_COMPRESS"))
+		    is_var(e, "STASIS_NO_FORK") || is_var(e, "STASIS_COMPRESS") || is_var(e, "STASIS_NO_THP"))
 			continue;
 		out[k++] = (char *)e;
 	}
@@ -121,6 +121,8 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 		out[k++] = (char *)"STASIS_NO_FORK=1";
 	if (g_agent.no_compress)
 		out[k++] = (char *)"STASIS_COMPRESS=0";
+	if (g_agent.no_thp)
+		out[k++] = (char *)"STASIS_NO_THP=1";
 	out[k] = 0;
 	return out;
 }

@@ -128,6 +128,32 @@ void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t 
 	o->nrec++;
 }
 
+void img_rewrite_record(struct img_out *o, uint64_t at, uint16_t type, const void *payload, uint32_t len)
+{
+	uint8_t rec[IMG_REC_HEADER + 8192];
+	if (len > sizeof(rec) - IMG_REC_HEADER) {
+		if (!o->err)
+			o->err = -22;
+		return;
+	}
+	rec_header(rec, type, len, crc32c(0, payload, len));
+	const uint8_t *s = payload;
+	for (uint32_t i = 0; i < len; i++)
+		rec[IMG_REC_HEADER + i] = s[i];
+	flush(o);
+	for (size_t off = 0, n = IMG_REC_HEADER + len; off < n;) {
+		long w = sys_call4(SYS_pwrite64_, o->fd, (long)(rec + off), (long)(n - off), (long)(at + off));
+		if (w == -4)
+			continue;
+		if (w <= 0) {
+			if (!o->err)
+				o->err = w ? w : -5;
+			return;
+		}
+		off += (size_t)w;
+	}
+}
+
 /* Data up to this size is copied into the staging buffer, so that many small records
  * (compressed chunks, sparse memory) leave in few large writes; larger data is written
  * from where it is, in one writev with what was staged before it. */

@@ -25,6 +25,9 @@ struct img_out {
 
 void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap);
 void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t len);
+/* Rewrites the record at file offset `at` (written by img_record with a payload of the same
+ * length) with this payload. */
+void img_rewrite_record(struct img_out *o, uint64_t at, uint16_t type, const void *payload, uint32_t len);
 /* A raw CHUNK: len bytes of memory at addr, written from mem. */
 void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len);
 /* A CHUNK covering raw_len bytes at addr, stored as `stored` bytes of data in `encoding`

@@ -54,6 +54,22 @@ int agent_image_backed(uint64_t dev, uint64_t ino)
 	return 0;
 }
 
+int agent_image_bound(uint64_t addr)
+{
+	const struct restart_info *ri = mapped_info();
+	unsigned a = 0, b = ri ? (ri->nbounds < RI_MAX_BOUNDS ? ri->nbounds : RI_MAX_BOUNDS) : 0;
+	while (a < b) {
+		unsigned mid = (a + b) / 2;
+		if (ri->bounds[mid] == addr)
+			return 1;
+		if (ri->bounds[mid] < addr)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return 0;
+}
+
 /* Whether [lo, hi) meets a range the loader mapped (a quick filter: the range may have
  * been unmapped or replaced since; /proc/self/maps has the last word). */
 static int meets_ranges(uint64_t lo, uint64_t hi)

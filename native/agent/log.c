@@ -24,3 +24,39 @@ void agent_log_err(const char *what, long e)
 {
 	agent_log(what, ": ", strerror_short(e));
 }
+
+static uint64_t trace_now(void)
+{
+	struct { long s, ns; } ts;
+	sys_call2(SYS_clock_gettime_, 1 /* CLOCK_MONOTONIC */, (long)&ts);
+	return (uint64_t)ts.s * 1000000000ull + (uint64_t)ts.ns;
+}
+
+void agent_mark(const char *what)
+{
+	int n = g_agent.nmarks;
+	if (!g_agent.trace || n >= (int)(sizeof(g_agent.marks) / sizeof(g_agent.marks[0])))
+		return;
+	g_agent.marks[n].what = what;
+	g_agent.marks[n].ns = trace_now();
+	g_agent.nmarks = n + 1;
+}
+
+/* One line: "pause: what +us, what +us, ..." from the first mark. */
+void agent_trace_flush(void)
+{
+	if (!g_agent.trace || !g_agent.nmarks)
+		return;
+	char mem[1024];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	for (int i = 1; i < g_agent.nmarks; i++) {
+		sb_str(&s, i > 1 ? ", " : "");
+		sb_str(&s, g_agent.marks[i].what);
+		sb_str(&s, " ");
+		sb_udec(&s, (g_agent.marks[i].ns - g_agent.marks[i - 1].ns) / 1000);
+		sb_str(&s, "us");
+	}
+	g_agent.nmarks = 0;
+	agent_log("pause: ", sb_cstr(&s), 0);
+}

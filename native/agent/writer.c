@@ -38,6 +38,7 @@
 #include "../common/sys.h"
 
 #define WRITER_NAME "stasis-writer"
+#define WRITER_NICE 10
 #define HUGETLBFS_MAGIC 0x958458f6
 #define P_PID 1
 #define K_WEXITED 4
@@ -291,9 +292,14 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 		sys_close(adj);
 	}
 
+	/* Background work: on a busy machine the application's threads, not the writer and its
+	 * compression workers (which inherit this), get the CPU first. */
+	sys_call3(141 /* setpriority */, 0 /* PRIO_PROCESS */, 0, WRITER_NICE);
+
 	if (g_agent.faults & AGENT_FAULT_WRITER_HOLD)
 		hold_until_go();
 	uint64_t bytes = 0;
+	cap_region_advice(c, o);
 	int e = cap_write_chunks(c, o, PASS_PRIVATE);
 	if (!e && (g_agent.faults & AGENT_FAULT_WRITER_KILL) && g_agent.nforks == g_agent.fault_writer_kill_at)
 		sys_call2(SYS_kill_, sys_getpid(), 9); /* fault injection: killed mid-write */
@@ -347,6 +353,7 @@ int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, c
 {
 	if (fork_unsafe(c, out))
 		return 0;
+	agent_mark("fork check");
 	int p[2];
 	long e = sys_call2(SYS_pipe2_, (long)p, K_O_CLOEXEC);
 	if (e < 0) {
@@ -361,6 +368,7 @@ int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, c
 		writer_main(c, o, fd, tmp, path, p[1]);
 	}
 	sys_close(p[1]);
+	agent_mark("clone");
 	if (pid < 0) {
 		sys_close(p[0]);
 		reason(out, "fork failed: ", strerror_short(pid), 0);
@@ -387,6 +395,7 @@ int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, c
 			    "the image writer did not start within 10 s", 0, 0);
 		return 0;
 	}
+	agent_mark("writer's verdict");
 	int hi = (int)sys_fcntl(p[0], 1030 /* F_DUPFD_CLOEXEC */, g_agent.coord_fd > 0 ? g_agent.coord_fd + 1 : 100);
 	if (hi >= 0) {
 		sys_close(p[0]);

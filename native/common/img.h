@@ -47,6 +47,9 @@ enum img_region_kind {
 #define RF_GROWSDOWN 2u
 #define RF_CONTENT 4u /* a shared mapping of a tmpfs file (/dev/shm): its chunks are the file's
 		       * content at checkpoint time; the restart puts the file back as it was */
+#define RF_HUGEPAGE 8u    /* madvise(MADV_HUGEPAGE) was given (VmFlags "hg") */
+#define RF_NOHUGEPAGE 16u /* madvise(MADV_NOHUGEPAGE) was given (VmFlags "nh") */
+#define RF_ADVICE (RF_HUGEPAGE | RF_NOHUGEPAGE)
 
 /* FD_SHARE flags: the same bits as the protocol's share flags (docs/protocol.md). */
 #define SF_OWNER 1u      /* this process recreates the open file description */
@@ -120,9 +123,10 @@ enum img_fd_kind {
  */
 #define RESTART_INFO_MAGIC 0x54525453u /* "STRT" */
 #define RI_DROP_CAPS 1u /* each thread drops the capabilities the restore needed */
-#define RI_VERSION 2    /* 2: the image files and address ranges the loader mapped */
+#define RI_VERSION 3    /* 2: the image files and address ranges the loader mapped; 3: bounds */
 #define RI_MAX_IMAGES 8
 #define RI_MAX_RANGES 4096
+#define RI_MAX_BOUNDS 1024
 #define RI_COORD_FD 1000 /* where the agent keeps its coordinator socket (if the fd limit allows) */
 struct restart_info {
 	unsigned int magic;
@@ -144,5 +148,11 @@ struct restart_info {
 	/* Where that memory was mapped, ascending: a quick test for the agent's wrappers
 	 * (imagemem.c), which /proc/self/maps confirms (the program may have unmapped it). */
 	struct { unsigned long start, end; } ranges[RI_MAX_RANGES];
+	/* Where restored anonymous regions with huge-page advice (RF_ADVICE) begin and end,
+	 * ascending: the pieces the restart split memory into are saved as one region again,
+	 * but not across these, where the advice may change (capture.c). */
+	unsigned int nbounds;
+	unsigned int reserved;
+	unsigned long bounds[RI_MAX_BOUNDS];
 };
 #endif

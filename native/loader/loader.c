@@ -254,6 +254,18 @@ static void move_vdso(const struct meta *m, const struct args *a)
 	}
 }
 
+/* The region's huge-page advice (VmFlags hg/nh) as it was: given once it is mapped, so
+ * that copied memory comes in as huge pages, and again once the chunks are in place, for
+ * the mappings of the image that replaced parts of it. Fails harmlessly where the kernel
+ * has no THP. */
+static void advise_region(const struct m_region *g)
+{
+	if (g->flags & RF_HUGEPAGE)
+		sys_call3(SYS_madvise_, (long)g->start, (long)(g->end - g->start), 14 /* MADV_HUGEPAGE */);
+	else if (g->flags & RF_NOHUGEPAGE)
+		sys_call3(SYS_madvise_, (long)g->start, (long)(g->end - g->start), 15 /* MADV_NOHUGEPAGE */);
+}
+
 static void map_regions(const struct meta *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
@@ -311,6 +323,7 @@ static void map_regions(const struct meta *m)
 		if (r != (long)g->start)
 			rst_die("cannot map memory at its checkpointed address for ", g->path[0] ? g->path : "anonymous memory",
 				r < 0 ? r : -17);
+		advise_region(g);
 	}
 }
 
@@ -318,7 +331,10 @@ static void protect_regions(const struct meta *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
 		const struct m_region *g = &m->regions[i];
-		if (is_special(g->kind) || g->kind == RK_VSYSCALL || (g->kind == RK_FILE && (g->flags & RF_SHARED)))
+		if (is_special(g->kind) || g->kind == RK_VSYSCALL)
+			continue;
+		advise_region(g);
+		if (g->kind == RK_FILE && (g->flags & RF_SHARED))
 			continue;
 		long e = sys_mprotect((void *)g->start, g->end - g->start, (int)g->prot);
 		if (e < 0)
@@ -611,6 +627,17 @@ static void stage2(void *argp)
 			ri->ranges[j] = ri->ranges[j - 1];
 		ri->ranges[j].start = ranges[i].start;
 		ri->ranges[j].end = ranges[i].end;
+	}
+	ri->nbounds = 0;
+	for (int i = 0; i < m->nregions && nranges > 0; i++) {
+		const struct m_region *g = &m->regions[i];
+		if (!(g->flags & RF_ADVICE) || (g->kind != RK_ANON && g->kind != RK_HEAP))
+			continue;
+		if (ri->nbounds + 2 > RI_MAX_BOUNDS)
+			break; /* the rest may be saved merged with a neighbour, and its advice */
+		if (!ri->nbounds || ri->bounds[ri->nbounds - 1] != g->start)
+			ri->bounds[ri->nbounds++] = g->start;
+		ri->bounds[ri->nbounds++] = g->end;
 	}
 
 	/* The others' memory and fds may not be whole yet: no thread of ours runs before. */

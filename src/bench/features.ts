@@ -43,6 +43,9 @@ export function describeFeatures(f: Features): string[] {
     has('--no-compress')
       ? 'compression: built and on by default (`stasis launch --no-compress` turns it off); the 4 GiB random workload also runs with `--no-compress`'
       : 'compression: not built (`stasis launch --help` lists no `--no-compress`); images are uncompressed',
+    has('--no-thp')
+      ? 'transparent huge pages for large memory: built and on by default (`stasis launch --no-thp` turns them off); the workloads run with the default'
+      : 'transparent huge pages: not built (`stasis launch --help` lists no `--no-thp`); memory is left in 4 KiB pages',
   ];
 }
 

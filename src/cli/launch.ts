@@ -18,7 +18,7 @@ import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './commo
 const spec: CommandSpec = {
   name: 'launch',
   summary: 'Run PROGRAM so that it can be checkpointed with `stasis checkpoint`.',
-  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-compress] [--no-fork] -- PROGRAM [ARGS...]',
+  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-compress] [--no-fork] [--no-thp] -- PROGRAM [ARGS...]',
   details:
     'If no coordinator answers at the coordinator address, one is started in the background; it\n' +
     'exits when the last launched process does. The exit status is PROGRAM\'s (128+N if signal N\n' +
@@ -26,13 +26,17 @@ const spec: CommandSpec = {
     '--no-compress (or STASIS_COMPRESS=0 in the environment) it is saved raw. Checkpoints are\n' +
     'forked where it is safe: each process is paused only while its state is captured, and a\n' +
     'copy-on-write child writes its memory while it runs on; --no-fork (or STASIS_NO_FORK=1)\n' +
-    'writes it while the process is paused.',
+    'writes it while the process is paused. Large private memory gets transparent huge pages, which\n' +
+    'keep the pause short: MADV_HUGEPAGE on anonymous mmaps of 64 MiB or more, and memory whose\n' +
+    'pages are all present collapsed after each checkpoint; --no-thp (or STASIS_NO_THP=1) leaves\n' +
+    'memory as the program maps it.',
   options: [
     CKPT_DIR_OPTION,
     { name: 'interval', value: 'S', help: 'checkpoint every S seconds (for a coordinator that launch starts)' },
     { name: 'keep', value: 'N', help: 'generations to keep (for a coordinator that launch starts; default 2)' },
     { name: 'no-compress', help: 'save memory raw, without zstd: larger images, which a restart can map in place' },
     { name: 'no-fork', help: 'write every image while the program is paused (STASIS_NO_FORK=1)' },
+    { name: 'no-thp', help: 'no transparent huge pages for large memory (STASIS_NO_THP=1)' },
   ],
   maxPositionals: Infinity,
   stopAtFirstPositional: true,
@@ -44,11 +48,11 @@ function preloadList(base: NodeJS.ProcessEnv, agent: string): string {
 
 /**
  * Prepends the agent to LD_PRELOAD, keeping what the user preloads already. noCompress sets
- * STASIS_COMPRESS=0 (the agent then writes raw chunks) and noFork STASIS_NO_FORK=1 (every
- * image is written while the process is paused); otherwise the user's values, if any, are
- * kept.
+ * STASIS_COMPRESS=0 (the agent then writes raw chunks), noFork STASIS_NO_FORK=1 (every
+ * image is written while the process is paused) and noThp STASIS_NO_THP=1 (no huge-page
+ * advice or collapsing); otherwise the user's values, if any, are kept.
  */
-export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string, noCompress = false, noFork = false): NodeJS.ProcessEnv {
+export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string, noCompress = false, noFork = false, noThp = false): NodeJS.ProcessEnv {
   const existing = base.LD_PRELOAD;
   return {
     ...base,
@@ -57,6 +61,7 @@ export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAd
     STASIS_CKPT_DIR: ckptDir,
     ...(noCompress ? { STASIS_COMPRESS: '0' } : {}),
     ...(noFork ? { STASIS_NO_FORK: '1' } : {}),
+    ...(noThp ? { STASIS_NO_THP: '1' } : {}),
   };
 }
 
@@ -78,7 +83,7 @@ async function run(args: ParsedArgs): Promise<number> {
   try {
     const coord = formatAddress(addr);
     // stasis-init itself must not load the agent: it adds it for the program.
-    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir, flag(args, 'no-compress'), flag(args, 'no-fork'));
+    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir, flag(args, 'no-compress'), flag(args, 'no-fork'), flag(args, 'no-thp'));
     return await runForeground(init, ['launch', '--coord', coord, '--ckpt-dir', ckptDir, '--preload', preloadList(process.env, agent), '--', program, ...programArgs], env);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);

@@ -9,7 +9,7 @@
 import {
   fdKindName, ImageFd, ImageRegion, LOCK_EOF, LOCK_KINDS, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
   SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
-  REGION_GROWSDOWN, REGION_SHARED, ChunkEncoding,
+  REGION_GROWSDOWN, REGION_HUGEPAGE, REGION_NOHUGEPAGE, REGION_SHARED, ChunkEncoding,
 } from './format';
 
 export function toJsonValue(v: unknown): unknown {
@@ -153,7 +153,8 @@ export function describeImage(img: ParsedImage): string {
     ...img.regions.map((r) => [
       `${r.start.toString(16).padStart(12, '0')}-${r.end.toString(16).padStart(12, '0')}`,
       protString(r.prot, r.flags),
-      regionKindName(r.kind) + (r.flags & REGION_GROWSDOWN ? ' (grows down)' : ''),
+      regionKindName(r.kind) + (r.flags & REGION_GROWSDOWN ? ' (grows down)' : '') +
+        (r.flags & REGION_HUGEPAGE ? ' (huge pages)' : '') + (r.flags & REGION_NOHUGEPAGE ? ' (no huge pages)' : ''),
       formatBytes(Number(stored.get(r) ?? 0n)),
       r.path,
     ]),

@@ -44,6 +44,10 @@ export const REGION_SHARED = 1;
 export const REGION_GROWSDOWN = 2;
 /** A shared mapping of a tmpfs file (/dev/shm): its chunks are the file's content, put back on restart. */
 export const REGION_CONTENT = 4;
+/** madvise(MADV_HUGEPAGE) was given (VmFlags hg); a restart gives it again. */
+export const REGION_HUGEPAGE = 8;
+/** madvise(MADV_NOHUGEPAGE) was given (VmFlags nh); a restart gives it again. */
+export const REGION_NOHUGEPAGE = 16;
 
 export function regionKindName(kind: number): string {
   return REGION_KINDS[kind] ?? `kind ${kind}`;

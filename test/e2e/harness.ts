@@ -196,6 +196,7 @@ export const PROGRAMS = {
   sysvipc: { c: 'sysvipc.c' },
   ctty: { c: 'ctty.c' },
   mapped: { c: 'mapped.c' },
+  hugemem: { c: 'hugemem.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
