@@ -24,8 +24,19 @@ enum img_rec {
 	REC_PROC_STATE = 7,
 	REC_THREAD_STATE = 8,
 	REC_POSIX_TIMER = 9,
+	REC_PARENT = 13, /* an earlier image this one refers to (incremental images) */
+	REC_REFS = 14,   /* pages whose bytes lie in a PARENT image */
 	REC_END = 15,
+	REC_PAGES = 16,  /* scattered pages, packed: an address list, then their data */
 };
+
+/* File header flags. A reader refuses an image with a flag it does not know. */
+#define IMG_FLAG_INCREMENTAL 1ull /* may hold PARENT, REFS and PAGES records */
+#define IMG_MAX_PARENTS 64
+#define IMG_REF_SIZE 32           /* one REFS entry: addr, len, parent, reserved, record_at */
+#define IMG_REFS_MAX 65536        /* entries in one REFS record */
+#define IMG_PAGES_HEAD 16
+#define IMG_PAGES_MAX 2048        /* pages in one PAGES record (8 MiB) */
 
 enum img_region_kind {
 	RK_ANON = 0,
@@ -121,5 +132,9 @@ struct restart_info {
 	unsigned int nthreads;      /* threads the loader created, leader included */
 	volatile int entered;       /* threads that reached the agent's restart entry */
 	char ckpt_dir[4096];        /* empty: keep the one the process had */
+	/* Incremental checkpoints (agent/incr.c, loader/track.c). */
+	unsigned int track;         /* agent -> loader: arm write tracking after the restore */
+	int uffd;                   /* loader -> agent: the armed userfaultfd, or -1 */
+	char image[4096];           /* loader -> agent: absolute path of the image restored */
 };
 #endif

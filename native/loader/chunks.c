@@ -3,6 +3,7 @@
  * of src/image/reader.ts. The caller decides where a chunk's data goes.
  */
 #include "chunks.h"
+#include "refs.h"
 #include "rt.h"
 #include "../common/crc32c.h"
 #include "../common/fmt.h"
@@ -181,6 +182,12 @@ int rst_next_chunk(struct meta *m, struct chunk *k)
 			m->content += k->raw;
 			rst_rec_skip(c, &h);
 			return 1;
+		}
+		if (h.type == REC_PAGES) {
+			m->content += rst_pages_record(m, &h);
+			m->nchunks++;
+			rst_rec_skip(c, &h);
+			continue;
 		}
 		if (h.type == REC_END) {
 			check_end(m, &h);
