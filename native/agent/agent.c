@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <linux/futex.h>
 #include "agent.h"
+#include "incr.h"
 #include "../common/fmt.h"
 #include "../common/proto.h"
 #include "../common/sys.h"
@@ -201,6 +202,7 @@ static void serve(void)
 				g_agent.shm_skip[g_agent.nshm_skip++] = proto_shm_skip_at(&m, i);
 			out.type = MSG_WRITTEN;
 			g_agent.released = 0;
+			incr_set_write_flags(m.flags);
 			out.status = agent_write_image(m.image_path, m.ckpt_id, &out.image_bytes, why,
 						       sizeof(why));
 			str_copy(out.message, why, sizeof(out.message));
@@ -214,12 +216,19 @@ static void serve(void)
 		case MSG_KILL:
 			sys_call2(SYS_kill_, sys_getpid(), 9);
 			continue;
+		case MSG_COMMIT:
+			incr_commit(m.ckpt_id, (m.flags & COMMIT_FLAG_COMMITTED) != 0);
+			if (!g_agent.suspending)
+				incr_idle(); /* COMMIT after RESUME */
+			continue;
 		default:
 			agent_log("unexpected message from the coordinator: ", proto_type_name(m.type), 0);
 			continue;
 		}
 		if (send_msg(&out))
 			agent_log("cannot answer the coordinator", 0, 0);
+		if (!g_agent.suspending)
+			incr_idle(); /* with the program running again */
 	}
 }
 
@@ -251,6 +260,7 @@ void agent_ckpt_restarted(void)
 	g_agent.coord_fd = -1;
 	g_agent.suspending = 0;
 	load_name();
+	incr_restarted(ri);
 	long e = agent_connect();
 	if (!e)
 		e = agent_hello(HELLO_RESTARTED);
@@ -341,6 +351,7 @@ static void after_fork_in_child(void)
 	g_agent.suspended = 0;
 	g_agent.proc_id = 0;
 	agent_timers_after_fork();
+	incr_after_fork();
 	load_name();
 	if (g_agent.unjoined)
 		return; /* the parent runs without a coordinator: so does its child */

@@ -14,6 +14,7 @@
 #include "../common/sys.h"
 #include "../res/res.h"
 #include "capture.h"
+#include "incr.h"
 #include "../common/broker.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -139,6 +140,29 @@ static int shm_saved_by_another(const struct region *r)
 	return 0;
 }
 
+/* Leaves [skip_start, skip_end) out of region r (the last one read). The kernel may have
+ * merged the skipped mapping with a neighbouring anonymous one, so whatever of the mapping
+ * lies outside it is kept (a part above it becomes the next region). 1: nothing is left. */
+static int skip_out(struct capture *c, struct region *r, uint64_t skip_start, uint64_t skip_end)
+{
+	if (!(r->start < skip_end && skip_start < r->end))
+		return 0;
+	if (r->start < skip_start && r->end > skip_end) {
+		struct region *hi = &c->regions[c->nregions + 1];
+		*hi = *r;
+		hi->start = skip_end;
+		r->end = skip_start;
+		c->nregions++;
+	} else if (r->start < skip_start) {
+		r->end = skip_start;
+	} else if (r->end > skip_end) {
+		r->start = skip_end;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 {
 	char *text = cap_slurp(c, "/proc/self/maps", 0);
@@ -174,23 +198,11 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 		classify(r, shared);
 		if ((r->kind == RK_SHMEM_ANON || (r->flags & RF_CONTENT)) && shm_saved_by_another(r))
 			r->save = SAVE_NONE;
-		/* Leave out the scratch arena. The kernel may have merged it with a neighbouring
-		 * anonymous mapping, so keep whatever of the mapping lies outside it. */
-		if (r->start < skip_end && skip_start < r->end) {
-			if (r->start < skip_start && r->end > skip_end) {
-				struct region *hi = &c->regions[c->nregions + 1];
-				*hi = *r;
-				hi->start = skip_end;
-				r->end = skip_start;
-				c->nregions++;
-			} else if (r->start < skip_start) {
-				r->end = skip_start;
-			} else if (r->end > skip_end) {
-				r->start = skip_end;
-			} else {
-				continue;
-			}
-		}
+		/* Leave out the scratch arena and the incremental table (incr.c). */
+		uint64_t tbl_start, tbl_end;
+		incr_skip_range(&tbl_start, &tbl_end);
+		if (skip_out(c, r, skip_start, skip_end) || skip_out(c, r, tbl_start, tbl_end))
+			continue;
 		if (++c->nregions >= MAX_REGIONS - 1)
 			return cap_fail(c, "too many memory mappings", 0, -12);
 	}
@@ -293,7 +305,7 @@ static int write_chunks(struct capture *c, struct img_out *o)
 		return cap_fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
 	for (int i = 0; i < c->nregions && !o->err; i++) {
 		const struct region *r = &c->regions[i];
-		if (r->save == SAVE_NONE)
+		if (r->save == SAVE_NONE || incr_write_region(c, o, i))
 			continue;
 		uint64_t run_start = 0, run_len = 0;
 		for (uint64_t addr = r->start; addr < r->end;) {
@@ -323,9 +335,16 @@ static int write_chunks(struct capture *c, struct img_out *o)
 		if (run_len)
 			emit_run(c, o, r, mem_fd, run_start, run_len);
 	}
+	incr_flush_pages(o);
 	sys_close(pm_fd);
 	sys_close(mem_fd);
 	return 0;
+}
+
+void cap_emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd, uint64_t addr,
+		  uint64_t n)
+{
+	emit_run(c, o, r, mem_fd, addr, n);
 }
 
 /* ---- threads ---- */
@@ -539,6 +558,8 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 		e = read_maps(&c, (uint64_t)base, (uint64_t)base + ARENA_SIZE);
 	int fd = -1;
 	struct img_out o;
+	if (!e)
+		incr_plan(&c, path);
 	if (!e) {
 		fd = (int)sys_openat(-100, tmp, K_O_WRONLY | K_O_CREAT | K_O_TRUNC | K_O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -546,7 +567,10 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	}
 	if (!e) {
 		img_open(&o, fd, stagebuf, 4u << 20);
+		if (incr_header_flags())
+			img_set_flags(&o, incr_header_flags());
 		write_info(&o, ckpt_id);
+		incr_write_parents(&o);
 		e = write_process(&c, &o);
 	}
 	if (!e) {
@@ -579,8 +603,10 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 		e = ks ? agent_ks_write(&o, ks, kcap, (uint32_t)dumpable, why, whylen)
 		       : cap_fail(&c, "out of scratch memory", 0, -12);
 	}
-	if (!e)
+	if (!e) {
+		incr_write_refs(&o);
 		e = write_chunks(&c, &o);
+	}
 	if (!e) {
 		long err = img_finish(&o);
 		if (err)
@@ -603,6 +629,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	} else if (fd >= 0) {
 		sys_call1(SYS_unlink_, (long)tmp);
 	}
+	incr_plan_end(path, ckpt_id, !e);
 	sys_munmap((void *)base, ARENA_SIZE);
 	if (dumpable == 0)
 		sys_prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0);
