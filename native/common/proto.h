@@ -21,6 +21,7 @@ enum proto_type {
 	MSG_KILL = 0x09,
 	MSG_LIST = 0x0a,
 	MSG_LISTED = 0x0b,
+	MSG_COMMIT = 0x0c,
 	MSG_REQUEST = 0x20,
 	MSG_RESPONSE = 0x21,
 	MSG_PROGRESS = 0x22,
@@ -35,6 +36,9 @@ enum proto_type {
 #define SHARE_PIPE 4u       /* a pipe end whose pipe other processes hold too */
 #define SHARE_PTY 8u        /* an end of a pty whose master is in the computation, held by several */
 #define SHARE_PTY_OWNER 16u /* makes that pty on restore, saves its unread bytes */
+#define WRITE_FLAG_TRACK 1u   /* WRITE: track written pages; refer to the last committed image */
+#define WRITE_FLAG_FULL 2u    /* WRITE: store every page (still track for the next one) */
+#define COMMIT_FLAG_COMMITTED 1u /* COMMIT: the generation counts */
 
 /* List entries, decoded one at a time from the payload (fixed width on the wire). */
 struct proto_share { int32_t fd; uint32_t flags; uint64_t share_id; };          /* WRITE: 16 bytes */
@@ -54,7 +58,7 @@ struct proto_shmseg { int32_t id; uint32_t key, mode, uid, gid; uint64_t size; }
 /* Every message, decoded. Which fields are meaningful depends on `type`. */
 struct proto_msg {
 	uint16_t type;
-	uint32_t pid, ppid, flags, nthreads;
+	uint32_t pid, ppid, flags, nthreads; /* flags: HELLO's, WRITE's or COMMIT's */
 	int32_t status;
 	uint64_t proc_id, ckpt_id, image_bytes, pidns;
 	char name[PROTO_STR_MAX];
