@@ -21,6 +21,8 @@ export interface ManifestProcess {
   /** File name of the image inside the generation folder. */
   image: string;
   bytes: number;
+  /** Bytes of memory the image takes from earlier generations (incremental images; absent: 0). */
+  refBytes?: number;
 }
 
 export interface Manifest {
@@ -38,6 +40,8 @@ export interface Manifest {
   semaphores: ManifestSemaphore[];
   /** The namespace's SysV shared memory segments, recreated with their ids. */
   sharedSegments: ManifestShmSeg[];
+  /** Earlier generations its images refer to (incremental checkpoints): kept while it is. Absent: none. */
+  dependsOn?: number[];
 }
 
 export interface ManifestShmSeg {
@@ -106,7 +110,9 @@ export function parseManifest(text: string, where: string): Manifest {
     if (seen.has(p.image)) throw bad(`image ${p.image} is listed twice`);
     seen.add(p.image);
     const [ppid, pgid, sid] = ids(p, `processes[${i}]`);
-    return { procId, pid, ppid, pgid, sid, name: p.name, image: p.image, bytes };
+    const refBytes = p.refBytes === undefined ? 0 : nonNegativeInt(p.refBytes);
+    if (refBytes === null) throw bad(`processes[${i}].refBytes must be a non-negative integer`);
+    return { procId, pid, ppid, pgid, sid, name: p.name, image: p.image, bytes, refBytes };
   });
   if (typeof raw.namespace !== 'boolean') throw bad('"namespace" must be true or false');
   if (!Array.isArray(raw.zombies)) throw bad('"zombies" must be an array');
@@ -145,6 +151,11 @@ export function parseManifest(text: string, where: string): Manifest {
     return { id: f('id', 0x7fffffff), key: f('key', 0xffffffff), mode: f('mode', 0o777), uid: f('uid', 0xffffffff), gid: f('gid', 0xffffffff), size: f('size', Number.MAX_SAFE_INTEGER) };
   });
   if (new Set(sharedSegments.map((s) => s.id)).size !== sharedSegments.length) throw bad('a shared memory segment id is listed twice');
+  const dependsOn = raw.dependsOn === undefined ? [] : raw.dependsOn;
+  if (!Array.isArray(dependsOn) || !dependsOn.every((g) => nonNegativeInt(g) !== null && (g as number) >= 1 && (g as number) < generation)
+    || new Set(dependsOn).size !== dependsOn.length) {
+    throw bad('"dependsOn" must list distinct earlier generation numbers');
+  }
   const pids = new Set<number>();
   for (const x of [...processes, ...zombies]) {
     if (pids.has(x.pid)) throw bad(`pid ${x.pid} is listed twice`);
@@ -153,6 +164,7 @@ export function parseManifest(text: string, where: string): Manifest {
   return {
     format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created,
     namespace: raw.namespace, processes, zombies, semaphores, sharedSegments,
+    dependsOn: (dependsOn as number[]).slice().sort((a, b) => a - b),
   };
 
   function ids(o: Record<string, unknown>, at: string): [number, number, number] {

@@ -8,6 +8,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkDependencies } from '../ckpt-dir/deps';
 import { resolveGeneration } from '../ckpt-dir/resolve';
 import { formatAddress } from '../client/client';
 import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordinator';
@@ -37,6 +38,7 @@ async function run(args: ParsedArgs): Promise<number> {
   }
   const images = [];
   for (const image of gen.images) images.push(await readImage(image.path));
+  await checkDependencies(gen, images);
   const plan = planRestart(gen, images);
 
   const restorer = requireNative('restorer');

@@ -24,10 +24,11 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { StasisError } from '../errors';
+import { generationDeps, GenerationDeps, IncrementalPolicy, writeModeFor } from '../ckpt-dir/deps';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
 import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore } from '../ckpt-dir/manifest';
 import {
-  CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
+  COMMIT_COMMITTED, CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
 } from '../protocol/messages';
 import { describeStatus } from './errno';
 import { Logger, silentLogger } from './log';
@@ -76,6 +77,10 @@ export interface BarrierOptions {
   initFor?: (nsKey: string) => InitPeer | undefined;
   /** How long to wait for a listed process that has not joined (default 10 s). */
   joinTimeoutMs?: number;
+  /** Incremental checkpoints (ckpt-dir/deps.ts); absent: off. */
+  incremental?: IncrementalPolicy;
+  /** This checkpoint stores every page (`stasis checkpoint --full`). */
+  forceFull?: boolean;
   progress?: (body: JsonObject) => void;
   log?: Logger;
 }
@@ -227,12 +232,15 @@ export class CheckpointBarrier {
       this.admitting = false;
       this.progress({ phase: 'suspended', processes: this.live().length });
 
+      const modes = new Map<string, number>();
       for (const p of this.live()) {
         let gen = gens.get(p.peer.ckptDir);
         if (!gen) {
+          const mode = await writeModeFor(p.peer.ckptDir, this.opts.incremental ?? { enabled: false, fullEvery: 1 }, this.opts.forceFull === true);
           gen = await createGeneration(p.peer.ckptDir);
           gens.set(p.peer.ckptDir, gen);
-          this.log(`checkpoint ${this.ckptId}: writing ${gen.path}`);
+          modes.set(p.peer.ckptDir, mode.flags);
+          this.log(`checkpoint ${this.ckptId}: writing ${gen.path}${mode.why ? ` (full images: ${mode.why})` : ''}`);
         }
         p.gen = gen;
         p.imageName = this.imageNameFor(p, gen);
@@ -243,7 +251,7 @@ export class CheckpointBarrier {
         p.peer.state = 'writing';
         p.peer.send({
           type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName),
-          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer),
+          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer), flags: modes.get(p.peer.ckptDir) ?? 0,
         });
       }
       this.progress({ phase: 'writing', processes: this.live().length });
@@ -251,11 +259,17 @@ export class CheckpointBarrier {
       this.throwIfFailed();
       await this.relistAfterExits();
 
+      const deps = new Map<GenerationEntry, GenerationDeps>();
+      for (const gen of gens.values()) {
+        deps.set(gen, await generationDeps(gen.path, gen.number, this.live().filter((p) => p.gen === gen).map((p) => p.imageName)));
+      }
+      this.throwIfFailed();
+
       this.committing = true;
       const results: GenerationResult[] = [];
       for (const gen of gens.values()) {
         const members = this.live().filter((p) => p.gen === gen);
-        const manifest = this.manifestFor(gen, members);
+        const manifest = this.manifestFor(gen, members, deps.get(gen)!);
         await commitGeneration(gen, manifest, this.opts.keep);
         committed.add(gen);
         const bytes = members.reduce((s, p) => s + p.bytes, 0);
@@ -264,6 +278,7 @@ export class CheckpointBarrier {
       }
       this.progress({ phase: 'committed', generation: results[0]?.path ?? '' });
 
+      this.tellCommitted(committed);
       this.resumeAll();
       await this.phase('RESUME', (p) => p.resumed, false);
       const bytes = results.reduce((s, r) => s + r.bytes, 0);
@@ -271,6 +286,7 @@ export class CheckpointBarrier {
     } catch (err) {
       this.fail(err instanceof StasisError ? err
         : new StasisError('IO', `checkpoint ${this.ckptId} failed: ${(err as Error).message} — check the checkpoint directory`));
+      this.tellCommitted(committed);
       this.resumeAll();
       await this.phase('RESUME', (p) => p.resumed, false);
       for (const gen of gens.values()) {
@@ -424,7 +440,19 @@ export class CheckpointBarrier {
     return listed.shmOwners.filter((o) => o.pid !== peer.pid).map((o) => ({ key: o.key }));
   }
 
-  private manifestFor(gen: GenerationEntry, members: Participant[]): Manifest {
+  /**
+   * COMMIT to every agent that was sent WRITE: whether its image counts. An agent refers its
+   * next image to this one only if it does (incremental checkpoints).
+   */
+  private tellCommitted(committed: Set<GenerationEntry>): void {
+    const id = BigInt(this.ckptId);
+    for (const p of this.live()) {
+      if (!p.sentWrite || p.sentResume) continue;
+      p.peer.send({ type: 'COMMIT', ckptId: id, flags: p.gen !== null && committed.has(p.gen) ? COMMIT_COMMITTED : 0 });
+    }
+  }
+
+  private manifestFor(gen: GenerationEntry, members: Participant[], deps: GenerationDeps): Manifest {
     const nsKeys = new Set(members.map((p) => p.peer.nsKey));
     const listed = [...nsKeys].map((k) => this.listed.get(k));
     const namespace = nsKeys.size === 1 && listed[0] !== undefined;
@@ -442,11 +470,13 @@ export class CheckpointBarrier {
       namespace,
       processes: members.map((p) => ({
         procId: p.peer.procId, pid: p.peer.pid, ...ids(p.peer.pid), name: p.peer.name, image: p.imageName, bytes: p.bytes,
+        refBytes: deps.refBytes.get(p.imageName) ?? 0,
       })),
       zombies: procs.filter((x) => (x.flags & LISTED_ZOMBIE) !== 0)
         .map((x) => ({ pid: x.pid, ppid: x.ppid, pgid: x.pgid, sid: x.sid, status: x.status })),
       semaphores: namespace ? semaphoresOf(listed[0]!) : [],
       sharedSegments: namespace ? listed[0]!.shmSegs.map((g) => ({ id: g.id, key: g.key, mode: g.mode, uid: g.uid, gid: g.gid, size: Number(g.size) })) : [],
+      dependsOn: deps.dependsOn,
     };
   }
 

@@ -186,6 +186,7 @@ export const PROGRAMS = {
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
   locks: { c: 'locks.c' },
+  incr: { c: 'incr.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
@@ -446,7 +447,7 @@ export function until<T>(what: string, opts: UntilOptions, check: () => T | unde
   });
 }
 
-function countLines(file: string): number {
+export function countLines(file: string): number {
   const b = fs.readFileSync(file);
   let n = 0;
   for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
@@ -583,8 +584,8 @@ export class Box {
   }
 
   /** A foreground `stasis coordinator` owned by the test, ready when this resolves. */
-  async coordinator(port: number): Promise<Proc> {
-    const p = this.startStasis(['coordinator', '--port', String(port)]);
+  async coordinator(port: number, options: string[] = []): Promise<Proc> {
+    const p = this.startStasis(['coordinator', '--port', String(port), ...options]);
     await waitForStderr(p, new RegExp(`listening on 127\\.0\\.0\\.1:${port} `), 20000);
     return p;
   }
