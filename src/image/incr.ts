@@ -9,7 +9,7 @@
 import * as fsp from 'node:fs/promises';
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
-  CHUNK_DATA_ALIGN, FILE_HEADER_SIZE, IMAGE_FLAG_INCREMENTAL, IMAGE_MAGIC, ImagePages, ImageParent, ImageRef, ImageRegion,
+  CHUNK_DATA_ALIGN, FILE_HEADER_SIZE, ParsedImage, IMAGE_FLAG_INCREMENTAL, IMAGE_MAGIC, ImagePages, ImageParent, ImageRef, ImageRegion,
   IncrementalParts, MAX_CHUNK_BYTES, RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordType, align,
 } from './format';
 
@@ -222,6 +222,21 @@ export async function readImageParents(file: string): Promise<ImageParent[]> {
   } finally {
     await fh.close();
   }
+}
+
+/** For `stasis inspect`: how much of an image is new and how much it takes from which earlier image. */
+export function describeIncremental(img: ParsedImage, fmt: (n: number) => string): string[] {
+  const x = img.incremental;
+  if (!x) return [];
+  const stored = img.chunks.reduce((t, c) => t + c.storedLen, 0) + x.pages.reduce((t, g) => t + g.storedLen, 0);
+  const referred = Number(x.refs.reduce((t, e) => t + e.len, 0n));
+  const pages = x.pages.reduce((t, g) => t + g.addrs.length, 0);
+  const pct = stored + referred > 0 ? Math.round((100 * stored) / (stored + referred)) : 100;
+  const lines = [
+    `incremental  ${pct}% new: ${fmt(stored)} stored (${img.chunks.length} chunks, ${x.pages.length} PAGES records of ${pages} pages), ${fmt(referred)} referred to in ${x.parents.length} earlier image(s) (${x.refs.length} references)`,
+  ];
+  for (const p of x.parents) lines.push(`  from ${p.path}: ${fmt(Number(p.refBytes))}`);
+  return lines;
 }
 
 /** The generation number of a PARENT path (`gen-000003/x.img` → 3). */
