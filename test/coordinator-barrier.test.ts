@@ -11,7 +11,7 @@ import { test, TestContext } from 'node:test';
 import { parseManifest } from '../src/ckpt-dir/manifest';
 import { sendRequest } from '../src/client/client';
 import { RunningServer, ServerOptions, startCoordinatorServer } from '../src/coordinator/net-server';
-import { JsonObject } from '../src/protocol/messages';
+import { COMMIT_COMMITTED, JsonObject, Message, WRITE_FULL, WRITE_TRACK } from '../src/protocol/messages';
 import { FakeAgent, FakeAgentOptions } from './helpers/fake-agent';
 import { tmpDir } from './helpers/tmp';
 
@@ -68,7 +68,11 @@ test('a checkpoint of two agents commits gen-000001 with manifest, images and la
   assert.equal(fs.existsSync(path.join(dir, 'latest.tmp')), false);
 
   for (const ag of [a, b]) {
-    assert.deepEqual(ag.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME']);
+    assert.deepEqual(ag.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'COMMIT', 'RESUME']);
+    const write = ag.received.find((m) => m.type === 'WRITE');
+    assert.equal(write?.type === 'WRITE' && write.flags, WRITE_TRACK | WRITE_FULL, 'the first generation is a full one, tracked');
+    const commit = ag.received.find((m) => m.type === 'COMMIT');
+    assert.equal(commit?.type === 'COMMIT' && commit.flags, COMMIT_COMMITTED);
   }
   const st = await request(s, { cmd: 'status' });
   const last = st.lastCheckpoint as JsonObject;
@@ -278,4 +282,33 @@ test('an exitWhenIdle coordinator that no process ever joins gives up after firs
   const s = await server(t, { exitWhenIdle: true, firstAgentTimeoutMs: 50 });
   await s.closed;
   assert.ok(s.logs.some((l) => l.includes('no process connected')), s.logs.join('\n'));
+});
+
+/** The flags of each WRITE and COMMIT an agent was sent, in order. */
+function flagsOf(ag: FakeAgent, type: 'WRITE' | 'COMMIT'): number[] {
+  return ag.received.filter((m): m is Extract<Message, { type: typeof type }> => m.type === type).map((m) => m.flags);
+}
+
+test('incremental policy: WRITE asks for references after a full generation, a full one on request, and COMMIT says what counted', async (t) => {
+  const dir = tmpDir(t);
+  const s = await server(t, { fullEvery: 3 });
+  let fail = false;
+  const a = await agent(t, s, { pid: 301, name: 'app', ckptDir: dir, behaviour: { onWrite: () => (fail ? { status: -28, message: 'disk full' } : 'ok') } });
+  for (let i = 0; i < 4; i++) assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
+  assert.equal((await request(s, { cmd: 'checkpoint', full: true })).ok, true);
+  fail = true;
+  assert.equal((await request(s, { cmd: 'checkpoint' })).ok, false);
+  const T = WRITE_TRACK, F = WRITE_TRACK | WRITE_FULL;
+  // The fake agent's images refer to nothing, so each generation depends on none: only the
+  // first (no earlier generation) and the one asked for are full.
+  assert.deepEqual(flagsOf(a, 'WRITE'), [F, T, T, T, F, T]);
+  assert.deepEqual(flagsOf(a, 'COMMIT'), [COMMIT_COMMITTED, COMMIT_COMMITTED, COMMIT_COMMITTED, COMMIT_COMMITTED, COMMIT_COMMITTED, 0]);
+});
+
+test('with incremental checkpoints off, WRITE asks for neither tracking nor references', async (t) => {
+  const dir = tmpDir(t);
+  const s = await server(t, { incremental: false });
+  const a = await agent(t, s, { pid: 302, name: 'app', ckptDir: dir });
+  for (let i = 0; i < 2; i++) assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
+  assert.deepEqual(flagsOf(a, 'WRITE'), [0, 0]);
 });

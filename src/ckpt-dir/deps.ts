@@ -60,8 +60,9 @@ async function readManifestOf(ckptDir: string, name: string): Promise<Manifest |
 }
 
 /**
- * The generation folder names in `keep` and every generation they depend on. A kept
- * generation whose manifest cannot be read keeps nothing more (it is kept itself).
+ * The generation folder names in `keep`, every generation they depend on, and so on: so
+ * that every generation kept can still be restarted. A kept generation whose manifest
+ * cannot be read keeps nothing more (it is kept itself).
  */
 export async function withDependencies(ckptDir: string, keep: Iterable<string>): Promise<Set<string>> {
   const out = new Set<string>(keep);

@@ -182,12 +182,14 @@ export function contentTarget(regions: ImageRegion[], start: bigint, end: bigint
 /**
  * The PARENT records of an image: what it needs from earlier generations. They follow the
  * INFO record, so this reads a few KiB, not the image. An image that is not incremental
- * has none. Throws DecodeError-free Errors with a message for a file that is not an image.
+ * has none, and neither has a file that is not an image at all (a restart refuses that
+ * anyway); an incremental image whose PARENT records cannot be read throws an Error.
  */
 export async function readImageParents(file: string): Promise<ImageParent[]> {
   const fh = await fsp.open(file, 'r');
   try {
     const st = await fh.stat();
+    if (st.size < FILE_HEADER_SIZE) return [];
     const read = async (offset: number, len: number): Promise<Buffer> => {
       if (offset + len > st.size) throw new Error(`${file} is truncated`);
       const b = Buffer.alloc(len);
@@ -196,7 +198,7 @@ export async function readImageParents(file: string): Promise<ImageParent[]> {
       return b;
     };
     const hdr = await read(0, FILE_HEADER_SIZE);
-    if (!hdr.subarray(0, 8).equals(IMAGE_MAGIC)) throw new Error(`${file} is not a Stasis image`);
+    if (!hdr.subarray(0, 8).equals(IMAGE_MAGIC)) return [];
     if ((hdr.readBigUInt64LE(16) & IMAGE_FLAG_INCREMENTAL) === 0n) return [];
     const parents: ImageParent[] = [];
     let off = FILE_HEADER_SIZE;
