@@ -24,10 +24,10 @@ enum img_rec {
 	REC_PROC_STATE = 7,
 	REC_THREAD_STATE = 8,
 	REC_POSIX_TIMER = 9,
-	REC_PARENT = 13, /* an earlier image this one refers to (incremental images) */
 	REC_REFS = 14,   /* pages whose bytes lie in a PARENT image */
 	REC_END = 15,
-	REC_PAGES = 16,  /* scattered pages, packed: an address list, then their data */
+	REC_PARENT = 16, /* an earlier image this one refers to (incremental images) */
+	REC_PAGES = 17,  /* scattered pages, packed: an address list, then their data */
 };
 
 /* File header flags. A reader refuses an image with a flag it does not know. */

@@ -817,8 +817,8 @@ const char *name_of(const struct image *img, int i)
 	static const char *const names[32] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
 					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [7] = "PROC_STATE",
 					       [8] = "THREAD_STATE", [9] = "POSIX_TIMER", [10] = "FILEDATA",
-					       [11] = "FD_SHARE", [12] = "FD_LOCK", [13] = "PARENT", [14] = "REFS",
-					       [15] = "END", [16] = "PAGES" };
+					       [11] = "FD_SHARE", [12] = "FD_LOCK", [14] = "REFS", [15] = "END",
+					       [16] = "PARENT", [17] = "PAGES" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
 	if (type < 32 && names[type])

@@ -28,10 +28,10 @@ export const RecordType = {
   PROC_STATE: 7,
   THREAD_STATE: 8,
   POSIX_TIMER: 9,
-  PARENT: 13,
   REFS: 14,
   END: 15,
-  PAGES: 16,
+  PARENT: 16,
+  PAGES: 17,
 } as const;
 
 /** File header flags: an incremental image may hold PARENT, REFS and PAGES records. */
