@@ -55,7 +55,7 @@ const parent = (p: string, refBytes = 4096n, fileSize = 100n): ImageParent => ({
 function manifest(generation: number, dependsOn: number[], procs: { image: string; bytes: number; refBytes?: number }[]): Manifest {
   return {
     format: 'stasis-generation', version: 2, generation, ckptId: generation, created: '2026-11-21T22:00:00.000Z',
-    namespace: true, zombies: [], semaphores: [], sharedSegments: [], dependsOn,
+    namespace: true, zombies: [], semaphores: [], sharedSegments: [], messageQueues: [], terminals: [], dependsOn,
     processes: procs.map((p, i) => ({ procId: i + 1, pid: 100 + i, ppid: 1, pgid: 100, sid: 1, name: 'app', ...p })),
   };
 }

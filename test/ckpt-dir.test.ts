@@ -13,7 +13,7 @@ import { tmpDir } from './helpers/tmp';
 function manifest(generation: number, images: string[]): Manifest {
   return {
     format: 'stasis-generation', version: 2, generation, ckptId: generation + 10, created: '2026-11-21T22:00:00.000Z',
-    namespace: true, zombies: [], semaphores: [], sharedSegments: [],
+    namespace: true, zombies: [], semaphores: [], sharedSegments: [], messageQueues: [], terminals: [],
     processes: images.map((image, i) => ({ procId: i + 1, pid: 100 + i, ppid: 1, pgid: 100, sid: 1, name: 'app', image, bytes: 5 })),
   };
 }
@@ -83,6 +83,18 @@ test('manifests are validated before their paths are trusted', async (t) => {
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /zombies\[0\]\.status must be a wait status/);
   bad({ ...manifest(5, ['app-100.img']), semaphores: [{ id: 3, key: 0, mode: 0o600, uid: 0, gid: 0, values: [40000] }] });
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /semaphores\[0\]\.values must be 1 to 32000 semaphore values/);
+  const queue = { id: 0, key: 0, mode: 0o600, uid: 0, gid: 0, qbytes: 16384, messages: 2, bytes: 10 };
+  bad({ ...manifest(5, ['app-100.img']), messageQueues: [queue] });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /message queues hold messages but "sysvData" names no file with them/);
+  bad({ ...manifest(5, ['app-100.img']), messageQueues: [queue], sysvData: '../sysv-ipc.bin' });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /"sysvData" must be a file name inside the generation folder/);
+  bad({ ...manifest(5, ['app-100.img']), messageQueues: [queue, queue], sysvData: 'sysv-ipc.bin' });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /a message queue id is listed twice/);
+  const term = { pty: 3, sid: 100, foreground: 100, pids: [100] };
+  bad({ ...manifest(5, ['app-100.img']), terminals: [term, { ...term, pty: 4 }] });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /a session has two controlling terminals/);
+  bad({ ...manifest(5, ['app-100.img']), terminals: [{ ...term, foreground: -2 }] });
+  await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /terminals\[0\]\.foreground must be a process group id or -1/);
   bad({ ...manifest(5, ['app-100.img']), namespace: 'yes' });
   await rejectsWith(resolveGeneration(g), 'BAD_MANIFEST', /"namespace" must be true or false/);
   bad(manifest(6, ['app-100.img']));

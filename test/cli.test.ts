@@ -64,7 +64,7 @@ function generation(t: TestContext, images: Record<string, Buffer>, tweak: (m: M
   for (const [name, bytes] of Object.entries(images)) fs.writeFileSync(path.join(gen, name), bytes);
   const m: Manifest = {
     format: 'stasis-generation', version: 2, generation: 1, ckptId: 1, created: new Date().toISOString(),
-    namespace: true, zombies: [], semaphores: [], sharedSegments: [],
+    namespace: true, zombies: [], semaphores: [], sharedSegments: [], messageQueues: [], terminals: [],
     processes: Object.entries(images).map(([image, b], i) => ({ procId: i + 1, pid: 4242 + i, ppid: 1, pgid: 4242, sid: 1, name: 'app', image, bytes: b.length })),
   };
   tweak(m);

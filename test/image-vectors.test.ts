@@ -84,6 +84,7 @@ function checkerView(img: ParsedImage): unknown {
       timerId: t.timerId, clockid: t.clockid, notify: t.notify, signo: t.signo, notifyTid: t.notifyTid,
       sigevValue: s(t.sigevValue), valueNs: s(t.valueNs), intervalNs: s(t.intervalNs),
     })),
+    semUndo: img.semUndo.map((u) => ({ semid: u.semid, adj: u.adj.map((e) => ({ num: e.num, adj: e.adj })) })),
     chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen) })),
     end: { records: s(img.end.records), chunks: s(img.end.chunks), contentBytes: s(img.end.contentBytes), endOffset: s(img.end.endOffset) },
     ...(img.incremental ? { incremental: incrementalView(img.incremental) } : {}),
@@ -144,6 +145,7 @@ test('the rich vector has every record type, region kind and fd kind', async () 
   assert.ok(img.procState && img.procState.siginfo.length > 0 && img.procState.itimers.some((t) => t.valueNs > 0n), 'shared signals and an itimer');
   assert.ok(img.threadStates.some((t) => t.siginfo.length > 1) && img.threadStates.some((t) => t.comm.includes('\ufffd')), 'thread states');
   assert.deepEqual([...new Set(img.posixTimers.map((t) => t.notify))].sort(), [0, 1, 4], 'POSIX timers of each kernel notify kind');
+  assert.ok(img.semUndo.length >= 2 && img.semUndo.some((u) => u.adj.some((e) => e.adj === -32768) && u.adj.some((e) => e.adj === 32767)), 'SEM_UNDO adjustments, the ends of the range among them');
   assert.deepEqual([...new Set(img.regions.map((r) => r.kind))].sort((a, b) => a - b), REGION_KINDS.map((_, i) => i));
   assert.deepEqual([...new Set(img.fds.filter((f) => f.dupOf < 0).map((f) => f.kind))].sort((a, b) => a - b), Object.values(FdKind).sort((a, b) => a - b));
   assert.ok(img.fds.some((f) => f.dupOf >= 0), 'a duplicated fd');

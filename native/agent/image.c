@@ -379,6 +379,16 @@ void img_put_thread_state(struct wbuf *w, const struct img_thread_state *v)
 	wb_bytes(w, v->siginfo, (size_t)v->nsiginfo * IMG_SIGINFO_SIZE);
 }
 
+void img_put_sem_undo(struct wbuf *w, const struct img_sem_undo *v)
+{
+	wb_u32(w, (uint32_t)v->semid);
+	wb_u32(w, v->n);
+	for (uint32_t i = 0; i < v->n; i++) {
+		wb_u32(w, v->adj[i].num);
+		wb_u32(w, (uint32_t)v->adj[i].adj);
+	}
+}
+
 void img_put_posix_timer(struct wbuf *w, const struct img_posix_timer *v)
 {
 	wb_u32(w, (uint32_t)v->timer_id);

@@ -159,4 +159,17 @@ void img_put_fd_lock(struct wbuf *w, const struct img_fd_lock *v);
 void img_put_proc_state(struct wbuf *w, const struct img_proc_state *v);
 void img_put_thread_state(struct wbuf *w, const struct img_thread_state *v);
 void img_put_posix_timer(struct wbuf *w, const struct img_posix_timer *v);
+
+/* SEM_UNDO: what the kernel would add to each semaphore of set `semid` when the process
+ * exits (its semadj values), the non-zero ones, by ascending semaphore number. */
+struct img_sem_adj {
+	uint32_t num;
+	int32_t adj;
+};
+struct img_sem_undo {
+	int32_t semid;
+	uint32_t n;
+	const struct img_sem_adj *adj;
+};
+void img_put_sem_undo(struct wbuf *w, const struct img_sem_undo *v);
 #endif

@@ -1,6 +1,6 @@
 /*
  * Kernel state around the process, both directions side by side (docs/image-format.md:
- * PROC_STATE, THREAD_STATE, POSIX_TIMER).
+ * PROC_STATE, THREAD_STATE, POSIX_TIMER, SEM_UNDO).
  *
  * Pending signals. The only unprivileged way to read a queued signal's siginfo is to
  * dequeue it (rt_sigtimedwait with a zero timeout), so a checkpoint takes every pending
@@ -23,9 +23,9 @@
  * restart.c: some of them only a thread can set for itself.
  *
  * Process-wide state (clocks, subreaper, dumpable, interval timers, POSIX timers from
- * /proc/self/timers, and the main thread's personality, which threads inherit) is read by
- * the checkpoint thread while the others are parked, and restored by the loader
- * (../loader/kstate.c).
+ * /proc/self/timers, the main thread's personality, which threads inherit, and the SEM_UNDO
+ * adjustments on SysV semaphores) is read by the checkpoint thread while the others are
+ * parked, and restored by the loader (../loader/kstate.c).
  *
  * Everything here runs while application threads are stopped: raw syscalls only.
  */
@@ -336,6 +336,181 @@ static int write_timers(struct img_out *o, uint8_t *scratch, size_t cap, char *w
 	return 0;
 }
 
+/* ---- SEM_UNDO adjustments ---- */
+
+/*
+ * The kernel keeps, per process, what it will add to each SysV semaphore when the process
+ * exits (semadj: minus the sum of its SEM_UNDO operations), and offers no call to read it.
+ * But a semop with SEM_UNDO fails with ERANGE when it would take semadj out of
+ * -32768..32767, and an operation that fails changes nothing. So each question "is semadj
+ * below T?" is one semtimedop that cannot succeed: in one call (the kernel applies a call's
+ * operations in order, atomically, and undoes them all when one fails),
+ *   - take the value v down to 0 (not SEM_UNDO), so that what follows cannot overflow it;
+ *   - add T + 32768 with SEM_UNDO, in pieces of at most 32767, taking each piece away
+ *     again without SEM_UNDO: semadj goes down by T + 32768, out of range exactly when it
+ *     was below T (ERANGE);
+ *   - then take 1 from the value, now 0: with IPC_NOWAIT that fails (EAGAIN).
+ * Nothing else runs meanwhile (every process of the computation is stopped), no value
+ * changes, nobody is woken. A binary search finds semadj with 16 questions; 2 say it is 0,
+ * the common case. Asking makes the kernel allocate an undo entry of zeros for the set,
+ * which changes nothing at exit. The loader sets the values again (../loader/kstate.c).
+ */
+#define SYS_semctl_ 66
+#define SYS_semtimedop_ 220
+#define GETVAL_ 12
+#define IPC_NOWAIT_ 04000
+#define SEM_UNDO_ 0x1000
+
+struct ksembuf {
+	uint16_t num;
+	int16_t op, flg;
+};
+
+/* 1: semadj of semaphore n of set id is below t; 0: it is not; or -errno. */
+static long adj_below(int id, int n, int v, long t)
+{
+	struct ksembuf ops[8];
+	int k = 0;
+	if (v > 0)
+		ops[k++] = (struct ksembuf){ (uint16_t)n, (int16_t)-v, IPC_NOWAIT_ };
+	for (long s = t + 32768; s > 0;) {
+		int16_t c = (int16_t)(s > 32767 ? 32767 : s);
+		ops[k++] = (struct ksembuf){ (uint16_t)n, c, IPC_NOWAIT_ | SEM_UNDO_ };
+		ops[k++] = (struct ksembuf){ (uint16_t)n, (int16_t)-c, IPC_NOWAIT_ };
+		s -= c;
+	}
+	ops[k++] = (struct ksembuf){ (uint16_t)n, -1, IPC_NOWAIT_ };
+	long e = sys_call4(SYS_semtimedop_, id, (long)ops, k, 0);
+	if (e == -34 /* ERANGE */)
+		return 1;
+	if (e == -11 /* EAGAIN */)
+		return 0;
+	return e < 0 ? e : -5; /* it cannot succeed; if it did, say so */
+}
+
+static long sem_adj(int id, int n, int32_t *adj)
+{
+	long v = sys_call4(SYS_semctl_, id, n, GETVAL_, 0);
+	if (v < 0)
+		return v;
+	long lo = IMG_SEM_ADJ_MIN, hi = IMG_SEM_ADJ_MAX;
+	long b = adj_below(id, n, (int)v, 0);
+	if (b < 0)
+		return b;
+	if (b) {
+		hi = -1;
+	} else {
+		if ((b = adj_below(id, n, (int)v, 1)) < 0)
+			return b;
+		if (b) {
+			*adj = 0;
+			return 0;
+		}
+		lo = 1;
+	}
+	while (lo < hi) {
+		long mid = lo + (hi - lo + 1) / 2;
+		if ((b = adj_below(id, n, (int)v, mid)) < 0)
+			return b;
+		if (b)
+			hi = mid - 1;
+		else
+			lo = mid;
+	}
+	*adj = (int32_t)lo;
+	return 0;
+}
+
+/* One set: a SEM_UNDO record if any adjustment is not 0. A set this process may not
+ * alter (EACCES) or that is gone is one it holds no adjustments on. */
+static int write_sem_undo(struct img_out *o, int id, uint32_t nsems, uint8_t *rec, size_t cap, char *why, int whylen)
+{
+	struct img_sem_adj *adj = (struct img_sem_adj *)rec;
+	size_t room = cap / 2 / sizeof(*adj);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < nsems && i < IMG_MAX_SEM_ADJ; i++) {
+		int32_t a;
+		long e = sem_adj(id, (int)i, &a);
+		if (e == -13 /* EACCES */ || e == -22 /* EINVAL */ || e == -43 /* EIDRM */)
+			return 0;
+		if (e < 0) {
+			struct sbuf s;
+			sb_init(&s, why, (size_t)whylen);
+			sb_str(&s, "cannot read the SEM_UNDO adjustments on SysV semaphore set ");
+			sb_udec(&s, (uint64_t)id);
+			sb_str(&s, ": ");
+			sb_str(&s, strerror_short(e));
+			return (int)e;
+		}
+		if (a && n < room)
+			adj[n++] = (struct img_sem_adj){ i, a };
+	}
+	if (!n)
+		return 0;
+	struct img_sem_undo v = { id, n, adj };
+	struct wbuf w;
+	wb_init(&w, rec + cap / 2, cap / 2);
+	img_put_sem_undo(&w, &v);
+	img_record(o, REC_SEM_UNDO, rec + cap / 2, (uint32_t)w.len);
+	return 0;
+}
+
+/* Under stasis-init (PID 1 of the computation's own namespaces, IPC included): only then
+ * are the semaphore sets the computation's, and made again on restart. */
+static int in_computation_ipc(void)
+{
+	char comm[32];
+	int fd = (int)sys_openat(-100, "/proc/1/comm", 02000000, 0);
+	long n = fd >= 0 ? sys_read(fd, comm, sizeof(comm) - 1) : -1;
+	if (fd >= 0)
+		sys_close(fd);
+	comm[n > 0 ? n : 0] = 0;
+	return str_eq(comm, "stasis-init\n");
+}
+
+/* Every set of /proc/sysvipc/sem (the computation's IPC namespace), read line by line. */
+static int write_sem_undos(struct img_out *o, uint8_t *scratch, size_t cap, char *why, int whylen)
+{
+	int fd = in_computation_ipc() ? (int)sys_openat(-100, "/proc/sysvipc/sem", 02000000, 0) : -1;
+	if (fd < 0)
+		return 0;
+	char *text = (char *)scratch;
+	size_t tcap = 65536, n = 0;
+	uint8_t *rec = scratch + tcap;
+	int header = 1, e = 0;
+	for (;;) {
+		long r = sys_read(fd, text + n, tcap - 1 - n);
+		if (r > 0)
+			n += (size_t)r;
+		text[n] = 0;
+		char *nl;
+		while (!e && (nl = (char *)str_find(text, "\n"))) {
+			*nl = 0;
+			const char *p = text;
+			if (!header) {
+				/* key semid perms nsems uid gid ...: numbers after spaces. */
+				uint64_t f[4];
+				for (int i = 0; i < 4; i++) {
+					while (*p == ' ')
+						p++;
+					if (*p == '-')
+						p++;
+					f[i] = i == 2 ? parse_oct(&p) : parse_dec(&p);
+				}
+				e = write_sem_undo(o, (int)f[1], (uint32_t)f[3], rec, cap - tcap, why, whylen);
+			}
+			header = 0;
+			size_t used = (size_t)(nl + 1 - text);
+			mem_copy(text, nl + 1, n - used + 1);
+			n -= used;
+		}
+		if (e || r <= 0 || n + 1 >= tcap)
+			break;
+	}
+	sys_close(fd);
+	return e;
+}
+
 int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dumpable, char *why, int whylen)
 {
 	struct sbuf s;
@@ -399,5 +574,6 @@ int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dum
 		img_put_thread_state(&w, &ts);
 		img_record(o, REC_THREAD_STATE, rec, (uint32_t)w.len);
 	}
-	return write_timers(o, scratch, cap, why, whylen);
+	int e = write_timers(o, scratch, cap, why, whylen);
+	return e ? e : write_sem_undos(o, scratch, cap, why, whylen);
 }

@@ -24,6 +24,7 @@ enum img_rec {
 	REC_PROC_STATE = 7,
 	REC_THREAD_STATE = 8,
 	REC_POSIX_TIMER = 9,
+	REC_SEM_UNDO = 13, /* the process's SEM_UNDO adjustments on one SysV semaphore set */
 	REC_REFS = 14,   /* pages whose bytes lie in a PARENT image */
 	REC_END = 15,
 	REC_PARENT = 16, /* an earlier image this one refers to (incremental images) */
@@ -61,7 +62,8 @@ enum img_region_kind {
 #define SF_PIPE 4u       /* a pipe other processes hold ends of */
 #define SF_PTY 8u        /* a pty other processes hold ends of (its master is in the computation) */
 #define SF_PTY_OWNER 16u /* this process makes the pty and refills it */
-#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE | SF_PTY | SF_PTY_OWNER)
+#define SF_PTY_CTTY 32u  /* the pty is a controlling terminal: stasis-init makes it, the owner takes it from init */
+#define SF_KNOWN (SF_OWNER | SF_PIPE_OWNER | SF_PIPE | SF_PTY | SF_PTY_OWNER | SF_PTY_CTTY)
 
 /* FD_LOCK kinds and types. */
 #define LK_FLOCK 1u
@@ -109,6 +111,11 @@ enum img_fd_kind {
 #define PT_SIGEV_NONE 1
 #define PT_SIGEV_THREAD 2
 #define PT_SIGEV_THREAD_ID 4
+
+/* SEM_UNDO: at most this many adjustments per set (SEMMSL's ceiling), each in this range. */
+#define IMG_MAX_SEM_ADJ 32000
+#define IMG_SEM_ADJ_MIN (-32768)
+#define IMG_SEM_ADJ_MAX 32767
 
 #define IMG_NGREGS 23
 #define IMG_NSIG 64

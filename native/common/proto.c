@@ -54,6 +54,10 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_bytes(&w, m->shm, (size_t)m->nshm * PROTO_SHM_OWNER_SIZE);
 		wb_u32(&w, m->nshmsegs);
 		wb_bytes(&w, m->shmsegs, (size_t)m->nshmsegs * PROTO_SHMSEG_SIZE);
+		wb_u32(&w, m->nmsgqs);
+		wb_bytes(&w, m->msgqs, (size_t)m->nmsgqs * PROTO_MSGQ_SIZE);
+		wb_u32(&w, m->ncttys);
+		wb_bytes(&w, m->cttys, (size_t)m->ncttys * PROTO_CTTY_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		wb_u64(&w, m->ckpt_id);
@@ -338,6 +342,52 @@ void proto_put_shmseg(uint8_t *at, const struct proto_shmseg *s)
 	wb_u64(&w, s->size);
 }
 
+void proto_msgq_at(const struct proto_msg *m, uint32_t i, struct proto_msgq *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->msgqs + (size_t)i * PROTO_MSGQ_SIZE, PROTO_MSGQ_SIZE);
+	out->id = (int32_t)rb_u32(&r);
+	out->key = rb_u32(&r);
+	out->mode = rb_u32(&r);
+	out->uid = rb_u32(&r);
+	out->gid = rb_u32(&r);
+	out->messages = rb_u32(&r);
+	out->bytes = rb_u64(&r);
+	out->qbytes = rb_u64(&r);
+}
+
+void proto_put_msgq(uint8_t *at, const struct proto_msgq *q)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_MSGQ_SIZE);
+	wb_u32(&w, (uint32_t)q->id);
+	wb_u32(&w, q->key);
+	wb_u32(&w, q->mode);
+	wb_u32(&w, q->uid);
+	wb_u32(&w, q->gid);
+	wb_u32(&w, q->messages);
+	wb_u64(&w, q->bytes);
+	wb_u64(&w, q->qbytes);
+}
+
+void proto_ctty_at(const struct proto_msg *m, uint32_t i, struct proto_ctty *out)
+{
+	struct rbuf r;
+	rb_init(&r, m->cttys + (size_t)i * PROTO_CTTY_SIZE, PROTO_CTTY_SIZE);
+	out->pid = rb_u32(&r);
+	out->pty = rb_u32(&r);
+	out->foreground = (int32_t)rb_u32(&r);
+}
+
+void proto_put_ctty(uint8_t *at, const struct proto_ctty *c)
+{
+	struct wbuf w;
+	wb_init(&w, at, PROTO_CTTY_SIZE);
+	wb_u32(&w, c->pid);
+	wb_u32(&w, c->pty);
+	wb_u32(&w, (uint32_t)c->foreground);
+}
+
 int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct proto_msg *m,
 		 const char **why)
 {
@@ -384,6 +434,10 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		m->shm = take_list(&r, m->nshm, PROTO_SHM_OWNER_SIZE);
 		m->nshmsegs = rb_u32(&r);
 		m->shmsegs = take_list(&r, m->nshmsegs, PROTO_SHMSEG_SIZE);
+		m->nmsgqs = rb_u32(&r);
+		m->msgqs = take_list(&r, m->nmsgqs, PROTO_MSGQ_SIZE);
+		m->ncttys = rb_u32(&r);
+		m->cttys = take_list(&r, m->ncttys, PROTO_CTTY_SIZE);
 		break;
 	case MSG_SUSPENDED:
 		m->ckpt_id = rb_u64(&r);

@@ -36,6 +36,7 @@ enum proto_type {
 #define SHARE_PIPE 4u       /* a pipe end whose pipe other processes hold too */
 #define SHARE_PTY 8u        /* an end of a pty whose master is in the computation, held by several */
 #define SHARE_PTY_OWNER 16u /* makes that pty on restore, saves its unread bytes */
+#define SHARE_PTY_CTTY 32u  /* that pty is a controlling terminal: stasis-init makes it on restore */
 #define WRITE_FLAG_TRACK 1u   /* WRITE: track written pages; refer to the last committed image */
 #define WRITE_FLAG_FULL 2u    /* WRITE: store every page (still track for the next one) */
 #define COMMIT_FLAG_COMMITTED 1u /* COMMIT: the generation counts */
@@ -50,6 +51,10 @@ struct proto_shm_owner { uint32_t pid; uint64_t key; };                         
 #define PROTO_SHM_OWNER_SIZE 12
 struct proto_shmseg { int32_t id; uint32_t key, mode, uid, gid; uint64_t size; };  /* LISTED: 28 */
 #define PROTO_SHMSEG_SIZE 28
+struct proto_msgq { int32_t id; uint32_t key, mode, uid, gid, messages; uint64_t bytes, qbytes; }; /* LISTED: 40 */
+#define PROTO_MSGQ_SIZE 40
+struct proto_ctty { uint32_t pid, pty; int32_t foreground; };                   /* LISTED: 12 */
+#define PROTO_CTTY_SIZE 12
 #define PROTO_SHARE_SIZE 16
 #define PROTO_PROC_SIZE 24
 #define PROTO_LSHARE_SIZE 20
@@ -78,6 +83,10 @@ struct proto_msg {
 	uint32_t nshm;
 	const uint8_t *shmsegs;        /* LISTED: SysV shm segments */
 	uint32_t nshmsegs;
+	const uint8_t *msgqs;          /* LISTED: SysV message queues */
+	uint32_t nmsgqs;
+	const uint8_t *cttys;          /* LISTED: processes whose controlling terminal is a pty of ours */
+	uint32_t ncttys;
 };
 
 void proto_share_at(const struct proto_msg *m, uint32_t i, struct proto_share *out);
@@ -94,6 +103,10 @@ void proto_put_shm_owner(uint8_t *at, const struct proto_shm_owner *o);
 uint64_t proto_shm_skip_at(const struct proto_msg *m, uint32_t i); /* WRITE */
 void proto_shmseg_at(const struct proto_msg *m, uint32_t i, struct proto_shmseg *out);
 void proto_put_shmseg(uint8_t *at, const struct proto_shmseg *s);
+void proto_msgq_at(const struct proto_msg *m, uint32_t i, struct proto_msgq *out);
+void proto_put_msgq(uint8_t *at, const struct proto_msgq *q);
+void proto_ctty_at(const struct proto_msg *m, uint32_t i, struct proto_ctty *out);
+void proto_put_ctty(uint8_t *at, const struct proto_ctty *c);
 
 /* Encodes `m` as one frame into buf; returns its length, or -1 if it does not fit. */
 long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);

@@ -1,6 +1,7 @@
 /*
  * The init's link to the coordinator (docs/protocol.md, "The namespace's init"). The init
- * is not checkpointed; it answers LIST while every agent of its namespace is suspended:
+ * is not checkpointed; it answers LIST (and WRITE: sysv-data.c) while every agent of its
+ * namespace is suspended:
  *
  *   - every process of the namespace but itself, from its own /proc: pid, ppid, process
  *     group, session, and for a zombie its wait status, so the coordinator can tell
@@ -10,7 +11,10 @@
  *     grouping by the inode the fd points to), and which pipes have ends in more than one
  *     process (both ends inside: a pipe to the outside is not ours to recreate), with the
  *     process that owns each: it saves the description (or the pipe's bytes) and recreates
- *     it on restart; the others receive it from init then.
+ *     it on restart; the others receive it from init then;
+ *   - which processes have a pty of the computation as their controlling terminal, and
+ *     that terminal's foreground process group (/proc/PID/stat);
+ *   - the namespace's SysV IPC objects (sysv.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -20,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -167,8 +170,9 @@ static int is_static(uint32_t pid)
 	return !dynamic;
 }
 
-/* Reads /proc/PID/stat's fields after the command name. */
-static int read_stat(uint32_t pid, struct proto_proc *p)
+/* Reads /proc/PID/stat's fields after the command name; `ctty` gets the pts number of its
+ * controlling terminal (-1: none, or not a pty) and `tpgid` that terminal's foreground group. */
+static int read_stat(uint32_t pid, struct proto_proc *p, int *ctty, int *tpgid)
 {
 	char path[64], buf[2048];
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
@@ -182,9 +186,12 @@ static int read_stat(uint32_t pid, struct proto_proc *p)
 	if (!s)
 		return -1;
 	char state;
-	unsigned ppid, pgid, sid;
-	if (sscanf(s + 2, "%c %u %u %u", &state, &ppid, &pgid, &sid) != 4)
+	unsigned ppid, pgid, sid, tty;
+	if (sscanf(s + 2, "%c %u %u %u %u %d", &state, &ppid, &pgid, &sid, &tty, tpgid) != 6)
 		return -1;
+	/* tty_nr is the device number (the kernel's new_encode_dev); ptys are majors 136..143. */
+	unsigned maj = (tty >> 8) & 0xfff, min = (tty & 0xff) | ((tty >> 12) & 0xfff00);
+	*ctty = maj >= 136 && maj <= 143 ? (int)((maj - 136) * 256 + min) : -1;
 	p->pid = pid;
 	p->ppid = ppid;
 	p->pgid = pgid;
@@ -199,6 +206,7 @@ static int read_stat(uint32_t pid, struct proto_proc *p)
 			t++, field++;
 		p->status = t ? atoi(t) : 0;
 		p->flags = LISTED_ZOMBIE;
+		*ctty = -1;
 	}
 	return 0;
 }
@@ -342,87 +350,28 @@ static void list_shm(uint32_t pid, struct shm_seen **v, size_t *n)
 	fclose(f);
 }
 
-/* /proc/sysvipc/WHICH (our IPC namespace's objects) past its header line, or null. */
-static FILE *sysvipc(const char *which)
+static int is_ctty(const struct proto_ctty *c, size_t nc, int pty)
 {
-	char path[64], header[512];
-	snprintf(path, sizeof(path), "/proc/sysvipc/%s", which);
-	FILE *f = fopen(path, "re");
-	if (f && !fgets(header, sizeof(header), f)) {
-		fclose(f);
-		f = 0;
-	}
-	return f;
-}
-
-/* The namespace's SysV shared memory segments (ids, keys, owners, sizes): the restart makes
- * them again with their ids; the memory of the attached ones travels in the images. */
-static void list_shmsegs(struct proto_shmseg **v, size_t *n)
-{
-	FILE *f = sysvipc("shm");
-	if (!f)
-		return;
-	char line[512];
-	while (fgets(line, sizeof(line), f)) {
-		int key, id;
-		unsigned mode, uid, gid;
-		unsigned long long size;
-		if (sscanf(line, "%d %d %o %llu %*d %*d %*u %u %u", &key, &id, &mode, &size, &uid, &gid) != 6)
-			continue;
-		*v = realloc(*v, (*n + 1) * sizeof(**v));
-		if (!*v)
-			init_die("out of memory");
-		(*v)[(*n)++] = (struct proto_shmseg){ id, (uint32_t)key, mode & 0777, uid, gid, size };
-	}
-	fclose(f);
-}
-
-/*
- * The namespace's SysV semaphore sets, as /proc/sysvipc/sem lists them, with their values
- * (GETALL): the restart recreates each with its id. Read while every process is stopped.
- */
-static void list_sems(struct proto_sem **sems, size_t *nsems, uint32_t **vals, size_t *nvals)
-{
-	FILE *f = sysvipc("sem");
-	if (!f)
-		return;
-	char line[512];
-	while (fgets(line, sizeof(line), f)) {
-		int key, id;
-		unsigned mode, n, uid, gid;
-		if (sscanf(line, "%d %d %o %u %u %u", &key, &id, &mode, &n, &uid, &gid) != 6)
-			continue;
-		unsigned short *v = calloc(n ? n : 1, sizeof(*v));
-		union semun_ arg = { .array = v };
-		if (!v || semctl(id, 0, GETALL, arg) < 0) {
-			init_say("cannot read SysV semaphore set %d: %s", id, strerror(errno));
-			free(v);
-			continue;
-		}
-		*sems = realloc(*sems, (*nsems + 1) * sizeof(**sems));
-		*vals = realloc(*vals, (*nvals + n) * sizeof(**vals));
-		if (!*sems || !*vals)
-			init_die("out of memory");
-		(*sems)[(*nsems)++] = (struct proto_sem){ id, (uint32_t)key, mode & 0777, uid, gid, n };
-		for (unsigned i = 0; i < n; i++)
-			(*vals)[(*nvals)++] = v[i];
-		free(v);
-	}
-	fclose(f);
+	for (size_t i = 0; i < nc; i++)
+		if ((int)c[i].pty == pty)
+			return 1;
+	return 0;
 }
 
 /*
  * A pty whose master is in the computation and whose ends are in several processes (a
- * program driven through a pty): every end is marked, and the master holder with the
- * lowest pid owns it (saves its unread bytes, makes it again on restart).
+ * program driven through a pty), or that is a process's controlling terminal (`ctty`:
+ * marked SHARE_PTY_CTTY, since stasis-init makes it on restart, before any process):
+ * every end is marked, and the master holder with the lowest pid owns it (saves its unread
+ * bytes, makes it again on restart, or takes it from init).
  */
-static void mark_ptys(struct fdent *v, size_t n)
+static void mark_ptys(struct fdent *v, size_t n, const struct proto_ctty *c, size_t nc)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].pty < 0 || (v[i].flags & SHARE_PTY))
 			continue;
 		uint32_t owner = 0;
-		int spans = 0;
+		int spans = 0, ctty = is_ctty(c, nc, v[i].pty);
 		for (size_t j = 0; j < n; j++) {
 			if (v[j].pty != v[i].pty)
 				continue;
@@ -430,12 +379,26 @@ static void mark_ptys(struct fdent *v, size_t n)
 				owner = v[j].pid;
 			spans |= v[j].pid != v[i].pid;
 		}
-		if (!owner || !spans)
+		if (!owner || !(spans || ctty))
 			continue;
 		for (size_t j = 0; j < n; j++)
 			if (v[j].pty == v[i].pty)
-				v[j].flags |= SHARE_PTY | (v[j].pid == owner ? SHARE_PTY_OWNER : 0);
+				v[j].flags |= SHARE_PTY | (v[j].pid == owner ? SHARE_PTY_OWNER : 0) | (ctty ? SHARE_PTY_CTTY : 0);
 	}
+}
+
+/* Keeps the controlling terminals that are ptys whose master the computation holds. */
+static size_t own_cttys(struct proto_ctty *c, size_t nc, const struct fdent *v, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < nc; i++) {
+		int mine = 0;
+		for (size_t j = 0; j < n && !mine; j++)
+			mine = v[j].master && v[j].pty == (int)c[i].pty;
+		if (mine)
+			c[k++] = c[i];
+	}
+	return k;
 }
 
 static int answer_list(int fd, uint64_t ckpt_id)
@@ -446,6 +409,8 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	size_t nf = 0, fcap = 0;
 	struct shm_seen *shm = 0;
 	size_t nshm = 0;
+	struct proto_ctty *cttys = 0;
+	size_t nctty = 0;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return -1;
@@ -455,8 +420,15 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		if (*end || !pid || pid == (unsigned long)getpid())
 			continue;
 		struct proto_proc p;
-		if (read_stat((uint32_t)pid, &p))
+		int ctty, tpgid;
+		if (read_stat((uint32_t)pid, &p, &ctty, &tpgid))
 			continue; /* gone meanwhile: reaped */
+		if (ctty >= 0) {
+			cttys = realloc(cttys, (nctty + 1) * sizeof(*cttys));
+			if (!cttys)
+				init_die("out of memory");
+			cttys[nctty++] = (struct proto_ctty){ (uint32_t)pid, (uint32_t)ctty, tpgid };
+		}
 		if (np == pcap) {
 			pcap = pcap ? pcap * 2 : 64;
 			procs = realloc(procs, pcap * sizeof(*procs));
@@ -480,7 +452,8 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		classify(fds + i, j - i);
 		i = j;
 	}
-	mark_ptys(fds, nf);
+	nctty = own_cttys(cttys, nctty, fds, nf);
+	mark_ptys(fds, nf, cttys, nctty);
 	size_t ns = 0;
 	for (size_t i = 0; i < nf; i++)
 		ns += fds[i].flags || fds[i].share_id;
@@ -499,7 +472,7 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	struct proto_sem *sems = 0;
 	uint32_t *vals = 0;
 	size_t nsem = 0, nval = 0;
-	list_sems(&sems, &nsem, &vals, &nval);
+	sysv_list_sems(&sems, &nsem, &vals, &nval);
 	uint8_t *semb = malloc(nsem * PROTO_SEM_SIZE + 1), *valb = malloc(nval * 4 + 1);
 	if (!semb || !valb)
 		init_die("out of memory");
@@ -521,12 +494,24 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	m->nshm = (uint32_t)nshm;
 	struct proto_shmseg *segs = 0;
 	size_t nseg = 0;
-	list_shmsegs(&segs, &nseg);
-	uint8_t *segb = malloc(nseg * PROTO_SHMSEG_SIZE + 1);
-	if (!segb)
+	sysv_list_shmsegs(&segs, &nseg);
+	struct proto_msgq *qs = 0;
+	size_t nq = 0;
+	sysv_list_msgqs(&qs, &nq);
+	uint8_t *segb = malloc(nseg * PROTO_SHMSEG_SIZE + 1), *qb = malloc(nq * PROTO_MSGQ_SIZE + 1),
+		*cb = malloc(nctty * PROTO_CTTY_SIZE + 1);
+	if (!segb || !qb || !cb)
 		init_die("out of memory");
 	for (size_t i = 0; i < nseg; i++)
 		proto_put_shmseg(segb + i * PROTO_SHMSEG_SIZE, &segs[i]);
+	for (size_t i = 0; i < nq; i++)
+		proto_put_msgq(qb + i * PROTO_MSGQ_SIZE, &qs[i]);
+	for (size_t i = 0; i < nctty; i++)
+		proto_put_ctty(cb + i * PROTO_CTTY_SIZE, &cttys[i]);
+	m->msgqs = qb;
+	m->nmsgqs = (uint32_t)nq;
+	m->cttys = cb;
+	m->ncttys = (uint32_t)nctty;
 	m->shmsegs = segb;
 	m->nshmsegs = (uint32_t)nseg;
 	m->sems = semb;
@@ -540,8 +525,13 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	m->shares = sb;
 	m->nshares = (uint32_t)ns;
 	int e = send_msg(fd, m, np * PROTO_PROC_SIZE + ns * PROTO_LSHARE_SIZE + nsem * PROTO_SEM_SIZE + nval * 4 +
-				  nshm * PROTO_SHM_OWNER_SIZE + nseg * PROTO_SHMSEG_SIZE);
+				  nshm * PROTO_SHM_OWNER_SIZE + nseg * PROTO_SHMSEG_SIZE + nq * PROTO_MSGQ_SIZE +
+				  nctty * PROTO_CTTY_SIZE);
 	free(m);
+	free(qb);
+	free(qs);
+	free(cb);
+	free(cttys);
 	free(segb);
 	free(segs);
 	free(shmb);
@@ -564,6 +554,22 @@ int coord_handle(int fd)
 	switch (msg.type) {
 	case MSG_LIST:
 		return answer_list(fd, msg.ckpt_id) ? -1 : 0;
+	case MSG_WRITE: {
+		/* The namespace's SysV IPC data, while every process is still suspended. */
+		static char path[PROTO_STR_MAX], why[1024];
+		uint64_t ckpt_id = msg.ckpt_id, bytes = 0;
+		snprintf(path, sizeof(path), "%s", msg.image_path);
+		int e = sysv_write_data(path, &bytes, why, sizeof(why));
+		if (e)
+			init_say("checkpoint %llu: %s", (unsigned long long)ckpt_id, why);
+		memset(&msg, 0, sizeof(msg));
+		msg.type = MSG_WRITTEN;
+		msg.ckpt_id = ckpt_id;
+		msg.status = e;
+		msg.image_bytes = e ? 0 : bytes;
+		snprintf(msg.message, sizeof(msg.message), "%s", e ? why : "");
+		return send_msg(fd, &msg, 0) ? -1 : 0;
+	}
 	case MSG_KILL:
 		return 0; /* the agents are told too; their deaths end the namespace */
 	default:

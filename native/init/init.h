@@ -5,11 +5,15 @@
  *   stasis-init restart --coord IPV4:PORT --ckpt-dir DIR --loader PATH   (plan on fd 3)
  *
  * A normal libc program (it never runs while application threads are stopped). Files:
- * ns.c (namespaces, supervision), coord.c (the init's coordinator link: LIST),
- * tree.c (restart: recreating processes, sessions, groups and zombies, and the fd broker).
+ * ns.c (namespaces, supervision), coord.c (the init's coordinator link: LIST, WRITE),
+ * sysv.c, sysv-data.c (the namespace's SysV IPC objects: listed, made again; what of
+ * them no image holds: saved on WRITE, put back),
+ * tree.c (restart: recreating processes, sessions, groups and zombies, controlling
+ * terminals, and the fd broker).
  */
 #ifndef STASIS_INIT_H
 #define STASIS_INIT_H
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -52,6 +56,22 @@ struct plan_shmseg {
 	unsigned long long size;
 };
 
+/* A SysV message queue to recreate with its id; its messages are in the SysV IPC data. */
+struct plan_msgq {
+	int id;
+	unsigned key, mode, uid, gid;
+	unsigned long long qbytes, messages, bytes;
+};
+
+/* A pty that is a session's controlling terminal: stasis-init makes it before the processes. */
+struct plan_ctty {
+	unsigned pty;         /* its number at checkpoint time (the images' pty_id) */
+	pid_t sid, fg;        /* the session, its foreground process group (-1: none) */
+	pid_t *pids;          /* the processes that have it */
+	int npids;
+	int master;           /* init's master, made before the processes (inherited, CLOEXEC) */
+};
+
 struct plan {
 	pid_t main;           /* the process whose exit ends the computation */
 	struct plan_proc *procs;
@@ -63,6 +83,11 @@ struct plan {
 	int nsems;
 	struct plan_shmseg *segs;
 	int nsegs;
+	struct plan_msgq *msgqs;
+	int nmsgqs;
+	char *sysv_data;      /* the SysV IPC data file, or null */
+	struct plan_ctty *cttys;
+	int ncttys;
 };
 
 /* semctl's fourth argument, which the caller declares (semctl(2)). */
@@ -89,6 +114,18 @@ __attribute__((noreturn)) void init_serve(pid_t main, int coord_fd);
 int coord_connect(const char *addr, const char *ckpt_dir); /* HELLO as init; fd or -errno */
 /* Handles one frame from the coordinator; returns -1 when the link is gone. */
 int coord_handle(int fd);
+
+/* sysv.c, sysv-data.c: the namespace's SysV IPC objects, both directions */
+struct proto_sem;
+struct proto_shmseg;
+struct proto_msgq;
+void sysv_list_sems(struct proto_sem **sems, size_t *nsems, uint32_t **vals, size_t *nvals);
+void sysv_list_shmsegs(struct proto_shmseg **v, size_t *n);
+void sysv_list_msgqs(struct proto_msgq **v, size_t *n);
+/* WRITE: the SysV IPC data file at `path` (fsynced, renamed); 0 or -errno with `why`. */
+int sysv_write_data(const char *path, uint64_t *bytes, char *why, size_t whylen);
+void sysv_check(const struct plan *p);     /* before the namespaces: the data file is whole */
+void sysv_recreate(const struct plan *p);  /* in the namespace, before any process */
 
 /* tree.c */
 void plan_read(int fd, struct plan *p);

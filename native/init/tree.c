@@ -13,6 +13,9 @@
  *   clocks MONOTONIC-NS BOOTTIME-NS           (where those clocks go on from)
  *   sem ID KEY MODE UID GID VALUE...           (a SysV semaphore set, made before anyone)
  *   shmseg ID KEY MODE UID GID SIZE            (a SysV shared memory segment, likewise)
+ *   msgq ID KEY MODE UID GID QBYTES MESSAGES BYTES   (a SysV message queue, likewise)
+ *   sysvdata PATH                              (their messages and unattached segments' content)
+ *   ctty PTY SID FOREGROUND PID...             (a pty that is session SID's controlling terminal)
  *   session SID                                (a helper: see below)
  *   group PGID SID                             (likewise, for a process group)
  *
@@ -27,6 +30,14 @@
  * leaders make their groups, then members join. Init runs the rounds as barriers over
  * one SOCK_SEQPACKET pair per process. Zombies then exit with their old status, and their
  * parents wait until they have (without reaping them) so no SIGCHLD is left pending.
+ *
+ * A controlling terminal is per process (the kernel copies it at fork; setsid drops it;
+ * only a session's leader may take one), so it must be in place before the session's
+ * members are forked: init opens each such pty before the processes exist, the leader
+ * takes it (TIOCSCTTY) right after setsid, every member forked after inherits it, one the
+ * plan says had none lets it go (TIOCNOTTY) once its own children exist, and the leader
+ * makes the foreground group what it was once every group exists. The pty's owner later
+ * takes init's master through the broker (res/pty.c) and restores the rest.
  *
  * The same pairs then carry the fd broker (and, once every loader said DONE, the GO that
  * lets them all run at once): a loader that restores an open file
@@ -44,10 +55,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/sem.h>
-#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -82,6 +92,23 @@ static pid_t creator(const struct plan *p, const struct plan_proc *q)
 	return h && h->helper ? h->pid : q->ppid;
 }
 
+/* The controlling terminal of session `sid`, or null. */
+static struct plan_ctty *ctty_of(const struct plan *p, pid_t sid)
+{
+	for (int i = 0; i < p->ncttys; i++)
+		if (p->cttys[i].sid == sid)
+			return &p->cttys[i];
+	return 0;
+}
+
+static int wants_ctty(const struct plan_ctty *t, pid_t pid)
+{
+	for (int i = 0; i < t->npids; i++)
+		if (t->pids[i] == pid)
+			return 1;
+	return 0;
+}
+
 static void check_plan(struct plan *p)
 {
 	if (!p->n)
@@ -114,6 +141,21 @@ static void check_plan(struct plan *p)
 		if ((leader ? leader->sid : 1) != q->sid)
 			init_die("restart plan: process %d and the leader of its group %d are in different sessions",
 				 q->pid, q->pgid);
+	}
+	for (int i = 0; i < p->ncttys; i++) {
+		const struct plan_ctty *t = &p->cttys[i];
+		const struct plan_proc *leader = find(p, t->sid);
+		if (!leader || leader->zombie || leader->helper || leader->sid != leader->pid || !wants_ctty(t, t->sid))
+			init_die("restart plan: pty %u controls session %d, whose leader does not have it", t->pty, t->sid);
+		for (int j = 0; j < t->npids; j++) {
+			const struct plan_proc *q = find(p, t->pids[j]);
+			if (!q || q->zombie || q->helper || q->sid != t->sid)
+				init_die("restart plan: process %d has pty %u as controlling terminal but is not in its session",
+					 t->pids[j], t->pty);
+		}
+		for (int j = 0; j < i; j++)
+			if (p->cttys[j].pty == t->pty || p->cttys[j].sid == t->sid)
+				init_die("restart plan: pty %u or session %d is listed twice", t->pty, t->sid);
 	}
 }
 
@@ -184,6 +226,38 @@ void plan_read(int fd, struct plan *p)
 				init_die("restart plan line %d is malformed", line_no);
 			p->segs = xrealloc(p->segs, (size_t)(p->nsegs + 1) * sizeof(*p->segs));
 			p->segs[p->nsegs++] = (struct plan_shmseg){ id, skey, mode, uid, gid, segsize };
+			continue;
+		}
+		unsigned long long qbytes, nmsg, nbytes;
+		if (sscanf(line, "msgq %d %u %u %u %u %llu %llu %llu%n", &id, &skey, &mode, &uid, &gid, &qbytes, &nmsg, &nbytes, &off) == 8 &&
+		    !line[off]) {
+			if (id < 0 || mode > 0777)
+				init_die("restart plan line %d is malformed", line_no);
+			p->msgqs = xrealloc(p->msgqs, (size_t)(p->nmsgqs + 1) * sizeof(*p->msgqs));
+			p->msgqs[p->nmsgqs++] = (struct plan_msgq){ id, skey, mode, uid, gid, qbytes, nmsg, nbytes };
+			continue;
+		}
+		if (!strncmp(line, "sysvdata ", 9) && line[9] == '/' && !p->sysv_data) {
+			p->sysv_data = line + 9;
+			continue;
+		}
+		unsigned pty;
+		int fg;
+		if (sscanf(line, "ctty %u %d %d%n", &pty, &sid, &fg, &off) == 3) {
+			struct plan_ctty t = { pty, sid, fg, 0, 0, -1 };
+			for (char *v = line + off; *v == ' ';) {
+				char *end;
+				long x = strtol(v + 1, &end, 10);
+				if (end == v + 1 || (*end && *end != ' ') || x < 2 || x > 0x3fffffff)
+					init_die("restart plan line %d: a bad pid", line_no);
+				t.pids = xrealloc(t.pids, (size_t)(t.npids + 1) * sizeof(*t.pids));
+				t.pids[t.npids++] = (pid_t)x;
+				v = end;
+			}
+			if (!t.npids || sid < 2 || fg < -1)
+				init_die("restart plan line %d is malformed", line_no);
+			p->cttys = xrealloc(p->cttys, (size_t)(p->ncttys + 1) * sizeof(*p->cttys));
+			p->cttys[p->ncttys++] = t;
 			continue;
 		}
 		if (sscanf(line, "shm %llu %llu%n", &key, &size, &off) == 2 && !line[off]) {
@@ -270,15 +344,39 @@ static void keep_restore_cap(void)
 		init_say("cannot keep CAP_CHECKPOINT_RESTORE for the loader: %s", strerror(errno));
 }
 
+/* The slave of a pty init made (its master fd is inherited from init, close-on-exec). */
+static int ctty_slave(const struct plan_ctty *t, pid_t pid)
+{
+	int s = ioctl(t->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		init_die("process %d: cannot open pty %u, its controlling terminal: %s", pid, t->pty, strerror(errno));
+	return s;
+}
+
 static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q, const struct init_opts *o)
 {
 	for (int i = 0; i < p->n; i++)
 		close(p->procs[i].sock[0]);
 	if (q->sid == q->pid && setsid() < 0)
 		init_die("process %d: cannot lead its session again: %s", q->pid, strerror(errno));
+	/* A controlling terminal: its session's leader takes it before it makes anyone, so the
+	 * session inherits it; those that did not have it let it go once their children exist. */
+	const struct plan_ctty *t = ctty_of(p, q->sid);
+	if (t && q->sid == q->pid) {
+		int s = ctty_slave(t, q->pid);
+		if (ioctl(s, TIOCSCTTY, 0) < 0)
+			init_die("process %d: cannot take pty %u as its controlling terminal again: %s", q->pid, t->pty, strerror(errno));
+		close(s);
+	}
 	for (int i = 0; i < p->n; i++)
 		if (creator(p, &p->procs[i]) == q->pid)
 			spawn(p, &p->procs[i], o);
+	if (t && q->sid != q->pid && !wants_ctty(t, q->pid)) {
+		int s = ctty_slave(t, q->pid);
+		if (ioctl(s, TIOCNOTTY) < 0 && errno != ENOTTY)
+			init_die("process %d: cannot let go of pty %u: %s", q->pid, t->pty, strerror(errno));
+		close(s);
+	}
 	for (int i = 0; i < p->n; i++)
 		if (&p->procs[i] != q)
 			close(p->procs[i].sock[1]);
@@ -290,6 +388,15 @@ static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q
 	if (q->pgid != q->pid && setpgid(0, q->pgid) < 0)
 		init_die("process %d: cannot join process group %d: %s", q->pid, q->pgid, strerror(errno));
 	phase(fd, 3);
+	/* Every group exists now: the terminal's foreground group again (the leader's own group
+	 * is the foreground since it took the terminal, so it may choose). */
+	if (t && q->sid == q->pid && t->fg > 0 && t->fg != q->pgid) {
+		int s = ctty_slave(t, q->pid);
+		if (ioctl(s, TIOCSPGRP, &t->fg) < 0)
+			init_say("process %d: cannot make process group %d the foreground of pty %u again: %s", q->pid, t->fg,
+				 t->pty, strerror(errno));
+		close(s);
+	}
 	if (q->zombie)
 		become_zombie(q->status);
 	if (q->helper)
@@ -314,6 +421,8 @@ static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q
 		;
 	if (init_in_userns)
 		keep_restore_cap();
+	for (int i = 0; i < p->ncttys; i++)
+		close(p->cttys[i].master);
 	char broker[16];
 	snprintf(broker, sizeof(broker), "%d", fd);
 	char *argv[16];
@@ -435,70 +544,36 @@ void tree_check(const struct plan *p, const struct init_opts *o)
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			_exit(1); /* the loader said why */
 	}
+	sysv_check(p);
 }
 
 /*
- * The namespace's SysV semaphore sets, each with its old id (the next id is set through
- * /proc/sys/kernel/sem_next_id, which we may write in our own IPC namespace), owner, mode
- * and values; before any process exists, so none finds one missing.
+ * The ptys that are controlling terminals, made here before any process so that their
+ * sessions' leaders can take them at once (before forking the members, which inherit
+ * them). The owner of each (a process that held its master) gets this master from the
+ * broker and restores its termios and unread bytes as for any pty.
  */
-static void recreate_sems(const struct plan *p)
+static void make_cttys(struct plan *p, struct broker *b)
 {
-	for (int i = 0; i < p->nsems; i++) {
-		const struct plan_sem *s = &p->sems[i];
-		char next[24];
-		snprintf(next, sizeof(next), "%d", s->id);
-		int fd = open("/proc/sys/kernel/sem_next_id", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, next, strlen(next)) < 0)
-			init_die("cannot choose the id of SysV semaphore set %d: %s", s->id, strerror(errno));
-		close(fd);
-		int id = semget((key_t)s->key, (int)s->nsems, IPC_CREAT | IPC_EXCL | (int)s->mode);
-		if (id != s->id)
-			init_die("cannot recreate SysV semaphore set %d: %s", s->id, id < 0 ? strerror(errno) : "another id came");
-		union semun_ arg = { .array = s->values };
-		if (semctl(id, 0, SETALL, arg) < 0)
-			init_die("cannot set SysV semaphore set %d: %s", s->id, strerror(errno));
-		struct semid_ds ds;
-		arg.buf = &ds;
-		if (semctl(id, 0, IPC_STAT, arg) == 0) {
-			ds.sem_perm.uid = s->uid;
-			ds.sem_perm.gid = s->gid;
-			ds.sem_perm.mode = (unsigned short)s->mode;
-			semctl(id, 0, IPC_SET, arg);
-		}
-	}
-}
-
-/* The SysV shared memory segments, with their ids (shm_next_id), owner and mode. The
- * processes attach them again where they were (the loader); their content comes from the
- * images of the processes that had them attached. */
-static void recreate_shmsegs(const struct plan *p)
-{
-	for (int i = 0; i < p->nsegs; i++) {
-		const struct plan_shmseg *g = &p->segs[i];
-		char next[24];
-		snprintf(next, sizeof(next), "%d", g->id);
-		int fd = open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, next, strlen(next)) < 0)
-			init_die("cannot choose the id of SysV shared memory segment %d: %s", g->id, strerror(errno));
-		close(fd);
-		int id = shmget((key_t)g->key, (size_t)g->size, IPC_CREAT | IPC_EXCL | (int)g->mode);
-		if (id != g->id)
-			init_die("cannot recreate SysV shared memory segment %d: %s", g->id, id < 0 ? strerror(errno) : "another id came");
-		struct shmid_ds ds;
-		if (shmctl(id, IPC_STAT, &ds) == 0) {
-			ds.shm_perm.uid = g->uid;
-			ds.shm_perm.gid = g->gid;
-			ds.shm_perm.mode = (unsigned short)g->mode;
-			shmctl(id, IPC_SET, &ds);
-		}
+	for (int i = 0; i < p->ncttys; i++) {
+		struct plan_ctty *t = &p->cttys[i];
+		t->master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		int unlock = 0;
+		if (t->master < 0 || ioctl(t->master, TIOCSPTLCK, &unlock) < 0)
+			init_die("cannot make pty %u again, a controlling terminal: %s", t->pty, strerror(errno));
+		int fd = fcntl(t->master, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			init_die("fcntl: %s", strerror(errno));
+		b->v = xrealloc(b->v, (size_t)(b->n + 1) * sizeof(*b->v));
+		b->v[b->n++] = (struct held){ BROKER_PTY, t->pty, fd };
 	}
 }
 
 void tree_restore(struct plan *p, const struct init_opts *o)
 {
-	recreate_sems(p);
-	recreate_shmsegs(p);
+	sysv_recreate(p);
+	struct broker b = { 0, 0, 0, 0 };
+	make_cttys(p, &b);
 	for (int i = 0; i < p->n; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -516,7 +591,8 @@ void tree_restore(struct plan *p, const struct init_opts *o)
 	uint32_t at_phase[4] = { 0 };
 	int *pending = xrealloc(0, (size_t)p->n * sizeof(int)); /* a GET waiting: its kind, key below */
 	struct broker_msg *want = xrealloc(0, (size_t)p->n * sizeof(*want));
-	struct broker b = { 0, 0 };
+	for (int i = 0; i < p->ncttys; i++)
+		close(p->cttys[i].master); /* the broker holds its copy */
 	int live = 0, done = 0;
 	for (int i = 0; i < p->n; i++) {
 		pending[i] = 0;

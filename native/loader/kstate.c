@@ -10,6 +10,7 @@
 #include "../common/fmt.h"
 #include "../common/img.h"
 #include "../common/sys.h"
+#include "../common/wire.h"
 
 #define SYS_setitimer_ 38
 #define SYS_rt_sigqueueinfo_ 129
@@ -69,6 +70,73 @@ void rst_ks_process(const struct meta *m)
 		e = sys_call3(SYS_rt_sigqueueinfo_, pid, sig, (long)info);
 		if (e < 0)
 			rst_die("cannot queue a pending signal again", 0, e);
+	}
+}
+
+/*
+ * SEM_UNDO adjustments (see ../agent/kstate.c for how they were read). The kernel offers
+ * no call to set them either, but one semtimedop can make semadj anything without
+ * changing the value: take the value v down to 0, then for each piece c of the wanted
+ * change (at most 32767) add c with SEM_UNDO and take it away without (or the other way
+ * round), then give v back. The call is atomic: nobody sees the values move. Before the
+ * threads exist: they share this undo list (CLONE_SYSVSEM), made by the first SEM_UNDO.
+ */
+#define SYS_semctl_ 66
+#define SYS_semtimedop_ 220
+#define GETVAL_ 12
+#define IPC_NOWAIT_ 04000
+#define SEM_UNDO_ 0x1000
+
+struct ksembuf {
+	uint16_t num;
+	int16_t op, flg;
+};
+
+static void set_adj(int32_t id, uint32_t num, int32_t adj)
+{
+	long v = sys_call4(SYS_semctl_, id, num, GETVAL_, 0);
+	long e = v;
+	if (v >= 0) {
+		struct ksembuf ops[8];
+		int k = 0;
+		if (v > 0)
+			ops[k++] = (struct ksembuf){ (uint16_t)num, (int16_t)-v, IPC_NOWAIT_ };
+		/* semadj = -(sum of the SEM_UNDO operations): they add up to -adj. */
+		for (long d = -(long)adj; d != 0;) {
+			long c = d > 32767 ? 32767 : d < -32767 ? -32767 : d;
+			if (c > 0) {
+				ops[k++] = (struct ksembuf){ (uint16_t)num, (int16_t)c, IPC_NOWAIT_ | SEM_UNDO_ };
+				ops[k++] = (struct ksembuf){ (uint16_t)num, (int16_t)-c, IPC_NOWAIT_ };
+			} else {
+				ops[k++] = (struct ksembuf){ (uint16_t)num, (int16_t)-c, IPC_NOWAIT_ };
+				ops[k++] = (struct ksembuf){ (uint16_t)num, (int16_t)c, IPC_NOWAIT_ | SEM_UNDO_ };
+			}
+			d -= c;
+		}
+		if (v > 0)
+			ops[k++] = (struct ksembuf){ (uint16_t)num, (int16_t)v, IPC_NOWAIT_ };
+		e = sys_call4(SYS_semtimedop_, id, (long)ops, k, 0);
+	}
+	if (e < 0) {
+		char mem[96];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, "cannot set the SEM_UNDO adjustments on SysV semaphore set ");
+		sb_udec(&s, (uint64_t)id);
+		rst_die(sb_cstr(&s), 0, e);
+	}
+}
+
+void rst_ks_sem_undo(const struct meta *m)
+{
+	for (int i = 0; i < m->nsem_undos; i++) {
+		const struct m_sem_undo *u = &m->sem_undos[i];
+		struct rbuf r;
+		rb_init(&r, u->entries, (size_t)u->n * 8);
+		for (uint32_t j = 0; j < u->n; j++) {
+			uint32_t num = rb_u32(&r);
+			set_adj(u->semid, num, (int32_t)rb_u32(&r));
+		}
 	}
 }
 

@@ -571,6 +571,8 @@ static void stage2(void *argp)
 	else if (sys_fcntl(2, 1 /* F_GETFD */, 0) >= 0)
 		rst_die("cannot keep stderr out of the process's fds", 0, -24);
 	sys_call3(SYS_close_range_, 0, (long)c->stash_base - 1, 0);
+	/* Before DONE: once every process said it, some may run and move the values. */
+	rst_ks_sem_undo(m);
 	restore_fds(m, c);
 	sys_close(m->cur.fd);
 	restore_rlimits(m);

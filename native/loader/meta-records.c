@@ -202,8 +202,10 @@ const char *mr_parse_fd_share(struct rbuf *r, struct meta *m)
 			return "a second FD_SHARE for one fd";
 		if ((flags & (SF_PIPE | SF_PIPE_OWNER)) && f->dup_of < 0 && f->kind != FK_PIPE)
 			return "pipe share flags on an fd that is not a pipe";
-		if ((flags & (SF_PTY | SF_PTY_OWNER)) && f->dup_of < 0 && f->kind != FK_PTY)
+		if ((flags & (SF_PTY | SF_PTY_OWNER | SF_PTY_CTTY)) && f->dup_of < 0 && f->kind != FK_PTY)
 			return "pty share flags on an fd that is not a pty";
+		if ((flags & (SF_PTY_OWNER | SF_PTY_CTTY)) && !(flags & SF_PTY))
+			return "pty owner or terminal flags without the pty flag";
 		f->share_seen = 1;
 		f->share_flags = flags;
 		f->share_id = id;
@@ -303,6 +305,36 @@ const char *mr_parse_timer(struct rbuf *r, struct m_timer *v)
 	return 0;
 }
 
+/* SEM_UNDO: a set id, then its non-zero adjustments by ascending semaphore number. */
+const char *mr_parse_sem_undo(struct rbuf *r, struct m_sem_undo *v)
+{
+	v->semid = (int32_t)rb_u32(r);
+	v->n = rb_u32(r);
+	if (r->bad)
+		return 0;
+	if (v->semid < 0)
+		return "semid is negative";
+	if (v->n == 0 || v->n > IMG_MAX_SEM_ADJ)
+		return "n is not 1..32000";
+	v->entries = rb_take(r, (size_t)v->n * 8);
+	if (!v->entries)
+		return 0;
+	struct rbuf e;
+	rb_init(&e, v->entries, (size_t)v->n * 8);
+	for (uint32_t i = 0, prev = 0; i < v->n; i++) {
+		uint32_t num = rb_u32(&e);
+		int32_t adj = (int32_t)rb_u32(&e);
+		if (num >= IMG_MAX_SEM_ADJ)
+			return "a semaphore number is not below 32000";
+		if (i && num <= prev)
+			return "semaphore numbers do not go up";
+		prev = num;
+		if (adj == 0 || adj < IMG_SEM_ADJ_MIN || adj > IMG_SEM_ADJ_MAX)
+			return "an adjustment is 0 or not in -32768..32767";
+	}
+	return 0;
+}
+
 static int mr_has_thread(const struct meta *m, uint32_t tid)
 {
 	for (int i = 0; i < m->nthreads; i++)
@@ -311,7 +343,7 @@ static int mr_has_thread(const struct meta *m, uint32_t tid)
 	return 0;
 }
 
-/* What THREAD_STATE and POSIX_TIMER say about other records. */
+/* What THREAD_STATE, POSIX_TIMER and SEM_UNDO say about other records. */
 void mr_check_refs(const struct img_cursor *c, const struct meta *m, uint16_t type)
 {
 	char mem[96];
@@ -329,6 +361,14 @@ void mr_check_refs(const struct img_cursor *c, const struct meta *m, uint16_t ty
 				sb_str(&s, ": tid ");
 				sb_udec(&s, v->tid);
 				rst_rec_die(c, type, sb_cstr(&s), " has a THREAD_STATE already");
+			}
+	} else if (type == REC_SEM_UNDO) {
+		const struct m_sem_undo *v = &m->sem_undos[m->nsem_undos - 1];
+		for (int i = 0; i < m->nsem_undos - 1; i++)
+			if (m->sem_undos[i].semid == v->semid) {
+				sb_str(&s, ": semid ");
+				sb_udec(&s, (uint64_t)v->semid);
+				rst_rec_die(c, type, sb_cstr(&s), " has a SEM_UNDO already");
 			}
 	} else if (type == REC_POSIX_TIMER) {
 		const struct m_timer *v = &m->timers[m->ntimers - 1];

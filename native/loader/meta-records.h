@@ -15,6 +15,7 @@ const char *mr_get_siginfo(struct rbuf *r, uint32_t n, const uint8_t **out);
 const char *mr_parse_proc_state(struct rbuf *r, struct m_proc_state *v);
 const char *mr_parse_thread_state(struct rbuf *r, struct m_thread_state *v);
 const char *mr_parse_timer(struct rbuf *r, struct m_timer *v);
+const char *mr_parse_sem_undo(struct rbuf *r, struct m_sem_undo *v);
 const char *mr_parse_fd_lock(struct rbuf *r, const struct meta *m, struct m_lock *k);
 void mr_check_refs(const struct img_cursor *c, const struct meta *m, uint16_t type);
 #endif

@@ -31,11 +31,11 @@ static const char *const type_names[32] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
 	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_FILEDATA] = "FILEDATA", [REC_CHUNK] = "CHUNK",
 	[REC_FD_SHARE] = "FD_SHARE", [REC_FD_LOCK] = "FD_LOCK", [REC_PROC_STATE] = "PROC_STATE", [REC_THREAD_STATE] = "THREAD_STATE",
-	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_END] = "END", [REC_PARENT] = "PARENT", [REC_REFS] = "REFS",
-	[REC_PAGES] = "PAGES",
+	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_SEM_UNDO] = "SEM_UNDO", [REC_END] = "END", [REC_PARENT] = "PARENT",
+	[REC_REFS] = "REFS", [REC_PAGES] = "PAGES",
 };
 
-#define RANK_END 14
+#define RANK_END 15
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
 static int rank_of(uint16_t type)
@@ -53,9 +53,10 @@ static int rank_of(uint16_t type)
 	case REC_PROC_STATE: return 9;
 	case REC_THREAD_STATE: return 10;
 	case REC_POSIX_TIMER: return 11;
-	case REC_REFS: return 12;
-	case REC_CHUNK: return 13;
-	case REC_PAGES: return 13;
+	case REC_SEM_UNDO: return 12;
+	case REC_REFS: return 13;
+	case REC_CHUNK: return 14;
+	case REC_PAGES: return 14;
 	case REC_END: return RANK_END;
 	default: return -1;
 	}
@@ -460,6 +461,7 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 	m->fdata = m_take(a, sizeof(struct m_filedata) * (size_t)(counts[REC_FILEDATA] + 1));
 	m->tstates = m_take(a, sizeof(struct m_thread_state) * (size_t)(counts[REC_THREAD_STATE] + 1));
 	m->timers = m_take(a, sizeof(struct m_timer) * (size_t)(counts[REC_POSIX_TIMER] + 1));
+	m->sem_undos = m_take(a, sizeof(struct m_sem_undo) * (size_t)(counts[REC_SEM_UNDO] + 1));
 	m->max_fd = 2;
 	for (;;) {
 		struct rec_head h;
@@ -540,6 +542,11 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 			if (m->ntimers > counts[REC_POSIX_TIMER])
 				rst_die("internal error: the image changed while it was read", 0, 0);
 			why = mr_parse_timer(&r, &m->timers[m->ntimers++]);
+			break;
+		case REC_SEM_UNDO:
+			if (m->nsem_undos > counts[REC_SEM_UNDO])
+				rst_die("internal error: the image changed while it was read", 0, 0);
+			why = mr_parse_sem_undo(&r, &m->sem_undos[m->nsem_undos++]);
 			break;
 		default:
 			m->nunknown++; /* a record type of a later version */

@@ -83,6 +83,13 @@ struct m_timer {
 	uint64_t sigev_value, value_ns, interval_ns;
 };
 
+/* SEM_UNDO: the process's adjustments on one SysV semaphore set. */
+struct m_sem_undo {
+	int32_t semid;
+	uint32_t n;
+	const uint8_t *entries;       /* n × (u32 num, i32 adj), little-endian, in the arena */
+};
+
 /* FD_LOCK: a lock the process held through fd. */
 struct m_lock {
 	int fd;
@@ -128,6 +135,8 @@ struct meta {
 	int ntstates;
 	struct m_timer *timers;
 	int ntimers;
+	struct m_sem_undo *sem_undos;
+	int nsem_undos;
 	uint32_t page_size;
 	uint64_t nunknown;     /* records of types this reader does not know, skipped */
 	struct m_incr *incr;   /* PARENT, REFS, PAGES (refs.c); null until one is met */

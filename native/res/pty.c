@@ -26,7 +26,10 @@
  * master is one open file description however many fds the process had on it (opening
  * /dev/ptmx again would make another pty); each slave fd is its own, opened with
  * TIOCGPTPEER, which needs no path under /dev/pts. The lock is put back once every fd
- * exists. Not restored: a pty as controlling terminal, and the master's own termios.
+ * exists. A pty that is a controlling terminal (SF_PTY_CTTY) is made by stasis-init before
+ * any process, so that its session can take it again as it is rebuilt (native/init/tree.c);
+ * its owner gets that master from init instead of opening /dev/ptmx. Not restored: the
+ * master's own termios.
  */
 #include "res.h"
 #include "../common/broker.h"
@@ -330,9 +333,14 @@ static int pty_restore(const struct fd_rec *r, struct rst_fds *c)
 	}
 	int k = rst_obj_find(c, FK_PTY, x.pty_id);
 	if (k < 0) {
-		int m = (int)sys_openat(-100, "/dev/ptmx", K_O_RDWR | K_O_NOCTTY | K_O_CLOEXEC, 0);
+		/* A controlling terminal was made by stasis-init before the processes (its session
+		 * took it then): the owner takes that one and restores the rest as for any pty. */
+		int ctty = (r->share_flags & SF_PTY_CTTY) != 0;
+		if (ctty && !c->broker_get)
+			return rst_fail(c, "a controlling terminal needs stasis-init", 0, -22);
+		int m = ctty ? c->broker_get(BROKER_PTY, x.pty_id) : (int)sys_openat(-100, "/dev/ptmx", K_O_RDWR | K_O_NOCTTY | K_O_CLOEXEC, 0);
 		if (m < 0)
-			return rst_fail(c, "cannot open /dev/ptmx", 0, m);
+			return rst_fail(c, ctty ? "stasis-init did not provide a controlling terminal" : "cannot open /dev/ptmx", 0, m);
 		m = rst_stash(c, m);
 		if (m < 0)
 			return rst_fail(c, "cannot keep a pty master", 0, m);
@@ -356,7 +364,7 @@ static int pty_restore(const struct fd_rec *r, struct rst_fds *c)
 		k = rst_obj_add(c, FK_PTY, x.pty_id, m, s);
 		if (k < 0)
 			return rst_fail(c, "too many ptys", 0, k);
-		if (r->share_flags & SF_PTY) {
+		if ((r->share_flags & SF_PTY) && !ctty) {
 			if (!c->broker_put)
 				return rst_fail(c, "a pty shared with other processes needs them restored too", 0, -22);
 			long pe = c->broker_put(BROKER_PTY, x.pty_id, m);

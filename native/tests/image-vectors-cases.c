@@ -154,6 +154,15 @@ static const struct img_posix_timer rich_timers[] = {
 	{ 0, -6, PT_SIGEV_SIGNAL, 38, 0, 0xdeadbeefcafef00dull, 0, 0 }, /* disarmed, a CPU clock */
 };
 
+/* SEM_UNDO adjustments on two semaphore sets: a lock held (+1), a count given (-2), the ends
+ * of the range. */
+static const struct img_sem_adj rich_adj_a[] = { { 0, 1 }, { 1, -2 } };
+static const struct img_sem_adj rich_adj_b[] = { { 3, IMG_SEM_ADJ_MIN }, { 31999, IMG_SEM_ADJ_MAX } };
+static const struct img_sem_undo rich_sem_undos[] = {
+	{ 0, 2, rich_adj_a },
+	{ 32769, 2, rich_adj_b },
+};
+
 /* A siginfo as the kernel lays it out: signo, errno, code, then pid, uid and value. */
 static void siginfo_at(uint8_t *p, int32_t sig, int32_t code, uint32_t pid, uint64_t value)
 {
@@ -205,8 +214,8 @@ static const struct img_fd_share rich_shares[] = {
 	{ 5, 0, (uint64_t)4200 << 32 | 5 },
 	{ 6, SF_PIPE | SF_PIPE_OWNER, 0 },
 	{ 7, SF_PIPE | SF_OWNER, (uint64_t)4242 << 32 | 7 },
-	{ 18, SF_PTY | SF_PTY_OWNER, 0 },
-	{ 19, SF_PTY, 0 },
+	{ 18, SF_PTY | SF_PTY_OWNER | SF_PTY_CTTY, 0 },
+	{ 19, SF_PTY | SF_PTY_CTTY, 0 },
 };
 
 /* A flock on the log file and a POSIX lock on part of it (docs/image-format.md, FD_LOCK). */
@@ -243,6 +252,7 @@ struct content rich_content(void)
 		.ps = &rich_ps,
 		.tstates = rich_tstates, .ntstates = sizeof(rich_tstates) / sizeof(rich_tstates[0]),
 		.timers = rich_timers, .ntimers = sizeof(rich_timers) / sizeof(rich_timers[0]),
+		.sem_undos = rich_sem_undos, .nsem_undos = sizeof(rich_sem_undos) / sizeof(rich_sem_undos[0]),
 	};
 }
 
@@ -635,7 +645,7 @@ void bad_vectors(const struct image *minimal)
 	c.nshares = 2;
 	bad_built("fd-share-twice", &c, 5, "%s: a second FD_SHARE for one fd");
 	c.nshares = 1;
-	sh[0].flags = 32;
+	sh[0].flags = 64;
 	bad_built("fd-share-unknown-flags", &c, 4, "%s: unknown share flags");
 	sh[0].flags = SF_OWNER;
 	sh[0].share_id = 0;
@@ -644,6 +654,34 @@ void bad_vectors(const struct image *minimal)
 	bad_built("fd-share-pipe-on-file", &c, 4, "%s: pipe share flags on an fd that is not a pipe");
 	sh[0].flags = SF_PTY;
 	bad_built("fd-share-pty-on-file", &c, 4, "%s: pty share flags on an fd that is not a pty");
+	struct fd_spec slave[1] = { { FD(3, 1, FK_PTY, 0100002, -1, 0, 0x18, 8, 020620, "/dev/pts/5"), .x.pty = PTY_X(1, 0, 0, 0, 0) } };
+	c.fds = slave;
+	sh[0].flags = SF_PTY_CTTY;
+	bad_built("fd-share-ctty-without-pty", &c, 4, "%s: pty owner or terminal flags without the pty flag");
+
+	/* SEM_UNDO: one per set, 1..32000 adjustments, none 0, by ascending semaphore number. */
+	struct img_sem_adj adj[2] = { { 0, 1 }, { 1, -1 } };
+	struct img_sem_undo su[2] = { { 5, 2, adj }, { 5, 1, adj } };
+	c = minimal_content();
+	c.sem_undos = su;
+	c.nsem_undos = 2;
+	bad_built("sem-undo-twice", &c, 4, "%s: semid 5 has a SEM_UNDO already");
+	c.nsem_undos = 1;
+	su[0].n = 0;
+	bad_built("sem-undo-empty", &c, 3, "%s: n is not 1..32000");
+	su[0].n = 2;
+	adj[1].adj = 0;
+	bad_built("sem-undo-zero", &c, 3, "%s: an adjustment is 0 or not in -32768..32767");
+	adj[1].adj = 40000;
+	bad_built("sem-undo-out-of-range", &c, 3, "%s: an adjustment is 0 or not in -32768..32767");
+	adj[1].adj = -1;
+	adj[1].num = 0;
+	bad_built("sem-undo-not-up", &c, 3, "%s: semaphore numbers do not go up");
+	adj[1].num = 32000;
+	bad_built("sem-undo-num-too-big", &c, 3, "%s: a semaphore number is not below 32000");
+	adj[1].num = 1;
+	su[0].semid = -1;
+	bad_built("sem-undo-negative-id", &c, 3, "%s: semid is negative");
 
 	/* FD_LOCK: after the FD of its fd, a known kind and type, a sane range. */
 	struct img_fd_lock lk[1] = { { 9, LK_FLOCK, LK_WRITE, 0, LK_EOF } };

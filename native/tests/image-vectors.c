@@ -186,6 +186,11 @@ void build(const struct content *c, struct image *img)
 		img_put_posix_timer(&w, &c->timers[i]);
 		record(img, &o, REC_POSIX_TIMER, &w);
 	}
+	for (int i = 0; i < c->nsem_undos; i++) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_sem_undo(&w, &c->sem_undos[i]);
+		record(img, &o, REC_SEM_UNDO, &w);
+	}
 	if (c->nrefs) {
 		wb_init(&w, buf, sizeof(buf));
 		img_put_refs(&w, c->refs, (uint32_t)c->nrefs);
@@ -432,6 +437,22 @@ static void j_kernel_state(struct jw *j, const struct content *c)
 		j_u64(j, "sigevValue", t->sigev_value);
 		j_u64(j, "valueNs", t->value_ns);
 		j_u64(j, "intervalNs", t->interval_ns);
+		j_close(j);
+	}
+	j_close(j);
+	j_open(j, "semUndo", '[');
+	for (int i = 0; i < c->nsem_undos; i++) {
+		const struct img_sem_undo *u = &c->sem_undos[i];
+		j_open(j, 0, '{');
+		j_num(j, "semid", u->semid);
+		j_open(j, "adj", '[');
+		for (uint32_t k = 0; k < u->n; k++) {
+			j_open(j, 0, '{');
+			j_num(j, "num", u->adj[k].num);
+			j_num(j, "adj", u->adj[k].adj);
+			j_close(j);
+		}
+		j_close(j);
 		j_close(j);
 	}
 	j_close(j);
@@ -692,8 +713,8 @@ static void write_json(const char *file, const struct content *c, const struct i
 	j_open(&j, "unknownRecords", '[');
 	for (int i = 0; i < img->nrec; i++) {
 		uint16_t t = img->rec[i].type;
-		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_FD_LOCK || t == REC_END ||
-		    t == REC_PARENT || t == REC_REFS || t == REC_PAGES)
+		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_FD_LOCK ||
+		    t == REC_SEM_UNDO || t == REC_END || t == REC_PARENT || t == REC_REFS || t == REC_PAGES)
 			continue;
 		j_open(&j, 0, '{');
 		j_num(&j, "type", t);
@@ -817,8 +838,8 @@ const char *name_of(const struct image *img, int i)
 	static const char *const names[32] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
 					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [7] = "PROC_STATE",
 					       [8] = "THREAD_STATE", [9] = "POSIX_TIMER", [10] = "FILEDATA",
-					       [11] = "FD_SHARE", [12] = "FD_LOCK", [14] = "REFS", [15] = "END",
-					       [16] = "PARENT", [17] = "PAGES" };
+					       [11] = "FD_SHARE", [12] = "FD_LOCK", [13] = "SEM_UNDO", [14] = "REFS",
+					       [15] = "END", [16] = "PARENT", [17] = "PAGES" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
 	if (type < 32 && names[type])

@@ -77,6 +77,8 @@ struct content {
 	int ntstates;
 	const struct img_posix_timer *timers;
 	int ntimers;
+	const struct img_sem_undo *sem_undos;
+	int nsem_undos;
 	const struct img_fd_share *shares;   /* FD_SHARE records, after the FDs */
 	int nshares;
 	const struct img_fd_lock *locks;     /* FD_LOCK records, after those */

@@ -305,6 +305,25 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		out("}");
 	}
 	out("]");
+	key("semUndo", 0);
+	out("[");
+	for (int i = 0; i < m->nsem_undos; i++) {
+		const struct m_sem_undo *u = &m->sem_undos[i];
+		out(i ? ",{" : "{");
+		k_u("semid", (uint64_t)u->semid, 1);
+		key("adj", 0);
+		out("[");
+		struct rbuf r;
+		rb_init(&r, u->entries, (size_t)u->n * 8);
+		for (uint32_t j = 0; j < u->n; j++) {
+			out(j ? ",{" : "{");
+			k_u("num", rb_u32(&r), 1);
+			k_i("adj", (int32_t)rb_u32(&r));
+			out("}");
+		}
+		out("]}");
+	}
+	out("]");
 	key("chunks", 0);
 	out("[");
 	for (uint64_t i = 0; i < n; i++) {

@@ -135,6 +135,20 @@ int main(int argc, char **argv)
 			printf("%s{\"id\":%d,\"key\":%u,\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":\"%llu\"}", i ? "," : "",
 			       g.id, g.key, g.mode, g.uid, g.gid, (unsigned long long)g.size);
 		}
+		printf("],\"msgQueues\":[");
+		for (uint32_t i = 0; i < m.nmsgqs; i++) {
+			struct proto_msgq q;
+			proto_msgq_at(&m, i, &q);
+			printf("%s{\"id\":%d,\"key\":%u,\"mode\":%u,\"uid\":%u,\"gid\":%u,\"messages\":%u,\"bytes\":\"%llu\",\"qbytes\":\"%llu\"}",
+			       i ? "," : "", q.id, q.key, q.mode, q.uid, q.gid, q.messages, (unsigned long long)q.bytes,
+			       (unsigned long long)q.qbytes);
+		}
+		printf("],\"cttys\":[");
+		for (uint32_t i = 0; i < m.ncttys; i++) {
+			struct proto_ctty c;
+			proto_ctty_at(&m, i, &c);
+			printf("%s{\"pid\":%u,\"pty\":%u,\"foreground\":%d}", i ? "," : "", c.pid, c.pty, c.foreground);
+		}
 		printf("]");
 		break;
 	case MSG_WRITTEN:

@@ -9,6 +9,8 @@ import { StasisError } from '../errors';
 export const MANIFEST_FILE = 'MANIFEST.json';
 export const MANIFEST_FORMAT = 'stasis-generation';
 export const MANIFEST_VERSION = 2;
+/** The namespace init's SysV IPC data in a generation folder (docs/image-format.md, "SysV IPC data"). */
+export const SYSV_DATA_FILE = 'sysv-ipc.bin';
 
 export interface ManifestProcess {
   procId: number;
@@ -42,6 +44,35 @@ export interface Manifest {
   sharedSegments: ManifestShmSeg[];
   /** Earlier generations its images refer to (incremental checkpoints): kept while it is. Absent: none. */
   dependsOn?: number[];
+  /** The namespace's SysV message queues, recreated with their ids and messages. */
+  messageQueues: ManifestMsgQueue[];
+  /** Ptys of the computation that are a session's controlling terminal. */
+  terminals: ManifestTerminal[];
+  /** The file of the generation folder with the SysV IPC data (SYSV_DATA_FILE), if the init wrote one. */
+  sysvData?: string;
+}
+
+export interface ManifestMsgQueue {
+  id: number;
+  key: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** The queue's limit in bytes (msg_qbytes). */
+  qbytes: number;
+  /** Unread messages, and their bytes in all, at checkpoint time: their content is in sysvData. */
+  messages: number;
+  bytes: number;
+}
+
+export interface ManifestTerminal {
+  /** The pty's number at checkpoint time (as in the images' PTY fds). */
+  pty: number;
+  /** The session it controls, and that session's foreground process group (-1: none). */
+  sid: number;
+  foreground: number;
+  /** The processes that have it as their controlling terminal (the session's leader among them). */
+  pids: number[];
 }
 
 export interface ManifestShmSeg {
@@ -151,6 +182,46 @@ export function parseManifest(text: string, where: string): Manifest {
     return { id: f('id', 0x7fffffff), key: f('key', 0xffffffff), mode: f('mode', 0o777), uid: f('uid', 0xffffffff), gid: f('gid', 0xffffffff), size: f('size', Number.MAX_SAFE_INTEGER) };
   });
   if (new Set(sharedSegments.map((s) => s.id)).size !== sharedSegments.length) throw bad('a shared memory segment id is listed twice');
+  // Absent from manifests written before message queues and terminals were kept.
+  const rawQueues = raw.messageQueues ?? [];
+  if (!Array.isArray(rawQueues)) throw bad('"messageQueues" must be an array');
+  const messageQueues = rawQueues.map((q: unknown, i: number): ManifestMsgQueue => {
+    if (!isObject(q)) throw bad(`messageQueues[${i}] is not an object`);
+    const f = (k: string, max: number): number => {
+      const v = nonNegativeInt(q[k]);
+      if (v === null || v > max) throw bad(`messageQueues[${i}].${k} must be an integer from 0 to ${max}`);
+      return v;
+    };
+    return {
+      id: f('id', 0x7fffffff), key: f('key', 0xffffffff), mode: f('mode', 0o777), uid: f('uid', 0xffffffff), gid: f('gid', 0xffffffff),
+      qbytes: f('qbytes', Number.MAX_SAFE_INTEGER), messages: f('messages', 0xffffffff), bytes: f('bytes', Number.MAX_SAFE_INTEGER),
+    };
+  });
+  if (new Set(messageQueues.map((q) => q.id)).size !== messageQueues.length) throw bad('a message queue id is listed twice');
+  const rawTerminals = raw.terminals ?? [];
+  if (!Array.isArray(rawTerminals)) throw bad('"terminals" must be an array');
+  const terminals = rawTerminals.map((t: unknown, i: number): ManifestTerminal => {
+    if (!isObject(t)) throw bad(`terminals[${i}] is not an object`);
+    const pty = nonNegativeInt(t.pty);
+    const sid = nonNegativeInt(t.sid);
+    if (pty === null || pty > 0xffffffff) throw bad(`terminals[${i}].pty must be a pty number`);
+    if (sid === null || sid < 2) throw bad(`terminals[${i}].sid must be a session id above 1`);
+    const fg = t.foreground;
+    if (typeof fg !== 'number' || !Number.isSafeInteger(fg) || fg < -1 || fg > 0x7fffffff) throw bad(`terminals[${i}].foreground must be a process group id or -1`);
+    const pids = t.pids;
+    if (!Array.isArray(pids) || pids.length === 0 || !pids.every((x) => nonNegativeInt(x) !== null && (x as number) >= 2)) {
+      throw bad(`terminals[${i}].pids must list the processes it controls`);
+    }
+    return { pty, sid, foreground: fg, pids: pids as number[] };
+  });
+  if (new Set(terminals.map((t) => t.pty)).size !== terminals.length) throw bad('a terminal is listed twice');
+  if (new Set(terminals.map((t) => t.sid)).size !== terminals.length) throw bad('a session has two controlling terminals');
+  let sysvData: string | undefined;
+  if (raw.sysvData !== undefined) {
+    if (typeof raw.sysvData !== 'string' || !isPlainFileName(raw.sysvData)) throw bad('"sysvData" must be a file name inside the generation folder');
+    sysvData = raw.sysvData;
+  }
+  if (messageQueues.some((q) => q.messages > 0) && sysvData === undefined) throw bad('message queues hold messages but "sysvData" names no file with them');
   const dependsOn = raw.dependsOn === undefined ? [] : raw.dependsOn;
   if (!Array.isArray(dependsOn) || !dependsOn.every((g) => nonNegativeInt(g) !== null && (g as number) >= 1 && (g as number) < generation)
     || new Set(dependsOn).size !== dependsOn.length) {
@@ -163,7 +234,8 @@ export function parseManifest(text: string, where: string): Manifest {
   }
   return {
     format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created,
-    namespace: raw.namespace, processes, zombies, semaphores, sharedSegments,
+    namespace: raw.namespace, processes, zombies, semaphores, sharedSegments, messageQueues, terminals,
+    ...(sysvData !== undefined ? { sysvData } : {}),
     dependsOn: (dependsOn as number[]).slice().sort((a, b) => a - b),
   };
 

@@ -3,8 +3,9 @@
  *
  *   SUSPEND all ─▶ SUSPENDED from all ─▶ LIST to each namespace's init ─▶ (a process it
  *   lists has not joined yet? wait for its HELLO, SUSPEND it, LIST again) ─▶ create
- *   generation folder(s) ─▶ WRITE to each, with what it shares ─▶ WRITTEN from all
- *   ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
+ *   generation folder(s) ─▶ WRITE to each, with what it shares (and to the init of a
+ *   namespace with SysV message queues or shared memory segments: their data) ─▶ WRITTEN
+ *   from all ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
  *
  * Processes come and go while a checkpoint starts: one that execs or exits before the
  * images are written drops its connection (even after SUSPENDED: a process already
@@ -26,7 +27,7 @@ import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { generationDeps, GenerationDeps, IncrementalPolicy, writeModeFor } from '../ckpt-dir/deps';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
-import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore } from '../ckpt-dir/manifest';
+import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore, ManifestTerminal, SYSV_DATA_FILE } from '../ckpt-dir/manifest';
 import {
   COMMIT_COMMITTED, CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
 } from '../protocol/messages';
@@ -117,6 +118,9 @@ export class CheckpointBarrier {
   /** Namespaces in which a suspended process exited before its image was written. */
   private readonly exitedWhileWriting = new Set<string>();
   private readonly listWaiters = new Map<string, (m: ListedMessage | null) => void>();
+  private readonly initWriteWaiters = new Map<string, (m: WrittenMessage | null) => void>();
+  /** Namespaces whose init wrote SysV data into a generation (the manifest names it). */
+  private readonly sysvWritten = new Set<string>();
 
   constructor(readonly ckptId: number, peers: readonly BarrierPeer[], private readonly opts: BarrierOptions) {
     this.parts = peers.map((peer) => newParticipant(peer));
@@ -143,12 +147,22 @@ export class CheckpointBarrier {
     return true;
   }
 
+  /** An init's answer to WRITE (its namespace's SysV data). Returns false when none was asked of it. */
+  deliverInitWritten(init: InitPeer, msg: WrittenMessage): boolean {
+    const w = this.initWriteWaiters.get(init.nsKey);
+    if (!w || msg.ckptId !== BigInt(this.ckptId)) return false;
+    this.initWriteWaiters.delete(init.nsKey);
+    w(msg);
+    return true;
+  }
+
   /** The init of a namespace went away. */
   initLost(init: InitPeer): void {
-    const w = this.listWaiters.get(init.nsKey);
-    if (w) {
+    for (const waiters of [this.listWaiters, this.initWriteWaiters] as Map<string, (m: null) => void>[]) {
+      const w = waiters.get(init.nsKey);
+      if (!w) continue;
       this.fail(new StasisError('AGENT_LOST', `the init of namespace ${init.nsKey} disconnected during the checkpoint — the previous generation is intact`));
-      this.listWaiters.delete(init.nsKey);
+      waiters.delete(init.nsKey);
       w(null);
     }
   }
@@ -222,6 +236,8 @@ export class CheckpointBarrier {
     const n = this.parts.length;
     const gens = new Map<string, GenerationEntry>();
     const committed = new Set<GenerationEntry>();
+    /** The inits' SysV data being written: awaited before a failed generation is removed. */
+    let sysvDone: Promise<void> = Promise.resolve();
     try {
       for (const p of this.parts) {
         p.peer.state = 'suspending';
@@ -254,8 +270,11 @@ export class CheckpointBarrier {
           shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer), flags: modes.get(p.peer.ckptDir) ?? 0,
         });
       }
+      const sysv = this.writeSysvData();
+      sysvDone = sysv.done;
       this.progress({ phase: 'writing', processes: this.live().length });
       await this.phase('WRITE', (p) => p.written);
+      await sysv.done;
       this.throwIfFailed();
       await this.relistAfterExits();
 
@@ -289,6 +308,7 @@ export class CheckpointBarrier {
       this.tellCommitted(committed);
       this.resumeAll();
       await this.phase('RESUME', (p) => p.resumed, false);
+      await sysvDone;
       for (const gen of gens.values()) {
         if (committed.has(gen)) continue;
         try {
@@ -389,6 +409,48 @@ export class CheckpointBarrier {
     }
   }
 
+  /**
+   * WRITE to the init of each namespace whose list has SysV message queues or shared memory
+   * segments: it saves their messages and the content of segments no process has attached
+   * (the processes' images cannot hold those) into the namespace's generation folder, while
+   * every process is still suspended. `done` resolves once each has answered or failed.
+   */
+  private writeSysvData(): { done: Promise<void> } {
+    const waits: Promise<void>[] = [];
+    for (const [nsKey, listed] of this.listed) {
+      if (listed.msgQueues.length === 0 && listed.shmSegs.length === 0) continue;
+      const init = this.opts.initFor?.(nsKey);
+      const gen = this.live().find((p) => p.peer.nsKey === nsKey)?.gen;
+      if (!init || !gen) continue;
+      waits.push(this.initWrite(init, path.join(gen.path, SYSV_DATA_FILE)).then((m) => {
+        if (m === null) return;
+        if (m.status !== 0) {
+          const why = m.message !== '' ? `${m.message} (${describeStatus(m.status)})` : describeStatus(m.status);
+          this.fail(new StasisError('AGENT_FAILED', `the init of namespace ${nsKey} could not save its SysV IPC data: ${why} — the previous generation is intact`));
+          return;
+        }
+        this.sysvWritten.add(nsKey);
+      }));
+    }
+    return { done: Promise.all(waits).then(() => undefined) };
+  }
+
+  /** The init's WRITTEN, or null (with a failure recorded) if it timed out or left. */
+  private initWrite(init: InitPeer, file: string): Promise<WrittenMessage | null> {
+    return new Promise<WrittenMessage | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.initWriteWaiters.delete(init.nsKey);
+        this.fail(new StasisError('TIMEOUT', `the init of namespace ${init.nsKey} did not save its SysV IPC data within ${Math.round(this.opts.phaseTimeoutMs / 1000)} s — the previous generation is intact`));
+        resolve(null);
+      }, this.opts.phaseTimeoutMs);
+      this.initWriteWaiters.set(init.nsKey, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      init.send({ type: 'WRITE', ckptId: BigInt(this.ckptId), imagePath: file, shares: [], shmSkip: [], flags: 0 });
+    });
+  }
+
   /** The init's LISTED, or null (with a failure recorded) if it timed out or left. */
   private list(init: InitPeer): Promise<ListedMessage | null> {
     return new Promise<ListedMessage | null>((resolve) => {
@@ -476,6 +538,11 @@ export class CheckpointBarrier {
         .map((x) => ({ pid: x.pid, ppid: x.ppid, pgid: x.pgid, sid: x.sid, status: x.status })),
       semaphores: namespace ? semaphoresOf(listed[0]!) : [],
       sharedSegments: namespace ? listed[0]!.shmSegs.map((g) => ({ id: g.id, key: g.key, mode: g.mode, uid: g.uid, gid: g.gid, size: Number(g.size) })) : [],
+      messageQueues: namespace ? listed[0]!.msgQueues.map((q) => ({
+        id: q.id, key: q.key, mode: q.mode, uid: q.uid, gid: q.gid, qbytes: Number(q.qbytes), messages: q.messages, bytes: Number(q.bytes),
+      })) : [],
+      terminals: namespace ? terminalsOf(listed[0]!) : [],
+      ...(namespace && this.sysvWritten.has([...nsKeys][0]!) ? { sysvData: SYSV_DATA_FILE } : {}),
       dependsOn: deps.dependsOn,
     };
   }
@@ -568,6 +635,22 @@ function semaphoresOf(l: ListedMessage): ManifestSemaphore[] {
     at += s.nsems;
     return { id: s.id, key: s.key, mode: s.mode, uid: s.uid, gid: s.gid, values };
   });
+}
+
+/** LISTED's controlling terminals, one per pty, with the processes that have it (and its session). */
+function terminalsOf(l: ListedMessage): ManifestTerminal[] {
+  const byPty = new Map<number, ManifestTerminal>();
+  for (const c of l.cttys) {
+    const sid = l.procs.find((p) => p.pid === c.pid)?.sid;
+    if (sid === undefined) continue;
+    let t = byPty.get(c.pty);
+    if (!t) {
+      t = { pty: c.pty, sid, foreground: c.foreground, pids: [] };
+      byPty.set(c.pty, t);
+    }
+    if (t.sid === sid) t.pids.push(c.pid);
+  }
+  return [...byPty.values()].map((t) => ({ ...t, pids: t.pids.sort((a, b) => a - b) })).sort((a, b) => a.pty - b.pty);
 }
 
 function newParticipant(peer: BarrierPeer): Participant {

@@ -239,6 +239,7 @@ export class Coordinator {
         }
         const barrier = this.current;
         if (!agent.isInit && barrier && barrier.has(agent) && barrier.deliver(agent, msg)) return;
+        if (agent.isInit && msg.type === 'WRITTEN' && barrier?.deliverInitWritten(agent, msg)) return;
         throw new ProtocolError('unexpected', `${msg.type} for checkpoint ${msg.ckptId} was not expected from ${describePeer(agent)}`);
       }
       case 'LISTED':

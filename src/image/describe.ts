@@ -8,7 +8,7 @@
 
 import {
   fdKindName, ImageFd, ImageRegion, LOCK_EOF, LOCK_KINDS, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
-  SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
+  SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
   REGION_GROWSDOWN, REGION_SHARED,
 } from './format';
 import { describeIncremental } from './incr';
@@ -131,6 +131,10 @@ function kernelState(img: ParsedImage): string[] {
       ]),
     ]));
   }
+  if (img.semUndo.length) {
+    lines.push('', `SEM_UNDO adjustments (${img.semUndo.length} semaphore sets)`);
+    for (const u of img.semUndo) lines.push(`  set ${u.semid}: ${u.adj.map((e) => `#${e.num} ${e.adj > 0 ? '+' : ''}${e.adj}`).join(', ')}`);
+  }
   return lines.length ? ['', ...lines] : [];
 }
 
@@ -201,6 +205,7 @@ function describeShare(f: ImageFd): string {
   }
   if ((s.flags & SHARE_PIPE) !== 0) parts.push((s.flags & SHARE_PIPE_OWNER) !== 0 ? 'pipe owner' : 'pipe');
   if ((s.flags & SHARE_PTY) !== 0) parts.push((s.flags & SHARE_PTY_OWNER) !== 0 ? 'pty owner' : 'pty');
+  if ((s.flags & SHARE_PTY_CTTY) !== 0) parts.push('controlling terminal');
   return parts.join(', ') || '-';
 }
 

@@ -28,6 +28,7 @@ export const RecordType = {
   PROC_STATE: 7,
   THREAD_STATE: 8,
   POSIX_TIMER: 9,
+  SEM_UNDO: 13,
   REFS: 14,
   END: 15,
   PARENT: 16,
@@ -222,6 +223,8 @@ export const SHARE_PIPE_OWNER = 2;
 export const SHARE_PIPE = 4;
 export const SHARE_PTY = 8;
 export const SHARE_PTY_OWNER = 16;
+/** FD_SHARE flags: the pty is a controlling terminal; stasis-init makes it on restart (with SHARE_PTY). */
+export const SHARE_PTY_CTTY = 32;
 
 export interface FdShare {
   fd: number;
@@ -280,6 +283,14 @@ export interface ImagePosixTimer {
   intervalNs: bigint;
 }
 
+/** SEM_UNDO: the process's non-zero semadj values on one SysV semaphore set, by semaphore number. */
+export interface ImageSemUndo {
+  semid: number;
+  adj: { num: number; adj: number }[];
+}
+/** Limits of a SEM_UNDO record: semaphore numbers below this, adjustments in -32768..32767. */
+export const MAX_SEM_ADJ = 32000;
+
 export interface ImageChunk {
   addr: bigint;
   rawLen: bigint;
@@ -325,6 +336,7 @@ export interface ParsedImage {
   procState: ImageProcState | null;
   threadStates: ImageThreadState[];
   posixTimers: ImagePosixTimer[];
+  semUndo: ImageSemUndo[];
   chunks: ImageChunk[];
   end: ImageEnd;
   unknownRecords: UnknownRecord[];

@@ -17,13 +17,13 @@ import { ByteReader, DecodeError } from '../binary/cursor';
 import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import {
-  align, IMAGE_FLAG_INCREMENTAL, IncrementalParts, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
-  ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess,
+  align, IMAGE_FLAG_INCREMENTAL, IncrementalParts, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
+  ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageSemUndo,
   ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_CONTENT, REGION_SHARED,
 } from './format';
 import {
-  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdLock, decodeFdShare, decodeInfo, decodePosixTimer,
+  chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdLock, decodeFdShare, decodeInfo, decodePosixTimer, decodeSemUndo,
   decodeProcess, decodeProcState, decodeRegion, decodeThread, decodeThreadState,
 } from './records';
 import {
@@ -56,10 +56,11 @@ const RANK: { [type: number]: number } = {
   [RecordType.PROC_STATE]: 9,
   [RecordType.THREAD_STATE]: 10,
   [RecordType.POSIX_TIMER]: 11,
-  [RecordType.REFS]: 12,
-  [RecordType.CHUNK]: 13,
-  [RecordType.PAGES]: 13,
-  [RecordType.END]: 14,
+  [RecordType.SEM_UNDO]: 12,
+  [RecordType.REFS]: 13,
+  [RecordType.CHUNK]: 14,
+  [RecordType.PAGES]: 14,
+  [RecordType.END]: 15,
 };
 /** Ranks of records an image holds at most one of. */
 const SINGLE = new Set([RecordType.INFO, RecordType.PROCESS, RecordType.PROC_STATE, RecordType.END].map((t) => RANK[t]!));
@@ -158,6 +159,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   let procState: ImageProcState | null = null;
   const threadStates: ImageThreadState[] = [];
   const posixTimers: ImagePosixTimer[] = [];
+  const semUndo: ImageSemUndo[] = [];
   const chunks: ImageChunk[] = [];
   const unknownRecords: UnknownRecord[] = [];
   let end: ImageEnd | null = null;
@@ -280,6 +282,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
           case RecordType.PROC_STATE: procState = decodeProcState(pr); break;
           case RecordType.THREAD_STATE: threadStates.push(decodeThreadState(pr)); break;
           case RecordType.POSIX_TIMER: posixTimers.push(decodePosixTimer(pr)); break;
+          case RecordType.SEM_UNDO: semUndo.push(decodeSemUndo(pr)); break;
           case RecordType.PARENT: {
             const p = decodeParent(pr);
             pr.end('payload');
@@ -301,6 +304,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       if (type === RecordType.REGION) checkRegion(regions, info!, bad, name);
       if (type === RecordType.THREAD_STATE) checkThreadState(threadStates, threads, bad, name);
       if (type === RecordType.POSIX_TIMER) checkPosixTimer(posixTimers, threads, bad, name);
+      if (type === RecordType.SEM_UNDO && semUndo.slice(0, -1).some((u) => u.semid === semUndo[semUndo.length - 1]!.semid)) {
+        throw bad(`${name}: semid ${semUndo[semUndo.length - 1]!.semid} has a SEM_UNDO already`);
+      }
       if (type === RecordType.END) {
         const e = end!;
         const expect: [string, bigint, bigint][] = [
@@ -323,7 +329,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
   if (threads.length === 0) throw bad('no THREAD record');
   return {
     path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, procState, threadStates,
-    posixTimers, chunks, end,
+    posixTimers, semUndo, chunks, end,
     unknownRecords, verified: verify,
     ...(incremental ? { incremental: incr } : {}),
   };
@@ -387,8 +393,11 @@ function attachShare(fds: ImageFd[], share: FdShare): void {
   if ((share.flags & (SHARE_PIPE | SHARE_PIPE_OWNER)) !== 0 && f.dupOf < 0 && f.kind !== FdKind.PIPE) {
     throw new DecodeError('short', 'pipe share flags on an fd that is not a pipe');
   }
-  if ((share.flags & (SHARE_PTY | SHARE_PTY_OWNER)) !== 0 && f.dupOf < 0 && f.kind !== FdKind.PTY) {
+  if ((share.flags & (SHARE_PTY | SHARE_PTY_OWNER | SHARE_PTY_CTTY)) !== 0 && f.dupOf < 0 && f.kind !== FdKind.PTY) {
     throw new DecodeError('short', 'pty share flags on an fd that is not a pty');
+  }
+  if ((share.flags & (SHARE_PTY_OWNER | SHARE_PTY_CTTY)) !== 0 && (share.flags & SHARE_PTY) === 0) {
+    throw new DecodeError('short', 'pty owner or terminal flags without the pty flag');
   }
   f.share = share;
 }

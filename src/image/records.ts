@@ -10,8 +10,8 @@
 
 import { ByteReader, ByteWriter, DecodeError } from '../binary/cursor';
 import {
-  DELETED_MEMFD, FdExtra, FdKind, FdLock, FdShare, LOCK_EOF, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_OWNER, ImageChunk,
-  ImageEnd, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageProcState, ImageRegion, ImageThread, ImageThreadState,
+  DELETED_MEMFD, FdExtra, FdKind, FdLock, FdShare, LOCK_EOF, PTY_LOCKED, PTY_PACKET, SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, ImageChunk,
+  ImageEnd, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageSemUndo, MAX_SEM_ADJ, ImageProcState, ImageRegion, ImageThread, ImageThreadState,
   SIGINFO_SIZE,
 } from './format';
 
@@ -189,7 +189,7 @@ export function decodeFdShare(r: ByteReader): FdShare {
   const fd = r.i32('fd');
   const flags = r.u32('flags');
   const shareId = r.u64('share_id');
-  if ((flags & ~(SHARE_OWNER | SHARE_PIPE_OWNER | SHARE_PIPE | SHARE_PTY | SHARE_PTY_OWNER)) !== 0) throw invalid('unknown share flags');
+  if ((flags & ~(SHARE_OWNER | SHARE_PIPE_OWNER | SHARE_PIPE | SHARE_PTY | SHARE_PTY_OWNER | SHARE_PTY_CTTY)) !== 0) throw invalid('unknown share flags');
   if ((flags & SHARE_OWNER) !== 0 && shareId === 0n) throw invalid('an owner of no shared description');
   return { fd, flags, shareId };
 }
@@ -437,6 +437,27 @@ export function decodePosixTimer(r: ByteReader): ImagePosixTimer {
 
 export function encodePosixTimer(w: ByteWriter, v: ImagePosixTimer): void {
   w.i32(v.timerId).i32(v.clockid).u32(v.notify).u32(v.signo).u32(v.notifyTid).u32(0).u64(v.sigevValue).u64(v.valueNs).u64(v.intervalNs);
+}
+
+export function decodeSemUndo(r: ByteReader): ImageSemUndo {
+  const semid = r.i32('semid');
+  const n = r.u32('n');
+  if (semid < 0) throw invalid('semid is negative');
+  if (n === 0 || n > MAX_SEM_ADJ) throw invalid('n is not 1..32000');
+  const adj: { num: number; adj: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = { num: r.u32('num'), adj: r.i32('adj') };
+    if (e.num >= MAX_SEM_ADJ) throw invalid('a semaphore number is not below 32000');
+    if (i > 0 && e.num <= adj[i - 1]!.num) throw invalid('semaphore numbers do not go up');
+    if (e.adj === 0 || e.adj < -32768 || e.adj > 32767) throw invalid('an adjustment is 0 or not in -32768..32767');
+    adj.push(e);
+  }
+  return { semid, adj };
+}
+
+export function encodeSemUndo(w: ByteWriter, v: ImageSemUndo): void {
+  w.i32(v.semid).u32(v.adj.length);
+  for (const e of v.adj) w.u32(e.num).i32(e.adj);
 }
 
 // --- CHUNK head -----------------------------------------------------------------------

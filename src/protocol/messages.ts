@@ -65,11 +65,19 @@ export interface ListedMessage {
   semvals: { value: number }[];
   /** Each shared memory object of the namespace and the process that saves its content. */
   shmOwners: { pid: number; key: bigint }[];
-  /** The namespace's SysV shared memory segments (their ids; content travels in images). */
+  /** The namespace's SysV shared memory segments (their ids; content travels in images, or in the init's SysV data). */
   shmSegs: ListedShmSeg[];
+  /** The namespace's SysV message queues; their messages travel in the init's SysV data (WRITE to the init). */
+  msgQueues: ListedMsgQueue[];
+  /** Processes whose controlling terminal is a pty the computation holds the master of. */
+  cttys: ListedCtty[];
 }
 
 export interface ListedShmSeg { id: number; key: number; mode: number; uid: number; gid: number; size: bigint }
+/** `messages` unread messages of `bytes` bytes in all; `qbytes` is the queue's byte limit. */
+export interface ListedMsgQueue { id: number; key: number; mode: number; uid: number; gid: number; messages: number; bytes: bigint; qbytes: bigint }
+/** `pty`: the pty's number (as in FD PTY records); `foreground`: the terminal's foreground process group (-1: none). */
+export interface ListedCtty { pid: number; pty: number; foreground: number }
 export interface RequestMessage { type: 'REQUEST'; body: JsonObject }
 export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
 export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
@@ -102,6 +110,8 @@ export const SHARE_PIPE = 4;
 export const SHARE_PTY = 8;
 /** Share flags: this process makes that pty on restart and saves its unread bytes. */
 export const SHARE_PTY_OWNER = 16;
+/** Share flags: that pty is a process's controlling terminal; stasis-init makes it on restart. */
+export const SHARE_PTY_CTTY = 32;
 /** WRITE flags: track written pages for the next checkpoint, and refer to the last committed image. */
 export const WRITE_TRACK = 1;
 /** WRITE flags: store every page, refer to nothing (tracking goes on for the next one). */
@@ -167,6 +177,8 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
       ['semvals', { list: [['value', 'u32']] }],
       ['shmOwners', { list: [['pid', 'u32'], ['key', 'u64']] }],
       ['shmSegs', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['size', 'u64']] }],
+      ['msgQueues', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['messages', 'u32'], ['bytes', 'u64'], ['qbytes', 'u64']] }],
+      ['cttys', { list: [['pid', 'u32'], ['pty', 'u32'], ['foreground', 'i32']] }],
     ],
   },
   REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },

@@ -5,7 +5,8 @@
  * exists: the native side checks the plan again, but only as a last line of defence.
  */
 
-import { ManifestProcess, ManifestZombie } from '../ckpt-dir/manifest';
+import * as path from 'node:path';
+import { ManifestProcess, ManifestTerminal, ManifestZombie } from '../ckpt-dir/manifest';
 import { ResolvedGeneration } from '../ckpt-dir/resolve';
 import { StasisError } from '../errors';
 import { ParsedImage, RegionKind } from '../image/format';
@@ -107,8 +108,32 @@ export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImag
   }
   for (const s of m.semaphores) lines.push(`sem ${s.id} ${s.key} ${s.mode} ${s.uid} ${s.gid} ${s.values.join(' ')}`);
   for (const g of m.sharedSegments) lines.push(`shmseg ${g.id} ${g.key} ${g.mode} ${g.uid} ${g.gid} ${g.size}`);
+  for (const q of m.messageQueues) lines.push(`msgq ${q.id} ${q.key} ${q.mode} ${q.uid} ${q.gid} ${q.qbytes} ${q.messages} ${q.bytes}`);
+  if (m.sysvData !== undefined) lines.push(`sysvdata ${checkPath(path.join(gen.path, m.sysvData))}`);
+  for (const t of m.terminals) {
+    checkTerminal(t, byPid);
+    lines.push(`ctty ${t.pty} ${t.sid} ${t.foreground} ${t.pids.join(' ')}`);
+  }
   lines.push(...shm);
   return { main, text: lines.join('\n') + '\n' };
+}
+
+/*
+ * A controlling terminal is given back by its session's leader (TIOCSCTTY) before it forks
+ * anyone; the rest of the session inherits it, and those that did not have it let it go
+ * (TIOCNOTTY) once their own children are made. So its leader must be one that has it.
+ */
+function checkTerminal(t: ManifestTerminal, byPid: Map<number, Node>): void {
+  const leader = byPid.get(t.sid);
+  if (!leader || leader.zombie || leader.sid !== leader.pid || !t.pids.includes(t.sid)) {
+    throw new StasisError('BAD_MANIFEST', `pty ${t.pty} is the controlling terminal of session ${t.sid}, whose leader does not have it — restart from an earlier generation`);
+  }
+  for (const pid of t.pids) {
+    const n = byPid.get(pid);
+    if (!n || n.zombie || n.sid !== t.sid) {
+      throw new StasisError('BAD_MANIFEST', `pty ${t.pty} is the controlling terminal of process ${pid}, which is not a live process of session ${t.sid} — restart from an earlier generation`);
+    }
+  }
 }
 
 function checkPath(p: string): string {

@@ -26,11 +26,11 @@ export interface Launched {
 }
 
 /** `stasis launch` of a test program, stdout to a file, until it has printed `lines` lines. */
-export async function launchUntil(box: Box, port: number, name: ProgramName, args: string[], lines: number, timeoutMs = LIMIT.start, launchOptions: string[] = []): Promise<Launched> {
+export async function launchUntil(box: Box, port: number, name: ProgramName, args: string[], lines: number, timeoutMs = LIMIT.start, launchOptions: string[] = [], env?: NodeJS.ProcessEnv): Promise<Launched> {
   const out = box.emptyFile('out.txt');
   const ckptDir = box.path('ckpt');
   const argv = await programArgv(name, args);
-  const proc = box.startStasis(['launch', '--coord-port', String(port), '--ckpt-dir', ckptDir, ...launchOptions, '--', ...argv], { stdoutFile: out });
+  const proc = box.startStasis(['launch', '--coord-port', String(port), '--ckpt-dir', ckptDir, ...launchOptions, '--', ...argv], { stdoutFile: out, env });
   await waitForLines(out, lines, { timeoutMs, abortOn: [proc] });
   return { proc, out, ckptDir };
 }

@@ -186,6 +186,8 @@ export const PROGRAMS = {
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
   locks: { c: 'locks.c' },
+  sysvipc: { c: 'sysvipc.c' },
+  ctty: { c: 'ctty.c' },
   incr: { c: 'incr.c' },
 } satisfies Record<string, ProgramSpec>;
 
@@ -499,6 +501,8 @@ export interface StartOptions {
   /** A file (in the box) for stdout; default a pipe. */
   stdoutFile?: string;
   cwd?: string;
+  /** Added to the clean environment (e.g. STASIS_FI, fault injection). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Everything one test owns; cleaned up when the test ends. */
@@ -546,7 +550,7 @@ export class Box {
     try {
       child = spawn(file!, args, {
         cwd: opts.cwd ?? this.dir,
-        env: cleanEnv({ HOME: this.dir }),
+        env: cleanEnv({ HOME: this.dir, ...opts.env }),
         stdio: ['ignore', fd ?? 'pipe', 'pipe'],
         detached: true,
       });
