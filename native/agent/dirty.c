@@ -6,16 +6,17 @@
  * previous scan and write-protects them again. The kernel resolves the write faults
  * itself; there is no handler thread.
  *
- * What a scan can be trusted with, and why it is safe:
+ * What a scan can be trusted with, and why it is safe (docs/architecture.md has it whole):
  *   - A region whose VMA is not registered on our userfaultfd (new since, moved by
  *     mremap, which drops the registration, or remapped over) is registered now: none of
  *     its pages carries the write-protect bit yet, so every present page reads as written.
- *   - A page zapped since (MADV_DONTNEED, MADV_FREE reclaimed) reads as written and not
- *     present: it is stored as nothing, so it comes back as zero, never as stale data.
- *   - A hole armed as such and then read maps the zero page without being written: it was
- *     not in the last image either, so it is zero again.
- * So "present and not written" means "as the last scan left it", and only that is
- * referenced from earlier images (incr.c).
+ *   - A page zapped since (MADV_DONTNEED, MADV_FREE reclaimed) is not present, or, read
+ *     again, the zero page marked written: it is stored as nothing, so it comes back as
+ *     zero, never as stale data.
+ *   - incr.c takes the presence map before the scan that write-protects again, and counts
+ *     a page as unchanged only if it was present at the first and not written until the
+ *     second.
+ * Only present pages are write-protected again (see dirty_scan).
  *
  * The fd is kept high and close-on-exec; a fork child closes its copy (its VMAs lose the
  * registration anyway). Raw syscalls only: this runs while application threads are stopped.

@@ -320,7 +320,9 @@ void incr_plan(struct capture *c, const char *image_path)
 	}
 	int e = dirty_open();
 	if (e) {
-		agent_log_err("cannot track written pages (userfaultfd): writing full images", e);
+		static int said;
+		if (!said++)
+			agent_log_err("cannot track written pages (userfaultfd): writing full images", e);
 		P.track = 0;
 		T.valid = 0;
 		g_agent.rinfo.track = 0;
