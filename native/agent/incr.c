@@ -82,8 +82,8 @@ static struct {
 	uint8_t *map;
 	size_t len;
 	struct rplan *reg;
-	struct page_region *s, *p;
-	size_t ns, np;
+	struct page_region *s, *p;         /* written present ranges; one region's presence map */
+	size_t ns;
 	struct img_ref *refs;
 	size_t nrefs;
 	int nused;
@@ -307,6 +307,7 @@ static int refer_region(const struct rplan *rp, const struct page_region *pres, 
 
 void incr_plan(struct capture *c, const char *image_path)
 {
+	incr_idle(); /* a COMMIT not acted on yet (it came while suspending) */
 	mem_zero(&P, sizeof(P));
 	for (int k = 0; k < IMG_MAX_PARENTS; k++)
 		P.used_of[k] = -1;
@@ -355,8 +356,8 @@ void incr_plan(struct capture *c, const char *image_path)
 			continue;
 		}
 		struct rplan *rp = &P.reg[i];
-		size_t np = 0;
-		long e1 = dirty_present(r->start, r->end, P.p + P.np, PLAN_RANGES - P.np, &np);
+		size_t np = 0; /* the presence map is needed for this region only */
+		long e1 = dirty_present(r->start, r->end, P.p, PLAN_RANGES, &np);
 		rp->s_first = (uint32_t)P.ns;
 		long e2 = dirty_scan(r->start, r->end, P.s + P.ns, PLAN_RANGES - P.ns, &n);
 		if (e1 || e2) {
@@ -367,13 +368,12 @@ void incr_plan(struct capture *c, const char *image_path)
 		}
 		rp->s_n = (uint32_t)n;
 		P.ns += n;
-		if (refer_region(rp, P.p + P.np, np) < 0) {
+		if (refer_region(rp, P.p, np) < 0) {
 			/* Out of room for references: this image is a full one after all (this
 			 * region is write-protected again; the rest are below). */
 			incremental = 0;
 			continue;
 		}
-		P.np += np;
 		rp->tracked = 1;
 	}
 	dirty_scan_end();
