@@ -25,6 +25,12 @@
  * image only when the coordinator says the generation is committed (COMMIT); until then,
  * and if it is not, the next checkpoint is a full one.
  *
+ * Memory. The agent never maps or unmaps anything while the program runs: a program that
+ * unmaps a range and maps over it again with MAP_FIXED would take back whatever landed in
+ * between. The plan lives in the checkpoint's scratch arena; the table in one reservation
+ * made once, while the threads are stopped (two halves: the table and the one being read
+ * back), and never resized.
+ *
  * Same contract as agent.h: raw syscalls, no malloc, no stdio, no locks.
  */
 #include "incr.h"
@@ -40,8 +46,10 @@
 #define PAGE_ 4096ull
 #define REL_MAX 256     /* "gen-NNNNNN/NAME.img" */
 #define PAGES_RUN 16    /* written runs shorter than this go into PAGES records */
-#define PLAN_RANGES (1ul << 21)
-#define PLAN_REFS (1ul << 21)
+#define PLAN_RANGES (1ul << 18)  /* written ranges, and one region's presence map */
+#define PLAN_REFS (1ul << 18)
+#define TABLE_EXTENTS (1ul << 22) /* per half of the reservation: 128 MiB of address space */
+#define SCRATCH_LEN (8ul + (uint64_t)IMG_REF_SIZE * IMG_REFS_MAX + 4096)
 
 /* An image the table points into; parent 0 is the image the table was read from. */
 struct tparent {
@@ -63,9 +71,10 @@ static struct {
 	uint64_t dir_dev, dir_ino;
 	int nparents;
 	struct tparent parents[IMG_MAX_PARENTS];
-	struct text *ext;                  /* sorted, disjoint */
+	struct text *ext;                  /* sorted, disjoint; in one half of the reservation */
 	size_t next;
-	uint64_t map, map_len;             /* the mapping that holds ext */
+	uint8_t *resv;                     /* scratch, then two halves of TABLE_EXTENTS each */
+	uint64_t resv_len;
 	/* The image written last, until COMMIT says whether it counts. */
 	int pending, committed;
 	uint64_t pending_ckpt;
@@ -78,9 +87,7 @@ struct rplan {
 };
 
 static struct {
-	int active, track, incremental;
-	uint8_t *map;
-	size_t len;
+	int track, incremental;
 	struct rplan *reg;
 	struct page_region *s, *p;         /* written present ranges; one region's presence map */
 	size_t ns;
@@ -103,8 +110,28 @@ void incr_set_write_flags(uint32_t flags)
 
 void incr_skip_range(uint64_t *start, uint64_t *end)
 {
-	*start = T.map;
-	*end = T.map + T.map_len;
+	*start = (uint64_t)T.resv;
+	*end = (uint64_t)T.resv + T.resv_len;
+}
+
+/* The table's reservation: made once, while the program's threads are stopped. */
+static int reserve(void)
+{
+	if (T.resv)
+		return 0;
+	uint64_t len = SCRATCH_LEN + 2 * TABLE_EXTENTS * sizeof(struct text);
+	len = (len + 4095) & ~4095ull;
+	long m = sys_mmap(0, len, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
+	if (m < 0)
+		return (int)m;
+	T.resv = (uint8_t *)m;
+	T.resv_len = len;
+	return 0;
+}
+
+static struct text *half(int k)
+{
+	return (struct text *)(T.resv + ((SCRATCH_LEN + 4095) & ~4095ull)) + (size_t)k * TABLE_EXTENTS;
 }
 
 /* ---- paths ---- */
@@ -210,35 +237,19 @@ static int trackable(const struct region *r)
 	       (r->kind == RK_ANON || r->kind == RK_HEAP || r->kind == RK_STACK);
 }
 
-static void *plan_take(size_t *used, size_t n)
+/* The plan's memory, from the checkpoint's scratch arena (left out of the image). */
+static int plan_alloc(struct capture *c)
 {
-	n = (n + 63) & ~(size_t)63;
-	if (P.len - *used < n)
-		return 0;
-	void *p = P.map + *used;
-	*used += n;
-	return p;
-}
-
-static int plan_map(int nregions)
-{
-	size_t len = sizeof(struct rplan) * (size_t)nregions + sizeof(struct page_region) * PLAN_RANGES * 2 +
-		     sizeof(struct img_ref) * PLAN_REFS + IMG_REF_SIZE * IMG_REFS_MAX + 4096 +
-		     (sizeof(uint64_t) + sizeof(void *)) * IMG_PAGES_MAX + 16 * 64;
-	len = (len + PAGE_ - 1) & ~(PAGE_ - 1);
-	long m = sys_mmap(0, len, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
-	if (m < 0)
-		return (int)m;
-	P.map = (uint8_t *)m;
-	P.len = len;
-	size_t used = 0;
-	P.reg = plan_take(&used, sizeof(struct rplan) * (size_t)nregions);
-	P.s = plan_take(&used, sizeof(struct page_region) * PLAN_RANGES);
-	P.p = plan_take(&used, sizeof(struct page_region) * PLAN_RANGES);
-	P.refs = plan_take(&used, sizeof(struct img_ref) * PLAN_REFS);
-	P.recbuf = plan_take(&used, IMG_REF_SIZE * IMG_REFS_MAX + 4096);
-	P.pg_addr = plan_take(&used, sizeof(uint64_t) * IMG_PAGES_MAX);
-	P.pg_data = plan_take(&used, sizeof(void *) * IMG_PAGES_MAX);
+	P.reg = cap_arena_take(&c->a, sizeof(struct rplan) * (size_t)(c->nregions + 1));
+	P.s = cap_arena_take(&c->a, sizeof(struct page_region) * PLAN_RANGES);
+	P.p = cap_arena_take(&c->a, sizeof(struct page_region) * PLAN_RANGES);
+	P.refs = cap_arena_take(&c->a, sizeof(struct img_ref) * PLAN_REFS);
+	P.recbuf = cap_arena_take(&c->a, IMG_REF_SIZE * IMG_REFS_MAX + 4096);
+	P.pg_addr = cap_arena_take(&c->a, sizeof(uint64_t) * IMG_PAGES_MAX);
+	P.pg_data = cap_arena_take(&c->a, sizeof(void *) * IMG_PAGES_MAX);
+	if (!P.reg || !P.s || !P.p || !P.refs || !P.recbuf || !P.pg_addr || !P.pg_data)
+		return -12;
+	mem_zero(P.reg, sizeof(struct rplan) * (size_t)(c->nregions + 1));
 	return 0;
 }
 
@@ -320,6 +331,8 @@ void incr_plan(struct capture *c, const char *image_path)
 		return;
 	}
 	int e = dirty_open();
+	if (!e)
+		e = reserve(); /* the next table's memory, now that the threads are stopped */
 	if (e) {
 		static int said;
 		if (!said++)
@@ -339,9 +352,8 @@ void incr_plan(struct capture *c, const char *image_path)
 			  parents_still_there() == 0;
 	/* From the first scan on, the old table no longer says what is unchanged. */
 	T.valid = 0;
-	if (plan_map(c->nregions) < 0)
+	if (reserve() < 0 || plan_alloc(c) < 0)
 		incremental = 0;
-	P.active = P.map != 0;
 	if (dirty_scan_begin() < 0) {
 		P.incremental = 0;
 		return;
@@ -380,8 +392,7 @@ void incr_plan(struct capture *c, const char *image_path)
 	if (!incremental) {
 		/* A full image: every region through the pagemap. */
 		if (P.reg)
-			for (int i = 0; i < c->nregions; i++)
-				P.reg[i].tracked = 0;
+			mem_zero(P.reg, sizeof(struct rplan) * (size_t)(c->nregions + 1));
 		P.nrefs = 0;
 		P.nused = 0;
 	}
@@ -430,7 +441,7 @@ void incr_flush_pages(struct img_out *o)
 
 int incr_write_region(struct capture *c, struct img_out *o, int i)
 {
-	if (!P.incremental || !P.reg[i].tracked)
+	if (!P.incremental || !P.reg || !P.reg[i].tracked)
 		return 0;
 	const struct region *r = &c->regions[i];
 	uint64_t here = (uint64_t)__builtin_frame_address(0);
@@ -461,8 +472,6 @@ int incr_write_region(struct capture *c, struct img_out *o, int i)
 
 void incr_plan_end(const char *image_path, uint64_t ckpt_id, int ok)
 {
-	if (P.map)
-		sys_munmap(P.map, P.len);
 	int track = P.track;
 	mem_zero(&P, sizeof(P));
 	T.pending = track && ok;
@@ -476,10 +485,9 @@ void incr_plan_end(const char *image_path, uint64_t ckpt_id, int ok)
 struct build {
 	int fd;
 	uint64_t size;
-	struct text *ext;
+	struct text *ext;        /* the half of the reservation the table is not in */
 	size_t n, cap;
-	uint64_t map_len;
-	uint8_t *buf;            /* a REFS payload, or a PAGES address list */
+	uint8_t *buf;            /* a REFS payload, or a PAGES address list: the scratch */
 	size_t buf_len;
 };
 
@@ -490,16 +498,8 @@ static int add_ext(struct build *b, uint64_t addr, uint64_t len, uint32_t parent
 		b->ext[b->n - 1].len += len;
 		return 0;
 	}
-	if (b->n == b->cap) {
-		uint64_t nl = b->map_len ? b->map_len * 2 : (1ul << 20);
-		long m = b->map_len ? sys_mremap(b->ext, b->map_len, nl, 1 /* MREMAP_MAYMOVE */, 0)
-				    : sys_mmap(0, nl, 3, 0x22 | 0x4000, -1, 0);
-		if (m < 0)
-			return (int)m;
-		b->ext = (struct text *)m;
-		b->map_len = nl;
-		b->cap = nl / sizeof(struct text);
-	}
+	if (b->n == b->cap)
+		return -7; /* E2BIG: more extents than a table holds; the next image is a full one */
 	b->ext[b->n++] = (struct text){ addr, len, rec_at, parent, 0 };
 	return 0;
 }
@@ -633,17 +633,23 @@ static int walk(struct build *b, struct tparent *parents, int *nparents, uint32_
 	return -5; /* no END */
 }
 
-/* Reads the image at path into a new table; the old one is dropped either way. */
+/* Reads the image at path into a new table, in the half of the reservation the old one is
+ * not in; the old one is dropped either way. Maps nothing: it may run with the program. */
 static int build_table(const char *path)
 {
-	if (T.map)
-		sys_munmap((void *)T.map, T.map_len);
-	T.map = T.map_len = 0;
 	T.valid = 0;
-	T.next = 0;
 	T.nparents = 0;
+	if (!T.resv)
+		return -12;
+	struct text *old = T.ext;
+	size_t old_n = T.next;
+	T.next = 0;
 	struct build b;
 	mem_zero(&b, sizeof(b));
+	b.ext = old == half(0) ? half(1) : half(0);
+	b.cap = TABLE_EXTENTS;
+	b.buf = T.resv;
+	b.buf_len = SCRATCH_LEN;
 	char rel[REL_MAX];
 	if (split_image_path(path, T.dir, sizeof(T.dir), rel, sizeof(rel)) || dir_id(T.dir, &T.dir_dev, &T.dir_ino))
 		return -22;
@@ -653,17 +659,10 @@ static int build_table(const char *path)
 	struct kstat st;
 	long e = sys_call2(SYS_fstat_, b.fd, (long)&st);
 	b.size = (uint64_t)st.size;
-	b.buf_len = 8 + (size_t)IMG_REF_SIZE * IMG_REFS_MAX + 64;
-	long m = e ? -1 : sys_mmap(0, b.buf_len, 3, 0x22 | 0x4000, -1, 0);
 	uint32_t info_crc = 0;
 	int np = 0;
-	if (m >= 0) {
-		b.buf = (uint8_t *)m;
+	if (!e)
 		e = walk(&b, T.parents, &np, &info_crc);
-		sys_munmap(b.buf, b.buf_len);
-	} else if (!e) {
-		e = m;
-	}
 	sys_close(b.fd);
 	if (!e) {
 		sort_ext(b.ext, b.n);
@@ -671,9 +670,12 @@ static int build_table(const char *path)
 			if (b.ext[i - 1].addr + b.ext[i - 1].len > b.ext[i].addr)
 				e = -22; /* overlapping: not an image this agent wrote */
 	}
+	/* Give the old table's memory back (this changes no mapping). */
+	if (old && old_n)
+		sys_call3(28 /* madvise */, (long)old & ~4095l, (long)(((old_n * sizeof(struct text)) + 8191) & ~4095ul),
+			  4 /* MADV_DONTNEED */);
 	if (e) {
-		if (b.ext)
-			sys_munmap(b.ext, b.map_len);
+		T.ext = 0;
 		return (int)e;
 	}
 	str_copy(T.parents[0].path, rel, REL_MAX);
@@ -682,8 +684,6 @@ static int build_table(const char *path)
 	T.nparents = np;
 	T.ext = b.ext;
 	T.next = b.n;
-	T.map = (uint64_t)b.ext;
-	T.map_len = b.map_len;
 	T.valid = 1;
 	return 0;
 }
@@ -711,8 +711,8 @@ void incr_idle(void)
 void incr_after_fork(void)
 {
 	dirty_close();
-	if (T.map)
-		sys_munmap((void *)T.map, T.map_len);
+	if (T.resv)
+		sys_munmap(T.resv, T.resv_len);
 	mem_zero(&T, sizeof(T));
 	mem_zero(&P, sizeof(P));
 }
@@ -726,7 +726,8 @@ void incr_restarted(struct restart_info *ri)
 	T.write_flags = flags;
 	dirty_forget();
 	dirty_adopt(ri->uffd);
-	if (dirty_active() && ri->image[0]) {
+	/* The program's threads are held until RESUME: a mapping made now is safe. */
+	if (dirty_active() && ri->image[0] && reserve() == 0) {
 		int e = build_table(ri->image);
 		if (e)
 			agent_log_err("cannot read the restored image back: the next image is a full one", e);
