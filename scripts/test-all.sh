@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential python3 util-linux procps)
+packages=(build-essential python3 util-linux procps libzstd-dev)
 if [ "$(id -u)" = 0 ]; then
 	missing=()
 	for p in "${packages[@]}"; do
@@ -23,6 +23,7 @@ else
 	for tool in gcc make python3 setpriv; do
 		command -v "$tool" >/dev/null || { echo "test-all: $tool is missing; install: ${packages[*]}" >&2; exit 1; }
 	done
+	[ -e /usr/include/zstd.h ] || { echo "test-all: libzstd-dev is missing; install: ${packages[*]}" >&2; exit 1; }
 fi
 
 npm ci --no-audit --no-fund

@@ -48,7 +48,7 @@ test('a checkpoint of two agents commits gen-000001 with manifest, images and la
   assert.equal(res.ok, true, JSON.stringify(res));
   const gen = path.join(dir, 'gen-000001');
   assert.equal(res.generation, gen);
-  assert.deepEqual(phases, ['suspending', 'suspended', 'writing', 'committed']);
+  assert.deepEqual(phases, ['suspending', 'suspended', 'writing', 'resumed', 'committed']);
 
   assert.equal(fs.readlinkSync(path.join(dir, 'latest')), 'gen-000001');
   const m = parseManifest(fs.readFileSync(path.join(gen, 'MANIFEST.json'), 'utf8'), 'manifest');
@@ -68,7 +68,8 @@ test('a checkpoint of two agents commits gen-000001 with manifest, images and la
   assert.equal(fs.existsSync(path.join(dir, 'latest.tmp')), false);
 
   for (const ag of [a, b]) {
-    assert.deepEqual(ag.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'COMMIT', 'RESUME']);
+    await ag.next('COMMIT'); // sent before the answer, on another connection
+    assert.deepEqual(ag.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT']);
     const write = ag.received.find((m) => m.type === 'WRITE');
     assert.equal(write?.type === 'WRITE' && write.flags, WRITE_TRACK | WRITE_FULL, 'the first generation is a full one, tracked');
     const commit = ag.received.find((m) => m.type === 'COMMIT');
@@ -298,6 +299,7 @@ test('incremental policy: WRITE asks for references after a full generation, a f
   assert.equal((await request(s, { cmd: 'checkpoint', full: true })).ok, true);
   fail = true;
   assert.equal((await request(s, { cmd: 'checkpoint' })).ok, false);
+  for (let i = 0; i < 6; i++) await a.next('COMMIT');
   const T = WRITE_TRACK, F = WRITE_TRACK | WRITE_FULL;
   // The fake agent's images refer to nothing, so each generation depends on none: only the
   // first (no earlier generation) and the one asked for are full.
@@ -311,4 +313,22 @@ test('with incremental checkpoints off, WRITE asks for neither tracking nor refe
   const a = await agent(t, s, { pid: 302, name: 'app', ckptDir: dir });
   for (let i = 0; i < 2; i++) assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
   assert.deepEqual(flagsOf(a, 'WRITE'), [0, 0]);
+});
+
+test('forked: COMMIT comes once the writer has answered, and says 0 when the writer failed', async (t) => {
+  const dir = tmpDir(t);
+  const s = await server(t);
+  let fail = false;
+  const a = await agent(t, s, {
+    pid: 303, name: 'app', ckptDir: dir, forked: true,
+    behaviour: { onWriter: () => (fail ? { status: -5, message: 'the image writer was killed' } : 'ok') },
+  });
+  assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
+  fail = true;
+  assert.equal((await request(s, { cmd: 'checkpoint' })).ok, false);
+  for (let i = 0; i < 2; i++) await a.next('COMMIT');
+  // The agent's own order: RESUMED, then WRITTEN from its writer, and only then COMMIT.
+  assert.deepEqual(a.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT']);
+  assert.deepEqual(flagsOf(a, 'COMMIT'), [COMMIT_COMMITTED, 0]);
+  assert.deepEqual(flagsOf(a, 'WRITE'), [WRITE_TRACK | WRITE_FULL, WRITE_TRACK]);
 });

@@ -119,7 +119,7 @@ test('several requests on one connection are answered in order, even after a hal
   await closed;
   const frames = newFrameReader().push(Buffer.concat(chunks)).map(decodeMessage);
   assert.deepEqual(frames.map((f) => (f.type === 'RESPONSE' ? f.body.ok : f.type)),
-    [true, 'PROGRESS', 'PROGRESS', 'PROGRESS', 'PROGRESS', true, false]);
+    [true, 'PROGRESS', 'PROGRESS', 'PROGRESS', 'PROGRESS', 'PROGRESS', true, false]);
 });
 
 test('a port already in use is a clear error', async (t) => {

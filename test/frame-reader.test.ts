@@ -11,7 +11,8 @@ const MESSAGES: Message[] = [
   { type: 'KILL' },
   { type: 'WRITTEN', ckptId: 2n, status: -5, imageBytes: 99n, message: 'EIO while writing' },
   { type: 'REQUEST', body: { cmd: 'status', big: 'x'.repeat(5000) } },
-  { type: 'RESUMED', ckptId: 2n },
+  { type: 'RESUMED', ckptId: 2n, pauseNs: 1234567n },
+  { type: 'CAPTURED', ckptId: 2n, status: 0, flags: 1, writerPid: 9, message: '' },
 ];
 const STREAM = Buffer.concat(MESSAGES.map(encodeMessage));
 

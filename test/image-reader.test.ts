@@ -14,7 +14,7 @@ import { StasisError } from '../src/errors';
 import { crc32c } from '../src/image/crc32c';
 import { describeImage, imageToJson } from '../src/image/describe';
 import { RecordType, recordTypeName } from '../src/image/format';
-import { readImage } from '../src/image/reader';
+import { readImage, readImageMetadata } from '../src/image/reader';
 import { encodeRegion } from '../src/image/records';
 import { EncodedImage, encodeImage } from '../src/image/writer';
 import { packageRoot } from '../src/native/paths';
@@ -81,6 +81,28 @@ test('the reader returns what the writer wrote', async (t) => {
   });
   assert.equal(parsed.end.records, BigInt(img.records.length - 1));
   assert.equal(parsed.verified, true);
+});
+
+test('readImageMetadata stops at the first chunk: what readImage says, without chunks or END', async (t) => {
+  const img = encodeImage(sampleImage());
+  const meta = await readImageMetadata(write(t, img.bytes));
+  const { chunks, end, verified, ...full } = await readImage(write(t, img.bytes));
+  assert.ok(chunks.length > 0 && end && !verified);
+  assert.deepEqual({ ...meta, path: '' }, { ...full, path: '' });
+  assert.ok(!('chunks' in meta) && !('end' in meta));
+
+  // What lies after the first chunk is stasis-restore --check's to refuse.
+  const second = img.records.filter((r) => r.type === RecordType.CHUNK)[1]!;
+  for (const cut of [second.offset + 16 + Math.floor(second.payloadLength / 2), img.bytes.length - 1]) {
+    const file = write(t, img.bytes.subarray(0, cut));
+    await readImageMetadata(file);
+    await rejects(file, /truncated/);
+  }
+  // What comes before it is still refused.
+  const region = img.records.find((r) => r.type === RecordType.REGION)!;
+  const bytes = Buffer.from(img.bytes);
+  bytes[region.offset + 20]! ^= 0xff;
+  await assert.rejects(readImageMetadata(write(t, bytes)), /CRC mismatch in record #\d+ \(REGION\)/);
 });
 
 test('the text report shows header, process, memory map, threads, fds and totals', async (t) => {

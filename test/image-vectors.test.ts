@@ -85,7 +85,7 @@ function checkerView(img: ParsedImage): unknown {
       sigevValue: s(t.sigevValue), valueNs: s(t.valueNs), intervalNs: s(t.intervalNs),
     })),
     semUndo: img.semUndo.map((u) => ({ semid: u.semid, adj: u.adj.map((e) => ({ num: e.num, adj: e.adj })) })),
-    chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen) })),
+    chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen), encoding: c.encoding, storedLen: c.storedLen })),
     end: { records: s(img.end.records), chunks: s(img.end.chunks), contentBytes: s(img.end.contentBytes), endOffset: s(img.end.endOffset) },
     ...(img.incremental ? { incremental: incrementalView(img.incremental) } : {}),
   };
@@ -134,7 +134,8 @@ async function tsRead(file: string): Promise<TsResult> {
 
 test('there are good and bad image vectors', () => {
   assert.deepEqual(good, ['incremental', 'minimal', 'rich']);
-  for (const want of ['truncated-in-chunk', 'flipped-byte-in-chunk', 'bad-magic', 'bad-version', 'bad-record-crc', 'missing-end', 'end-count-mismatch']) {
+  for (const want of ['truncated-in-chunk', 'flipped-byte-in-chunk', 'bad-magic', 'bad-version', 'bad-record-crc', 'missing-end', 'end-count-mismatch',
+    'zstd-flipped-byte', 'zstd-corrupt-block', 'zstd-content-size-mismatch']) {
     assert.ok(bad.includes(want), `no bad/${want}.img`);
   }
   for (const name of bad) assert.ok(fs.existsSync(path.join(BAD_DIR, `${name}.txt`)), `no bad/${name}.txt`);
@@ -153,6 +154,8 @@ test('the rich vector has every record type, region kind and fd kind', async () 
   assert.ok(img.threads.some((t) => t.flags & THREAD_LEADER && t.xsave.length > 0 && t.gregs.length === 23), 'a leader with registers');
   assert.ok(img.threads.some((t) => t.flags & THREAD_CKPT), 'the checkpoint thread');
   assert.ok(img.chunks.length >= 3 && img.chunks.some((c) => c.rawLen > 4096n), 'several chunks, one of several pages');
+  assert.ok(img.chunks.some((c) => c.encoding === 1 && c.rawLen === 4096n) && img.chunks.some((c) => c.encoding === 1 && c.rawLen >= 1n << 20n),
+    'zstd chunks of one page and of 1 MiB (a frame with a window descriptor)');
   assert.ok(img.unknownRecords.length >= 2, 'records of later versions, before and among the chunks');
   assert.ok(img.fds.some((f) => f.path.includes('\ufffd')), 'a path that is not UTF-8');
   const deleted = img.fds.filter((f) => f.extra?.kind === 'DELETED');

@@ -98,7 +98,7 @@ int agent_connect(void)
 	/* Keep the agent's fd out of the application's way: high, close-on-exec. */
 	uint64_t lim[2] = { 1024, 1024 };
 	sys_call4(SYS_prlimit64_, 0, 7 /* RLIMIT_NOFILE */, 0, (long)lim);
-	long want = lim[0] >= 1024 ? 1000 : (long)lim[0] - 8;
+	long want = lim[0] >= RI_COORD_FD + 24 ? RI_COORD_FD : (long)lim[0] - 8;
 	if (want > fd) {
 		long hi = sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, want);
 		if (hi >= 0) {
@@ -164,19 +164,82 @@ static void load_name(void)
 			*p = 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct { long s, ns; } ts;
+	sys_call2(SYS_clock_gettime_, 1 /* CLOCK_MONOTONIC */, (long)&ts);
+	return (uint64_t)ts.s * 1000000000ull + (uint64_t)ts.ns;
+}
+
+/* Waits until the image writer has sent its result or ended. Meanwhile the coordinator
+ * may only send KILL (it waits for this checkpoint's WRITTEN before anything else). */
+static void await_writer(void)
+{
+	static struct proto_msg m;
+	for (;;) {
+		struct { int fd; short events, revents; } p[2] = {
+			{ g_agent.writer_fd, 1 /* POLLIN */, 0 }, { g_agent.coord_fd, 1, 0 },
+		};
+		long n = sys_call3(7 /* poll */, (long)p, g_agent.coord_fd >= 0 ? 2 : 1, -1);
+		if (n == -4)
+			continue;
+		if (n < 0 || p[0].revents)
+			return;
+		if (!p[1].revents)
+			continue;
+		long e = recv_msg(&m);
+		if (e) {
+			if (e != -104)
+				agent_log_err("lost the coordinator", e);
+			sys_close(g_agent.coord_fd);
+			g_agent.coord_fd = -1;
+		} else if (m.type == MSG_KILL) {
+			agent_writer_kill();
+			sys_call2(SYS_kill_, sys_getpid(), 9);
+		} else if (m.type == MSG_COMMIT) {
+			/* Only a failed checkpoint's: read back (or not) once the writer is done. */
+			incr_commit(m.ckpt_id, (m.flags & COMMIT_FLAG_COMMITTED) != 0);
+		} else {
+			agent_log("unexpected message from the coordinator while the image is written: ",
+				  proto_type_name(m.type), 0);
+		}
+	}
+}
+
+/* The writer's result as WRITTEN for checkpoint ckpt_id. */
+static void report_writer(uint64_t ckpt_id, struct proto_msg *out, char *why, int whylen)
+{
+	await_writer();
+	mem_zero(out, sizeof(*out));
+	out->type = MSG_WRITTEN;
+	out->ckpt_id = ckpt_id;
+	why[0] = 0;
+	out->status = agent_writer_finish(&out->image_bytes, why, whylen);
+	str_copy(out->message, why, sizeof(out->message));
+	if (out->status)
+		agent_log("checkpoint failed: ", why, 0);
+	if (g_agent.coord_fd >= 0 && send_msg(out))
+		agent_log("cannot answer the coordinator", 0, 0);
+	agent_writer_reap();
+}
+
 static void serve(void)
 {
 	static struct proto_msg m, out;
+	static struct agent_capture_out co;
 	static char why[1024];
 	for (;;) {
-		long e = recv_msg(&m);
+		long e = g_agent.coord_fd >= 0 ? recv_msg(&m) : -104;
 		if (e) {
 			if (g_agent.suspending)
 				agent_resume_all();
 			if (e != -104)
 				agent_log_err("lost the coordinator", e);
-			sys_close(g_agent.coord_fd);
+			if (g_agent.coord_fd >= 0)
+				sys_close(g_agent.coord_fd);
 			g_agent.coord_fd = -1;
+			if (g_agent.writer_pid)
+				report_writer(0, &out, why, sizeof(why)); /* only to reap it */
 			return;
 		}
 		mem_zero(&out, sizeof(out));
@@ -184,6 +247,7 @@ static void serve(void)
 		why[0] = 0;
 		switch (m.type) {
 		case MSG_SUSPEND:
+			g_agent.pause_start_ns = mono_ns();
 			out.type = MSG_SUSPENDED;
 			out.status = agent_suspend_all(why, sizeof(why));
 			out.nthreads = (uint32_t)g_agent.nthreads;
@@ -200,19 +264,38 @@ static void serve(void)
 			g_agent.nshm_skip = 0;
 			for (uint32_t i = 0; i < m.nshm && i < AGENT_MAX_SHARES; i++)
 				g_agent.shm_skip[g_agent.nshm_skip++] = proto_shm_skip_at(&m, i);
-			out.type = MSG_WRITTEN;
+			out.type = MSG_CAPTURED;
 			g_agent.released = 0;
 			incr_set_write_flags(m.flags);
-			out.status = agent_write_image(m.image_path, m.ckpt_id, &out.image_bytes, why,
-						       sizeof(why));
-			str_copy(out.message, why, sizeof(out.message));
+			mem_zero(&co, sizeof(co));
+			out.status = agent_take_shared_signals(why, sizeof(why));
+			if (!out.status)
+				out.status = agent_write_image(m.image_path, m.ckpt_id, &co, why, sizeof(why));
+			out.flags = !out.status && co.forked ? CAPTURED_FORKED : 0;
+			out.writer_pid = out.flags ? (uint32_t)co.writer_pid : 0;
+			str_copy(out.message, out.status ? why : co.reason, sizeof(out.message));
 			if (out.status)
 				agent_log("checkpoint failed: ", why, 0);
+			if (send_msg(&out))
+				agent_log("cannot answer the coordinator", 0, 0);
+			if (out.status || out.flags)
+				continue;
+			/* Written with the threads stopped: the image is durable already. */
+			mem_zero(&out, sizeof(out));
+			out.type = MSG_WRITTEN;
+			out.ckpt_id = m.ckpt_id;
+			out.image_bytes = co.bytes;
 			break;
 		case MSG_RESUME:
 			agent_resume_all();
 			out.type = MSG_RESUMED;
-			break;
+			out.pause_ns = g_agent.pause_start_ns ? mono_ns() - g_agent.pause_start_ns : 0;
+			g_agent.pause_start_ns = 0;
+			if (send_msg(&out))
+				agent_log("cannot answer the coordinator", 0, 0);
+			if (g_agent.writer_pid)
+				report_writer(m.ckpt_id, &out, why, sizeof(why));
+			continue;
 		case MSG_KILL:
 			sys_call2(SYS_kill_, sys_getpid(), 9);
 			continue;
@@ -259,6 +342,9 @@ void agent_ckpt_restarted(void)
 		str_copy(g_agent.ckpt_dir, ri->ckpt_dir, sizeof(g_agent.ckpt_dir));
 	g_agent.coord_fd = -1;
 	g_agent.suspending = 0;
+	g_agent.writer_pid = 0;
+	g_agent.writer_fd = -1;
+	g_agent.pause_start_ns = 0;
 	load_name();
 	incr_restarted(ri);
 	long e = agent_connect();
@@ -350,6 +436,12 @@ static void after_fork_in_child(void)
 	g_agent.nthreads = 0;
 	g_agent.suspended = 0;
 	g_agent.proc_id = 0;
+	/* The parent's image writer is not ours. */
+	if (g_agent.writer_fd >= 0)
+		sys_close(g_agent.writer_fd);
+	g_agent.writer_fd = -1;
+	g_agent.writer_pid = 0;
+	g_agent.pause_start_ns = 0;
 	agent_timers_after_fork();
 	incr_after_fork();
 	load_name();
@@ -357,6 +449,31 @@ static void after_fork_in_child(void)
 		return; /* the parent runs without a coordinator: so does its child */
 	join_coordinator("the coordinator", 0);
 	g_agent.unjoined = g_agent.coord_fd < 0;
+}
+
+/* STASIS_FI=name[:N],...: the named fault injection points a test asks for (agent.h). The
+ * list is shared with stasis-init: names that are not the agent's are its own. */
+static void load_faults(const char *spec)
+{
+	for (const char *p = spec; p && *p;) {
+		if (str_starts(p, "writer-kill") && (p[11] == ':' || p[11] == ',' || !p[11])) {
+			g_agent.faults |= AGENT_FAULT_WRITER_KILL;
+			p += 11;
+			g_agent.fault_writer_kill_at = 1;
+			if (*p == ':') {
+				p++;
+				g_agent.fault_writer_kill_at = (uint32_t)parse_dec(&p);
+			}
+		} else if (str_starts(p, "low-memory") && (p[10] == ',' || !p[10])) {
+			g_agent.faults |= AGENT_FAULT_LOW_MEMORY;
+		} else if (str_starts(p, "writer-hold") && (p[11] == ',' || !p[11])) {
+			g_agent.faults |= AGENT_FAULT_WRITER_HOLD;
+		}
+		while (*p && *p != ',')
+			p++;
+		if (*p == ',')
+			p++;
+	}
 }
 
 __attribute__((constructor)) static void agent_init(void)
@@ -373,6 +490,12 @@ __attribute__((constructor)) static void agent_init(void)
 	str_copy(g_agent.ckpt_dir, dir, sizeof(g_agent.ckpt_dir));
 	const char *sig = getenv("STASIS_SIGNAL");
 	g_agent.sig = sig ? atoi(sig) : DEFAULT_SIGNAL;
+	g_agent.writer_fd = -1;
+	const char *nofork = getenv("STASIS_NO_FORK");
+	g_agent.no_fork = nofork && nofork[0] && !str_eq(nofork, "0");
+	load_faults(getenv("STASIS_FI"));
+	const char *compress = getenv("STASIS_COMPRESS");
+	g_agent.no_compress = compress && compress[0] == '0' && !compress[1];
 	agent_exec_init();
 	load_name();
 	if (agent_install_handler()) {

@@ -57,6 +57,7 @@ struct agent_state {
 	uint16_t coord_port;
 	uint64_t proc_id;
 	char ckpt_dir[4096];
+	int no_compress;         /* STASIS_COMPRESS=0 (stasis launch --no-compress): raw chunks */
 	char name[256];
 	int ckpt_tid;
 	uint64_t ckpt_resume_sp; /* top of the checkpoint thread's stack, for restart */
@@ -83,6 +84,16 @@ struct agent_state {
 	int shared_taken;        /* the shared queue is in sigs[] (owner -1) */
 	struct agent_sig sigs[AGENT_MAX_SIGINFO];
 
+	/* Forked checkpoints (writer.c). */
+	int no_fork;             /* STASIS_NO_FORK=1: every image is written with threads stopped */
+	uint32_t faults;         /* STASIS_FI: AGENT_FAULT_* */
+	uint32_t fault_writer_kill_at; /* writer-kill:N fires in the Nth writer */
+	uint32_t nforks;         /* writers started by this process */
+	uint64_t pause_start_ns; /* when stopping the threads began (CLOCK_MONOTONIC) */
+	volatile int writer_pid; /* the image writer in flight; 0: none (a futex word) */
+	int writer_fd;           /* the read end of its result pipe; -1: none */
+	char writer_image[4096]; /* the image it finishes */
+
 	/* Restart. */
 	struct restart_info rinfo;
 	volatile int released;   /* restored threads wait for this to become 1 */
@@ -98,6 +109,8 @@ void agent_log_err(const char *what, long neg_errno);
 int agent_install_handler(void);
 void *agent_handler(void);
 int agent_suspend_all(char *why, int whylen);
+/* Has the parked leader take the shared signal queue (call once, when capturing). */
+int agent_take_shared_signals(char *why, int whylen);
 void agent_resume_all(void);
 
 /* kstate.c: kernel state around threads (pending signals, attributes) and the process
@@ -111,11 +124,40 @@ struct img_out;
 /* Writes PROC_STATE (with `dumpable` as the process had it), THREAD_STATEs, POSIX_TIMERs. */
 int agent_ks_write(struct img_out *o, uint8_t *scratch, size_t cap, uint32_t dumpable, char *why, int whylen);
 
+/* imagemem.c: whether a mapping of this file (dev, inode) is memory a restart mapped from
+ * an image: the process's anonymous memory, not a file mapping. */
+int agent_image_backed(uint64_t dev, uint64_t ino);
+
 /* interpose.c: forgets the SIGEV_THREAD helper thread, which a forked child lacks. */
 void agent_timers_after_fork(void);
 
-/* capture.c: writes the image of this process to path; returns 0 or -errno. */
-int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen);
+/* What capturing a process left to do. */
+struct agent_capture_out {
+	int forked;          /* a writer process (writer_pid) finishes the image */
+	int writer_pid;
+	uint64_t bytes;      /* not forked: the image's size */
+	char reason[512];    /* not forked: why not */
+};
+
+/* capture.c: captures this process into the image at path, or hands the image over to a
+ * forked writer (writer.c); returns 0 or -errno with why set. */
+int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_out *out, char *why, int whylen);
+
+/* Fault injection points (STASIS_FI=name[:N],..., shared with stasis-init), for tests. */
+#define AGENT_FAULT_WRITER_KILL 1u /* writer-kill:N: the Nth writer SIGKILLs itself mid-image */
+#define AGENT_FAULT_LOW_MEMORY 2u  /* low-memory: the memory-pressure check sees none available */
+#define AGENT_FAULT_WRITER_HOLD 4u /* writer-hold: a writer writes no private memory before
+				    * CKPT_DIR/writer-go exists */
+
+/* writer.c: once the writer in flight has sent its result or ended (its pipe,
+ * g_agent.writer_fd, is readable), returns its status (0 or -errno) with the image's size,
+ * or why it failed; agent_writer_reap() then waits for it to be gone (a writer that died is
+ * reaped at once). Reaping wakes agent_writer_wait_idle(). */
+int agent_writer_finish(uint64_t *bytes, char *why, int whylen);
+void agent_writer_reap(void);
+void agent_writer_kill(void);
+/* Returns once no writer is in flight (exec.c: an exec must not orphan one). */
+void agent_writer_wait_idle(void);
 
 /* agent.c */
 int agent_connect(void);

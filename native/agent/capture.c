@@ -14,6 +14,7 @@
 #include "../common/sys.h"
 #include "../res/res.h"
 #include "capture.h"
+#include "chunk-writer.h"
 #include "incr.h"
 #include "../common/broker.h"
 
@@ -86,12 +87,24 @@ static int on_tmpfs(const char *path)
 	return sys_call2(137 /* statfs */, (long)path, (long)fs) == 0 && fs[0] == 0x01021994 /* TMPFS_MAGIC */;
 }
 
-static void classify(struct region *r, int shared)
+/* The program break's span, to tell heap from other anonymous memory as the kernel does. */
+struct brk_span {
+	uint64_t start, end;
+};
+
+static void classify(struct region *r, int shared, const struct brk_span *brk)
 {
 	const char *p = r->path;
 	r->flags = shared ? RF_SHARED : 0;
 	r->save = SAVE_PRESENT;
-	if (str_eq(p, "[heap]")) {
+	if (!shared && agent_image_backed(r->dev, r->ino)) {
+		/* Back as what it was: anonymous memory, heap where the kernel would say
+		 * [heap], and never a mapping of the old image. */
+		r->kind = r->start <= brk->end && r->end >= brk->start ? RK_HEAP : RK_ANON;
+		r->save = SAVE_IMAGE;
+		r->path = r->kind == RK_HEAP ? "[heap]" : "";
+		r->off = r->dev = r->ino = 0;
+	} else if (str_eq(p, "[heap]")) {
 		r->kind = RK_HEAP;
 	} else if (str_eq(p, "[stack]")) {
 		r->kind = RK_STACK;
@@ -163,8 +176,12 @@ static int skip_out(struct capture *c, struct region *r, uint64_t skip_start, ui
 	return 0;
 }
 
+static uint64_t stat_field(const char *stat, int k);
+
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 {
+	char *stat = cap_slurp(c, "/proc/self/stat", 0);
+	struct brk_span brk = { stat ? stat_field(stat, 47) : 0, (uint64_t)sys_call1(SYS_brk_, 0) };
 	char *text = cap_slurp(c, "/proc/self/maps", 0);
 	c->regions = cap_arena_take(&c->a, sizeof(struct region) * MAX_REGIONS);
 	if (!text || !c->regions)
@@ -195,7 +212,7 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 		if (*p)
 			*(char *)p++ = 0;
 		r->path = path;
-		classify(r, shared);
+		classify(r, shared, &brk);
 		if ((r->kind == RK_SHMEM_ANON || (r->flags & RF_CONTENT)) && shm_saved_by_another(r))
 			r->save = SAVE_NONE;
 		/* Leave out the scratch arena and the incremental table (incr.c). */
@@ -209,14 +226,27 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 	return 0;
 }
 
+/* Whether b continues a's memory as one region: the restart split one anonymous region
+ * into mappings of its image and copied pages (loader/place.c); saved as one again, it
+ * comes back as one, not split a little more at every restart. */
+static int continues(const struct region *a, const struct region *b)
+{
+	return a->end == b->start && (a->save == SAVE_IMAGE || b->save == SAVE_IMAGE) &&
+	       (a->kind == RK_ANON || a->kind == RK_HEAP) && a->kind == b->kind &&
+	       a->prot == b->prot && !a->flags && !b->flags;
+}
+
 static void write_region_records(struct capture *c, struct img_out *o)
 {
 	uint8_t rec[4096 + 128];
 	for (int i = 0; i < c->nregions; i++) {
 		const struct region *r = &c->regions[i];
+		uint64_t end = r->end;
+		while (i + 1 < c->nregions && continues(&c->regions[i], &c->regions[i + 1]))
+			end = c->regions[++i].end;
 		struct img_region g = {
 			.start = r->start,
-			.end = r->end,
+			.end = end,
 			.file_offset = r->off,
 			.prot = r->prot,
 			.flags = r->flags,
@@ -243,8 +273,9 @@ int cap_page_is_zero(const uint8_t *p)
 	return acc == 0;
 }
 
-/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. */
-static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, uint64_t n)
+/* Emits the non-zero pages of [mem, mem+n pages) as chunks for address addr. bounce: mem
+ * is the bounce buffer, which the next run reuses. */
+static void emit_nonzero(struct cw *w, uint64_t addr, const uint8_t *mem, uint64_t n, int bounce)
 {
 	uint64_t i = 0;
 	while (i < n) {
@@ -254,12 +285,12 @@ static void emit_nonzero(struct img_out *o, uint64_t addr, const uint8_t *mem, u
 		while (j < n && !cap_page_is_zero(mem + j * PAGE))
 			j++;
 		if (j > i)
-			img_chunk(o, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE);
+			cw_chunk(w, addr + i * PAGE, mem + i * PAGE, (j - i) * PAGE, bounce);
 		i = j;
 	}
 }
 
-static void emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd,
+static void emit_run(struct capture *c, struct cw *w, const struct region *r, int mem_fd,
 		     uint64_t addr, uint64_t n)
 {
 	/* The writer's own stack changes under it: snapshot it, so data and CRC agree. Its
@@ -267,19 +298,19 @@ static void emit_run(struct capture *c, struct img_out *o, const struct region *
 	uint64_t here = (uint64_t)__builtin_frame_address(0);
 	int own_stack = here >= r->start && here < r->end;
 	if ((r->prot & 1) && r->save != SAVE_ALL && !own_stack) {
-		emit_nonzero(o, addr, (const uint8_t *)addr, n);
+		emit_nonzero(w, addr, (const uint8_t *)addr, n, 0);
 		return;
 	}
 	if (own_stack && (r->prot & 1)) {
 		mem_copy(c->bounce, (const void *)addr, n * PAGE);
-		emit_nonzero(o, addr, c->bounce, n);
+		emit_nonzero(w, addr, c->bounce, n, 1);
 		return;
 	}
 	/* Unreadable, or possibly past the end of a vanished file: read via /proc/self/mem,
 	 * which reports such pages as an error instead of raising a signal. */
 	long got = sys_pread(mem_fd, c->bounce, n * PAGE, (long)addr);
 	if (got > 0)
-		emit_nonzero(o, addr, c->bounce, (uint64_t)got / PAGE);
+		emit_nonzero(w, addr, c->bounce, (uint64_t)got / PAGE, 1);
 }
 
 static int candidate(uint32_t save, uint64_t pm)
@@ -290,61 +321,82 @@ static int candidate(uint32_t save, uint64_t pm)
 	case SAVE_COW:
 		return (pm & PM_SWAPPED) || ((pm & PM_PRESENT) && !(pm & PM_FILE));
 	case SAVE_ALL:
+	case SAVE_IMAGE:
 		return 1;
 	default:
 		return 0;
 	}
 }
 
-static int write_chunks(struct capture *c, struct img_out *o)
+int cap_region_volatile(const struct region *r)
 {
+	/* Shared memory changes once the processes run again; so do the pages of a deleted
+	 * file that a private mapping has not copied yet (written through an fd). */
+	return (r->flags & RF_SHARED) || (r->save == SAVE_ALL && r->path[0] == '/');
+}
+
+/* One pass's chunks, compressed on worker threads (of the process that calls it: the
+ * writer's own, in a forked writer) unless the launch turned compression off. */
+int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
+{
+	/* Most processes have no volatile memory: then no writer threads for the pause. */
+	int any = 0;
+	for (int i = 0; i < c->nregions && !any; i++)
+		any = c->regions[i].save != SAVE_NONE && cap_region_volatile(&c->regions[i]) == (pass == PASS_VOLATILE);
+	if (!any)
+		return 0;
 	int pm_fd = (int)sys_openat(-100, "/proc/self/pagemap", K_O_CLOEXEC, 0);
 	int mem_fd = (int)sys_openat(-100, "/proc/self/mem", K_O_CLOEXEC, 0);
 	uint64_t *pm = cap_arena_take(&c->a, PM_BATCH * 8);
 	if (pm_fd < 0 || mem_fd < 0 || !pm)
 		return cap_fail(c, "cannot open /proc/self/pagemap or mem", 0, pm_fd < 0 ? pm_fd : mem_fd);
-	for (int i = 0; i < c->nregions && !o->err; i++) {
+	struct cw w;
+	int cpus = cw_cpus();
+	cw_start(&w, o, !g_agent.no_compress, cpus > 1 ? cpus : 0);
+	int e = 0;
+	for (int i = 0; i < c->nregions && !o->err && !e; i++) {
 		const struct region *r = &c->regions[i];
-		if (r->save == SAVE_NONE || incr_write_region(c, o, i))
+		if (r->save == SAVE_NONE || cap_region_volatile(r) != (pass == PASS_VOLATILE))
+			continue;
+		if (pass == PASS_PRIVATE && incr_write_region(c, &w, i))
 			continue;
 		uint64_t run_start = 0, run_len = 0;
-		for (uint64_t addr = r->start; addr < r->end;) {
+		for (uint64_t addr = r->start; addr < r->end && !e;) {
 			uint64_t n = (r->end - addr) / PAGE;
 			if (n > PM_BATCH)
 				n = PM_BATCH;
-			if (r->save != SAVE_ALL &&
-			    sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
-				sys_close(pm_fd);
-				sys_close(mem_fd);
-				return cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
+			int all = r->save == SAVE_ALL || r->save == SAVE_IMAGE;
+			if (!all && sys_pread(pm_fd, pm, n * 8, (long)(addr / PAGE * 8)) != (long)(n * 8)) {
+				e = cap_fail(c, "cannot read /proc/self/pagemap", 0, -5);
+				break;
 			}
 			for (uint64_t k = 0; k < n; k++) {
 				uint64_t a = addr + k * PAGE;
-				int cand = candidate(r->save, r->save == SAVE_ALL ? 0 : pm[k]);
+				int cand = candidate(r->save, all ? 0 : pm[k]);
 				if (cand && run_len && run_start + run_len * PAGE == a && run_len < RUN_MAX) {
 					run_len++;
 					continue;
 				}
 				if (run_len)
-					emit_run(c, o, r, mem_fd, run_start, run_len);
+					emit_run(c, &w, r, mem_fd, run_start, run_len);
 				run_start = a;
 				run_len = cand ? 1 : 0;
 			}
 			addr += n * PAGE;
 		}
-		if (run_len)
-			emit_run(c, o, r, mem_fd, run_start, run_len);
+		if (run_len && !e)
+			emit_run(c, &w, r, mem_fd, run_start, run_len);
 	}
-	incr_flush_pages(o);
+	incr_flush_pages(&w);
+	cw_finish(&w);
 	sys_close(pm_fd);
 	sys_close(mem_fd);
-	return 0;
+	return e;
 }
 
-void cap_emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd, uint64_t addr,
-		  uint64_t n)
+void cap_emit_run(struct capture *c, struct cw *w, const struct region *r, int mem_fd, uint64_t addr, uint64_t n)
 {
-	emit_run(c, o, r, mem_fd, addr, n);
+	emit_run(c, w, r, mem_fd, addr, n);
 }
 
 /* ---- threads ---- */
@@ -527,10 +579,49 @@ static int fsync_parent(const char *path)
 	return (int)e;
 }
 
-int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char *why, int whylen)
+void cap_discard(int fd, const char *tmp)
+{
+	sys_close(fd);
+	sys_call1(SYS_unlink_, (long)tmp);
+}
+
+int cap_seal(struct capture *c, struct img_out *o, int fd, const char *tmp, const char *path, uint64_t *bytes)
+{
+	int e = 0;
+	long err = img_finish(o);
+	if (err)
+		e = cap_fail(c, "cannot write ", tmp, err);
+	if (!e) {
+		err = sys_fsync(fd);
+		if (err)
+			e = cap_fail(c, "cannot fsync ", tmp, err);
+	}
+	if (e) {
+		cap_discard(fd, tmp);
+		return e;
+	}
+	sys_close(fd);
+	err = sys_call2(SYS_rename_, (long)tmp, (long)path);
+	if (err) {
+		sys_call1(SYS_unlink_, (long)tmp);
+		return cap_fail(c, "cannot rename ", tmp, err);
+	}
+	fsync_parent(path);
+	*bytes = o->off;
+	return 0;
+}
+
+/*
+ * Captures this process while its threads are stopped. Everything that other processes
+ * or the kernel can change once the computation runs again (fds, pipe contents, deleted
+ * files' data, shared memory, kernel state) is written here; the private memory is
+ * written here too, or by a forked writer (writer.c) while the process runs on.
+ */
+int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_out *out, char *why, int whylen)
 {
 	struct capture c;
 	mem_zero(&c, sizeof(c));
+	mem_zero(out, sizeof(*out));
 	c.why = why;
 	c.whylen = whylen;
 	long base = sys_mmap(0, ARENA_SIZE, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
@@ -549,7 +640,8 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 
 	/* A non-dumpable process's /proc/self files belong to root, and the unprivileged
 	 * owner cannot read its own pagemap, mem or auxv: be dumpable while the image is
-	 * written (PROC_STATE keeps the real value), as the kernel would allow anyway. */
+	 * written (PROC_STATE keeps the real value), as the kernel would allow anyway. A
+	 * forked writer stays dumpable. */
 	long dumpable = sys_prctl(3 /* PR_GET_DUMPABLE */, 0, 0, 0, 0);
 	if (dumpable == 0)
 		sys_prctl(4 /* PR_SET_DUMPABLE */, 1, 0, 0, 0);
@@ -605,29 +697,19 @@ int agent_write_image(const char *path, uint64_t ckpt_id, uint64_t *bytes, char 
 	}
 	if (!e) {
 		incr_write_refs(&o);
-		e = write_chunks(&c, &o);
+		e = cap_write_chunks(&c, &o, PASS_VOLATILE);
 	}
-	if (!e) {
-		long err = img_finish(&o);
-		if (err)
-			e = cap_fail(&c, "cannot write ", tmp, err);
-	}
-	if (!e) {
-		long err = sys_fsync(fd);
-		if (err)
-			e = cap_fail(&c, "cannot fsync ", tmp, err);
-	}
-	if (fd >= 0)
+	/* In the writer, writer_fork() does not return. */
+	int forked = !e && writer_fork(&c, &o, fd, tmp, path, out);
+	if (forked) {
 		sys_close(fd);
-	if (!e) {
-		long err = sys_call2(SYS_rename_, (long)tmp, (long)path);
-		if (err)
-			e = cap_fail(&c, "cannot rename ", tmp, err);
-		else
-			fsync_parent(path);
-		*bytes = o.off;
-	} else if (fd >= 0) {
-		sys_call1(SYS_unlink_, (long)tmp);
+	} else {
+		if (!e)
+			e = cap_write_chunks(&c, &o, PASS_PRIVATE);
+		if (!e)
+			e = cap_seal(&c, &o, fd, tmp, path, &out->bytes);
+		else if (fd >= 0)
+			cap_discard(fd, tmp);
 	}
 	incr_plan_end(path, ckpt_id, !e);
 	sys_munmap((void *)base, ARENA_SIZE);

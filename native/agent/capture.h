@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "image.h"
 #include "../res/res.h"
+#include "agent.h"
 
 #define ARENA_SIZE (96ul << 20)
 #define MAX_PROBES 1024
@@ -22,7 +23,9 @@
 #define PM_FILE (1ull << 61)
 
 
-enum save_mode { SAVE_NONE, SAVE_PRESENT, SAVE_COW, SAVE_ALL };
+/* SAVE_IMAGE: memory a restart mapped from an image file (loader/place.c): every page,
+ * read in place (pages never touched are not in pagemap, yet hold the process's data). */
+enum save_mode { SAVE_NONE, SAVE_PRESENT, SAVE_COW, SAVE_ALL, SAVE_IMAGE };
 
 struct region {
 	uint64_t start, end, off, dev, ino, fsize;
@@ -47,6 +50,24 @@ struct capture {
 	int nregions;
 	uint8_t *bounce; /* IMG_CHUNK_MAX bytes, for pages read through /proc/self/mem */
 };
+
+/* Which chunks a pass writes. VOLATILE: memory that can change once the computation runs
+ * again although this process does not write it (shared memory; a deleted file's pages a
+ * private mapping has not copied), written while every process is stopped. PRIVATE: the
+ * rest, which a forked writer's copy keeps as it was. */
+enum chunk_pass { PASS_VOLATILE, PASS_PRIVATE };
+int cap_region_volatile(const struct region *r);
+int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass);
+/* END, fsync, close, rename to `path`, directory fsync; on failure the temporary file is
+ * removed. Sets *bytes to the image's size. */
+int cap_seal(struct capture *c, struct img_out *o, int fd, const char *tmp, const char *path, uint64_t *bytes);
+/* Closes and removes an unfinished image. */
+void cap_discard(int fd, const char *tmp);
+
+/* writer.c: 1 when a forked writer took the image over (out->forked, out->writer_pid); 0
+ * when it is to be finished here (out->reason says why). Never returns in the writer. */
+int writer_fork(struct capture *c, struct img_out *o, int fd, const char *tmp, const char *path,
+		struct agent_capture_out *out);
 
 /* A bump allocator over the arena; null when it is full. */
 void *cap_arena_take(struct arena *a, size_t n);

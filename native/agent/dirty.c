@@ -133,7 +133,7 @@ void dirty_scan_end(void)
 }
 
 /* One PAGEMAP_SCAN over [start, end), looping while the output vector fills up. */
-static long scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t ret,
+static long scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof, uint64_t ret,
 		 struct page_region *vec, size_t cap, size_t *n)
 {
 	*n = 0;
@@ -147,7 +147,7 @@ static long scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, ui
 		a.start = at;
 		a.end = end;
 		a.category_mask = mask;
-		a.category_anyof_mask = PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_;
+		a.category_anyof_mask = anyof;
 		if (vec) {
 			if (*n == cap)
 				return -28; /* ENOSPC: more ranges than room */
@@ -168,7 +168,7 @@ static long scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, ui
 
 long dirty_present(uint64_t start, uint64_t end, struct page_region *vec, size_t cap, size_t *n)
 {
-	return scan(start, end, 0, 0, PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_, vec, cap, n);
+	return scan(start, end, 0, 0, PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_, PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_, vec, cap, n);
 }
 
 /* Only pages that are there are write-protected again: arming a hole would make the kernel
@@ -176,6 +176,15 @@ long dirty_present(uint64_t start, uint64_t end, struct page_region *vec, size_t
  * left unarmed reads as written, which is what it should be taken for anyway. */
 long dirty_scan(uint64_t start, uint64_t end, struct page_region *vec, size_t cap, size_t *n)
 {
-	return scan(start, end, PM_SCAN_WP_MATCHING_, PAGE_IS_WRITTEN_,
+	return scan(start, end, PM_SCAN_WP_MATCHING_, PAGE_IS_WRITTEN_, PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_,
 		    PAGE_IS_WRITTEN_ | PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_ | PAGE_IS_PFNZERO_, vec, cap, n);
+}
+
+/* Write-protects every page of [start, end), holes too (as markers): for memory mapped from
+ * an image, where a hole is the image's bytes, not zeros, and must read as unwritten until
+ * it is written. Costs the range's page tables, which such memory has anyway once read. */
+long dirty_arm_all(uint64_t start, uint64_t end)
+{
+	size_t n;
+	return scan(start, end, PM_SCAN_WP_MATCHING_, 0, 0, 0, 0, 0, &n);
 }

@@ -10,6 +10,10 @@
  *
  * These wrappers run in ordinary application context (never while threads are stopped),
  * but a vfork child may call them: they use only the stack, never malloc.
+ *
+ * An exec ends the checkpoint thread, so one waits while this process's image writer is in
+ * flight (writer.c): the thread reaps it and reports the image first. posix_spawn does not
+ * replace the process and does not wait.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -43,7 +47,7 @@ static int is_var(const char *entry, const char *name)
 	return !strncmp(entry, name, n) && entry[n] == '=';
 }
 
-#define OUR_VARS 4
+#define OUR_VARS 6
 /* Text for our variables, built in `text` (one caller's stack frame). */
 struct env_text {
 	char preload[8192];
@@ -72,7 +76,8 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 			theirs = e + sizeof("LD_PRELOAD");
 			continue;
 		}
-		if (is_var(e, "STASIS_COORD_ADDR") || is_var(e, "STASIS_CKPT_DIR") || is_var(e, "STASIS_SIGNAL"))
+		if (is_var(e, "STASIS_COORD_ADDR") || is_var(e, "STASIS_CKPT_DIR") || is_var(e, "STASIS_SIGNAL") ||
+		    is_var(e, "STASIS_NO_FORK") || is_var(e, "STASIS_COMPRESS"))
 			continue;
 		out[k++] = (char *)e;
 	}
@@ -112,6 +117,10 @@ static char **fixed_env(char *const envp[], char **out, struct env_text *t)
 	sb_str(&s, "STASIS_SIGNAL=");
 	sb_udec(&s, (uint64_t)g_agent.sig);
 	out[k++] = (char *)sb_cstr(&s);
+	if (g_agent.no_fork)
+		out[k++] = (char *)"STASIS_NO_FORK=1";
+	if (g_agent.no_compress)
+		out[k++] = (char *)"STASIS_COMPRESS=0";
 	out[k] = 0;
 	return out;
 }
@@ -141,12 +150,14 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 
 AGENT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	agent_writer_wait_idle();
 	NEXT(execve_fn, "execve");
 	WITH_ENV(envp, next(path, argv, envp), next(path, argv, fixed));
 }
 
 AGENT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	agent_writer_wait_idle();
 	NEXT(execve_fn, "execvpe");
 	WITH_ENV(envp, next(file, argv, envp), next(file, argv, fixed));
 }
@@ -163,12 +174,14 @@ AGENT_EXPORT int execvp(const char *file, char *const argv[])
 
 AGENT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	agent_writer_wait_idle();
 	NEXT(fexecve_fn, "fexecve");
 	WITH_ENV(envp, next(fd, argv, envp), next(fd, argv, fixed));
 }
 
 AGENT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
+	agent_writer_wait_idle();
 	NEXT(execveat_fn, "execveat");
 	WITH_ENV(envp, next(dirfd, path, argv, envp, flags), next(dirfd, path, argv, fixed, flags));
 }

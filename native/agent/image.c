@@ -1,8 +1,9 @@
 /*
  * Writes image format v1 (docs/image-format.md). Small records are staged and written in
- * large blocks; a chunk's data goes from the process's memory to the file in one writev,
- * placed at a 4096-aligned offset so a loader may map it in place. The payload encoders at
- * the end are the one C definition of each record's fields and their order.
+ * large blocks; a large chunk's data goes from where it is (the process's memory, or a
+ * compressed copy: chunk-writer.c) to the file in one writev, placed at a 4096-aligned
+ * offset so a loader may map it in place. The payload encoders at the end are the one C
+ * definition of each record's fields and their order.
  */
 #include <sys/uio.h>
 #include "image.h"
@@ -109,10 +110,15 @@ void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t 
 	o->nrec++;
 }
 
+/* Data up to this size is copied into the staging buffer, so that many small records
+ * (compressed chunks, sparse memory) leave in few large writes; larger data is written
+ * from where it is, in one writev with what was staged before it. */
+#define STAGE_DATA_MAX (64u << 10)
+
 /* A record of a 32-byte head, zeros up to a 4096-aligned file offset, and len bytes of
- * data written straight from where they are: CHUNK and FILEDATA. */
+ * data whose CRC-32C (from 0) is data_crc: CHUNK and FILEDATA. */
 static void aligned_record(struct img_out *o, uint16_t type, const uint8_t head32[32], const void *mem,
-			   uint64_t len)
+			   uint64_t len, uint32_t data_crc)
 {
 	uint8_t head[IMG_REC_HEADER + 32];
 	uint64_t data_at = o->off + sizeof(head);
@@ -125,34 +131,46 @@ static void aligned_record(struct img_out *o, uint16_t type, const uint8_t head3
 	wb_u32(&w, pad);
 	uint32_t crc = crc32c(0, head + IMG_REC_HEADER, 32);
 	crc = crc32c(crc, zeros, pad);
-	crc = crc32c(crc, mem, len);
+	crc = crc32c_combine(crc, data_crc, len);
 	uint32_t plen = 32 + pad + (uint32_t)len;
+	uint32_t tail = (8 - (plen & 7)) & 7;
 	rec_header(head, type, plen, crc);
 	stage(o, head, sizeof(head));
 	stage(o, zeros, pad);
-	flush(o);
-	struct iovec v[2] = { { (void *)mem, len }, { (void *)zeros, (8 - (plen & 7)) & 7 } };
-	long wr = o->err ? 0 : write_all_v(o->fd, v, 2);
+	o->nrec++;
+	if (len <= STAGE_DATA_MAX) {
+		stage(o, mem, len);
+		stage(o, zeros, tail);
+		return;
+	}
+	struct iovec v[3] = { { o->buf, o->blen }, { (void *)mem, len }, { (void *)zeros, tail } };
+	long wr = o->err ? 0 : write_all_v(o->fd, v, 3);
 	if (wr < 0 && !o->err)
 		o->err = wr;
-	o->off += len + v[1].iov_len;
-	o->nrec++;
+	o->blen = 0;
+	o->off += len + tail;
 }
 
-void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len)
+void img_chunk_stored(struct img_out *o, uint64_t addr, uint64_t raw_len, uint32_t encoding, const void *data,
+		      uint32_t stored, uint32_t data_crc)
 {
 	uint8_t head[IMG_CHUNK_HEAD];
 	struct wbuf w;
 	wb_init(&w, head, sizeof(head));
 	wb_u64(&w, addr);
-	wb_u64(&w, len);
-	wb_u32(&w, 0);
-	wb_u32(&w, (uint32_t)len);
+	wb_u64(&w, raw_len);
+	wb_u32(&w, encoding);
+	wb_u32(&w, stored);
 	wb_u32(&w, 0); /* pad */
 	wb_u32(&w, 0);
-	aligned_record(o, REC_CHUNK, head, mem, len);
+	aligned_record(o, REC_CHUNK, head, data, stored, data_crc);
 	o->nchunk++;
-	o->content += len;
+	o->content += raw_len;
+}
+
+void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len)
+{
+	img_chunk_stored(o, addr, len, IMG_ENC_RAW, mem, (uint32_t)len, crc32c(0, mem, len));
 }
 
 void img_filedata(struct img_out *o, uint64_t file_id, uint64_t offset, const void *data, uint32_t len)
@@ -166,7 +184,7 @@ void img_filedata(struct img_out *o, uint64_t file_id, uint64_t offset, const vo
 	wb_u32(&w, 0);
 	wb_u32(&w, 0); /* pad */
 	wb_u32(&w, 0);
-	aligned_record(o, REC_FILEDATA, head, data, len);
+	aligned_record(o, REC_FILEDATA, head, data, len, crc32c(0, data, len));
 }
 
 long img_finish(struct img_out *o)

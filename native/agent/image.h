@@ -24,7 +24,12 @@ struct img_out {
 
 void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap);
 void img_record(struct img_out *o, uint16_t type, const void *payload, uint32_t len);
+/* A raw CHUNK: len bytes of memory at addr, written from mem. */
 void img_chunk(struct img_out *o, uint64_t addr, const void *mem, uint64_t len);
+/* A CHUNK covering raw_len bytes at addr, stored as `stored` bytes of data in `encoding`
+ * (IMG_ENC_*); data_crc is crc32c(0, data, stored), computed by whoever made the data. */
+void img_chunk_stored(struct img_out *o, uint64_t addr, uint64_t raw_len, uint32_t encoding, const void *data,
+		      uint32_t stored, uint32_t data_crc);
 /* A FILEDATA record: len bytes of file `file_id` at offset, data page-aligned in the image. */
 void img_filedata(struct img_out *o, uint64_t file_id, uint64_t offset, const void *data, uint32_t len);
 /* Writes END and flushes. Returns 0 or the first error. */

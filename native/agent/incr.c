@@ -35,6 +35,7 @@
  */
 #include "incr.h"
 #include "agent.h"
+#include "chunk-writer.h"
 #include "image-incr.h"
 #include "../common/crc32c.h"
 #include "../common/fmt.h"
@@ -231,10 +232,42 @@ static int parents_still_there(void)
 
 /* ---- the plan ---- */
 
+/* Private anonymous read-write memory, and what a fast restart mapped of it from an image
+ * (SAVE_IMAGE: a private mapping of the image file, anonymous memory to the program). */
 static int trackable(const struct region *r)
 {
-	return !(r->flags & RF_SHARED) && r->save == SAVE_PRESENT && (r->prot & 3) == 3 &&
+	return !(r->flags & RF_SHARED) && (r->save == SAVE_PRESENT || r->save == SAVE_IMAGE) && (r->prot & 3) == 3 &&
 	       (r->kind == RK_ANON || r->kind == RK_HEAP || r->kind == RK_STACK);
+}
+
+/*
+ * What of an image-backed region (a restart mapped it from image N) is stored: everything
+ * not referred to. Its pages not written since the restart are image N's bytes whether
+ * present or not (the loader write-protected the holes too: loader/track.c), and each
+ * generation since referred them back to N; a hole that is not write-protected (the kernel
+ * drops the bit only when a written page is zapped: its content is N's again, maybe not the
+ * table's) and a page the table does not place are read and stored, not taken for zeros as
+ * anonymous memory's would be. The gaps go where the written ranges of other regions go.
+ */
+static int store_gaps(const struct region *r, struct rplan *rp, size_t ref_first)
+{
+	rp->s_first = (uint32_t)P.ns;
+	uint64_t at = r->start;
+	/* The region's first reference may have been merged into the one before it. */
+	if (ref_first > 0 && P.refs[ref_first - 1].addr + P.refs[ref_first - 1].len > at)
+		at = P.refs[ref_first - 1].addr + P.refs[ref_first - 1].len;
+	for (size_t k = ref_first; k <= P.nrefs; k++) {
+		uint64_t until = k < P.nrefs ? P.refs[k].addr : r->end;
+		if (until > at) {
+			if (P.ns == PLAN_RANGES)
+				return -28;
+			P.s[P.ns++] = (struct page_region){ at, until, 0 };
+		}
+		if (k < P.nrefs)
+			at = P.refs[k].addr + P.refs[k].len;
+	}
+	rp->s_n = (uint32_t)(P.ns - rp->s_first);
+	return 0;
 }
 
 /* The plan's memory, from the checkpoint's scratch arena (left out of the image). */
@@ -363,8 +396,11 @@ void incr_plan(struct capture *c, const char *image_path)
 		if (!trackable(r) || dirty_register(r->start, r->end) < 0)
 			continue;
 		size_t n = 0;
+		int image = r->save == SAVE_IMAGE;
 		if (!incremental) {
 			dirty_scan(r->start, r->end, 0, 0, &n);
+			if (image)
+				dirty_arm_all(r->start, r->end);
 			continue;
 		}
 		struct rplan *rp = &P.reg[i];
@@ -372,6 +408,8 @@ void incr_plan(struct capture *c, const char *image_path)
 		long e1 = dirty_present(r->start, r->end, P.p, PLAN_RANGES, &np);
 		rp->s_first = (uint32_t)P.ns;
 		long e2 = dirty_scan(r->start, r->end, P.s + P.ns, PLAN_RANGES - P.ns, &n);
+		if (image)
+			dirty_arm_all(r->start, r->end); /* holes too: next time they are N's bytes */
 		if (e1 || e2) {
 			/* Stored whole from the pagemap, as in a full image; still write-protected. */
 			if (e2)
@@ -380,7 +418,13 @@ void incr_plan(struct capture *c, const char *image_path)
 		}
 		rp->s_n = (uint32_t)n;
 		P.ns += n;
-		if (refer_region(rp, P.p, np) < 0) {
+		size_t ref_first = P.nrefs;
+		int room = refer_region(rp, P.p, np) == 0;
+		if (room && image) {
+			P.ns = rp->s_first; /* the written ranges are among the gaps */
+			room = store_gaps(r, rp, ref_first) == 0;
+		}
+		if (!room) {
 			/* Out of room for references: this image is a full one after all (this
 			 * region is write-protected again; the rest are below). */
 			incremental = 0;
@@ -432,14 +476,17 @@ void incr_write_refs(struct img_out *o)
 	}
 }
 
-void incr_flush_pages(struct img_out *o)
+void incr_flush_pages(struct cw *w)
 {
-	if (P.npg)
-		img_pages(o, P.pg_addr, (const void *const *)P.pg_data, P.npg);
+	if (P.npg) {
+		/* After the chunks submitted before it: the image's order is the plan's. */
+		cw_drain(w);
+		img_pages(w->o, P.pg_addr, (const void *const *)P.pg_data, P.npg);
+	}
 	P.npg = 0;
 }
 
-int incr_write_region(struct capture *c, struct img_out *o, int i)
+int incr_write_region(struct capture *c, struct cw *cw, int i)
 {
 	if (!P.incremental || !P.reg || !P.reg[i].tracked)
 		return 0;
@@ -447,14 +494,14 @@ int incr_write_region(struct capture *c, struct img_out *o, int i)
 	uint64_t here = (uint64_t)__builtin_frame_address(0);
 	int own_stack = here >= r->start && here < r->end;
 	const struct page_region *w = P.s + P.reg[i].s_first;
-	for (uint32_t k = 0; k < P.reg[i].s_n && !o->err; k++) {
+	for (uint32_t k = 0; k < P.reg[i].s_n && !cw->o->err; k++) {
 		if (w[k].categories & PAGE_IS_PFNZERO_)
 			continue;
 		uint64_t a = w[k].start, n = (w[k].end - w[k].start) / PAGE_;
 		if (own_stack || n >= PAGES_RUN) {
 			/* The writer's own stack is snapshot through the bounce buffer there. */
 			for (uint64_t done = 0; done < n; done += RUN_MAX)
-				cap_emit_run(c, o, r, -1, a + done * PAGE_, n - done < RUN_MAX ? n - done : RUN_MAX);
+				cap_emit_run(c, cw, r, -1, a + done * PAGE_, n - done < RUN_MAX ? n - done : RUN_MAX);
 			continue;
 		}
 		for (uint64_t j = 0; j < n; j++) {
@@ -464,7 +511,7 @@ int incr_write_region(struct capture *c, struct img_out *o, int i)
 			P.pg_addr[P.npg] = (uint64_t)pg;
 			P.pg_data[P.npg] = pg;
 			if (++P.npg == IMG_PAGES_MAX)
-				incr_flush_pages(o);
+				incr_flush_pages(cw);
 		}
 	}
 	return 1;

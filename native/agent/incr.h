@@ -24,6 +24,7 @@
 #include "../common/img.h"
 
 struct page_region;
+struct cw;
 
 /* dirty.c: the userfaultfd that tracks written pages. */
 int dirty_fd(void);         /* the agent's own fd, not the program's: -1 if none */
@@ -40,6 +41,8 @@ long dirty_present(uint64_t start, uint64_t end, struct page_region *vec, size_t
 /* Present or swapped pages written since the last scan, write-protected again. vec null:
  * only write-protect them. */
 long dirty_scan(uint64_t start, uint64_t end, struct page_region *vec, size_t cap, size_t *n);
+/* Every page of [start, end) write-protected, holes too (image-backed memory). */
+long dirty_arm_all(uint64_t start, uint64_t end);
 
 /* WRITE's flags: WRITE_FLAG_TRACK, WRITE_FLAG_FULL (../common/proto.h). */
 void incr_set_write_flags(uint32_t flags);
@@ -50,8 +53,8 @@ uint64_t incr_header_flags(void);
 void incr_write_parents(struct img_out *o);
 void incr_write_refs(struct img_out *o);
 /* Writes region i if the plan tracks it (returns 1); 0: the caller writes it. */
-int incr_write_region(struct capture *c, struct img_out *o, int i);
-void incr_flush_pages(struct img_out *o);
+int incr_write_region(struct capture *c, struct cw *w, int i);
+void incr_flush_pages(struct cw *w);
 /* ok: the image is at image_path, renamed and fsynced. */
 void incr_plan_end(const char *image_path, uint64_t ckpt_id, int ok);
 void incr_commit(uint64_t ckpt_id, int committed);
@@ -60,6 +63,5 @@ void incr_after_fork(void);
 void incr_restarted(struct restart_info *ri);
 
 /* capture.c */
-void cap_emit_run(struct capture *c, struct img_out *o, const struct region *r, int mem_fd, uint64_t addr,
-		  uint64_t n);
+void cap_emit_run(struct capture *c, struct cw *w, const struct region *r, int mem_fd, uint64_t addr, uint64_t n);
 #endif

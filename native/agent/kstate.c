@@ -355,16 +355,7 @@ static int write_timers(struct img_out *o, uint8_t *scratch, size_t cap, char *w
  * the common case. Asking makes the kernel allocate an undo entry of zeros for the set,
  * which changes nothing at exit. The loader sets the values again (../loader/kstate.c).
  */
-#define SYS_semctl_ 66
-#define SYS_semtimedop_ 220
-#define GETVAL_ 12
-#define IPC_NOWAIT_ 04000
-#define SEM_UNDO_ 0x1000
-
-struct ksembuf {
-	uint16_t num;
-	int16_t op, flg;
-};
+/* SysV semaphore calls: ../common/sys.h (struct ksembuf). */
 
 /* 1: semadj of semaphore n of set id is below t; 0: it is not; or -errno. */
 static long adj_below(int id, int n, int v, long t)

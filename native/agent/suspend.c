@@ -9,10 +9,12 @@
  * frame holds every register, the FPU/AVX state and the signal mask at the moment of
  * interruption: a restored thread resumes with rt_sigreturn on it (restart.c).
  *
- * The handler also takes the thread's pending signals and attributes (kstate.c). Once
- * every thread is parked, the checkpoint thread asks the leader, still parked in its
- * handler, to take the shared signal queue: parked threads wait on park_seq, which is
- * bumped both for that request and for the release.
+ * The handler also takes the thread's pending signals and attributes (kstate.c). When the
+ * process is captured (WRITE: every process of the computation is stopped by then, and one
+ * that was exiting meanwhile is a zombie whose SIGCHLD is already pending here), the
+ * checkpoint thread asks the leader, still parked in its handler, to take the shared
+ * signal queue: parked threads wait on park_seq, which is bumped both for that request and
+ * for the release.
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -108,7 +110,7 @@ static void bump_park_seq(void)
 }
 
 /* Asks the parked leader to take the shared signal queue (see kstate.c) and waits. */
-static int take_shared_queue(char *why, int whylen)
+int agent_take_shared_signals(char *why, int whylen)
 {
 	int leader = -1;
 	for (int i = 0; i < g_agent.nthreads && i < AGENT_MAX_THREADS; i++)
@@ -240,7 +242,7 @@ int agent_suspend_all(char *why, int whylen)
 		sb_str(&s, "too many threads");
 		return -12;
 	}
-	return take_shared_queue(why, whylen);
+	return 0;
 }
 
 void agent_resume_all(void)

@@ -82,3 +82,10 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 		c = crc_bytes(c, p, len);
 	return ~c;
 }
+
+/* crc32c() inverts before and after, and the register update is linear, so the inversions
+ * cancel: crc(A B) = crc(A) * x^(8 |B|) + crc(B) in GF(2)[x] mod P. */
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b)
+{
+	return gf2_mul(crc_a, x_pow_8n(len_b)) ^ crc_b;
+}

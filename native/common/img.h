@@ -10,6 +10,9 @@
 #define IMG_CHUNK_HEAD 32
 #define IMG_CHUNK_ALIGN 4096
 #define IMG_CHUNK_MAX (8u << 20)
+/* CHUNK encodings. */
+#define IMG_ENC_RAW 0
+#define IMG_ENC_ZSTD 1 /* one zstd frame that decompresses to exactly raw_len bytes */
 
 enum img_rec {
 	REC_INFO = 1,
@@ -128,6 +131,10 @@ enum img_fd_kind {
  */
 #define RESTART_INFO_MAGIC 0x54525453u /* "STRT" */
 #define RI_DROP_CAPS 1u /* each thread drops the capabilities the restore needed */
+#define RI_VERSION 3    /* 2: the image files and address ranges the loader mapped; 3: write tracking */
+#define RI_MAX_IMAGES 8
+#define RI_MAX_RANGES 4096
+#define RI_COORD_FD 1000 /* where the agent keeps its coordinator socket (if the fd limit allows) */
 struct restart_info {
 	unsigned int magic;
 	unsigned int version;
@@ -139,6 +146,15 @@ struct restart_info {
 	unsigned int nthreads;      /* threads the loader created, leader included */
 	volatile int entered;       /* threads that reached the agent's restart entry */
 	char ckpt_dir[4096];        /* empty: keep the one the process had */
+	/* The image files whose chunks the loader mapped into place (MAP_PRIVATE): memory
+	 * that reads as one of them is the process's anonymous memory, not a file mapping
+	 * (capture.c). Kept across fork, as memory is; replaced by the next restart. */
+	unsigned int nimages;
+	unsigned int nranges;
+	struct { unsigned long dev, ino; } images[RI_MAX_IMAGES];
+	/* Where that memory was mapped, ascending: a quick test for the agent's wrappers
+	 * (imagemem.c), which /proc/self/maps confirms (the program may have unmapped it). */
+	struct { unsigned long start, end; } ranges[RI_MAX_RANGES];
 	/* Incremental checkpoints (agent/incr.c, loader/track.c). */
 	unsigned int track;         /* agent -> loader: arm write tracking after the restore */
 	int uffd;                   /* loader -> agent: the armed userfaultfd, or -1 */

@@ -1,5 +1,5 @@
 /*
- * Encoding and decoding of protocol v2 frames. Freestanding (no libc), so the agent can
+ * Encoding and decoding of protocol v4 frames. Freestanding (no libc), so the agent can
  * use it while application threads are stopped.
  */
 #include "proto.h"
@@ -36,9 +36,20 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		break;
 	case MSG_SUSPEND:
 	case MSG_RESUME:
-	case MSG_RESUMED:
 	case MSG_LIST:
 		wb_u64(&w, m->ckpt_id);
+		break;
+	case MSG_RESUMED:
+		wb_u64(&w, m->ckpt_id);
+		wb_u64(&w, m->pause_ns);
+		break;
+	case MSG_CAPTURED:
+		wb_u64(&w, m->ckpt_id);
+		wb_u32(&w, (uint32_t)m->status);
+		wb_u32(&w, m->flags);
+		wb_u32(&w, m->writer_pid);
+		wb_u32(&w, 0);
+		wb_str(&w, m->message);
 		break;
 	case MSG_LISTED:
 		wb_u64(&w, m->ckpt_id);
@@ -118,6 +129,7 @@ const char *proto_type_name(uint16_t type)
 	case MSG_KILL: return "KILL";
 	case MSG_LIST: return "LIST";
 	case MSG_LISTED: return "LISTED";
+	case MSG_CAPTURED: return "CAPTURED";
 	case MSG_COMMIT: return "COMMIT";
 	case MSG_REQUEST: return "REQUEST";
 	case MSG_RESPONSE: return "RESPONSE";
@@ -416,9 +428,21 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		break;
 	case MSG_SUSPEND:
 	case MSG_RESUME:
-	case MSG_RESUMED:
 	case MSG_LIST:
 		m->ckpt_id = rb_u64(&r);
+		break;
+	case MSG_RESUMED:
+		m->ckpt_id = rb_u64(&r);
+		m->pause_ns = rb_u64(&r);
+		break;
+	case MSG_CAPTURED:
+		m->ckpt_id = rb_u64(&r);
+		m->status = (int32_t)rb_u32(&r);
+		m->flags = rb_u32(&r);
+		m->writer_pid = rb_u32(&r);
+		if (rb_u32(&r) != 0)
+			field_err = "bad-field";
+		get_str(&r, m->message, sizeof(m->message), &field_err);
 		break;
 	case MSG_LISTED:
 		m->ckpt_id = rb_u64(&r);

@@ -1,11 +1,11 @@
-/* Wire protocol v2 (docs/protocol.md, the one definition): the agent's side. */
+/* Wire protocol v4 (docs/protocol.md, the one definition): the agent's side. */
 #ifndef STASIS_PROTO_H
 #define STASIS_PROTO_H
 #include <stdint.h>
 #include <stddef.h>
 
 #define PROTO_MAGIC 0x50535453u /* bytes "STSP" */
-#define PROTO_VERSION 2
+#define PROTO_VERSION 4
 #define PROTO_HEADER 12
 #define PROTO_MAX_PAYLOAD (1u << 20)
 
@@ -21,7 +21,8 @@ enum proto_type {
 	MSG_KILL = 0x09,
 	MSG_LIST = 0x0a,
 	MSG_LISTED = 0x0b,
-	MSG_COMMIT = 0x0c,
+	MSG_CAPTURED = 0x0c,
+	MSG_COMMIT = 0x0d,
 	MSG_REQUEST = 0x20,
 	MSG_RESPONSE = 0x21,
 	MSG_PROGRESS = 0x22,
@@ -29,6 +30,7 @@ enum proto_type {
 
 #define HELLO_RESTARTED 1u
 #define HELLO_INIT 2u       /* the peer is a namespace's init, not a process to checkpoint */
+#define CAPTURED_FORKED 1u  /* a writer process finishes the image while the process runs on */
 #define LISTED_ZOMBIE 1u
 #define LISTED_STATIC 2u    /* a live process with neither the agent nor a dynamic loader mapped */
 #define SHARE_OWNER 1u      /* restores the open file description, hands it to the others */
@@ -66,6 +68,8 @@ struct proto_msg {
 	uint32_t pid, ppid, flags, nthreads; /* flags: HELLO's, WRITE's or COMMIT's */
 	int32_t status;
 	uint64_t proc_id, ckpt_id, image_bytes, pidns;
+	uint32_t writer_pid;  /* CAPTURED */
+	uint64_t pause_ns;    /* RESUMED */
 	char name[PROTO_STR_MAX];
 	char ckpt_dir[PROTO_STR_MAX];
 	char hostname[PROTO_STR_MAX];

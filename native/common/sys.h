@@ -77,21 +77,30 @@ enum {
 	SYS_read_ = 0, SYS_write_ = 1, SYS_open_ = 2, SYS_close_ = 3, SYS_fstat_ = 5,
 	SYS_lseek_ = 8, SYS_mmap_ = 9, SYS_mprotect_ = 10, SYS_munmap_ = 11, SYS_brk_ = 12,
 	SYS_rt_sigaction_ = 13, SYS_rt_sigprocmask_ = 14, SYS_rt_sigreturn_ = 15,
-	SYS_pread64_ = 17, SYS_pwrite64_ = 18, SYS_writev_ = 20, SYS_mremap_ = 25,
+	SYS_pread64_ = 17, SYS_pwrite64_ = 18, SYS_writev_ = 20, SYS_mremap_ = 25, SYS_madvise_ = 28,
 	SYS_dup_ = 32, SYS_dup2_ = 33, SYS_getpid_ = 39, SYS_socket_ = 41, SYS_connect_ = 42,
 	SYS_sendto_ = 44, SYS_recvfrom_ = 45, SYS_setsockopt_ = 54, SYS_clone_ = 56,
-	SYS_exit_ = 60, SYS_kill_ = 62, SYS_uname_ = 63, SYS_fcntl_ = 72, SYS_fsync_ = 74,
+	SYS_exit_ = 60, SYS_kill_ = 62, SYS_uname_ = 63, SYS_semctl_ = 66, SYS_fcntl_ = 72, SYS_fsync_ = 74,
 	SYS_getcwd_ = 79, SYS_chdir_ = 80, SYS_rename_ = 82, SYS_mkdir_ = 83, SYS_unlink_ = 87,
 	SYS_readlink_ = 89, SYS_umask_ = 95, SYS_getuid_ = 102, SYS_getgid_ = 104,
 	SYS_getppid_ = 110, SYS_getpgrp_ = 111, SYS_getsid_ = 124, SYS_sigaltstack_ = 131,
 	SYS_prctl_ = 157, SYS_arch_prctl_ = 158, SYS_gettid_ = 186, SYS_tkill_ = 200,
-	SYS_futex_ = 202, SYS_getdents64_ = 217, SYS_set_tid_address_ = 218,
+	SYS_futex_ = 202, SYS_getdents64_ = 217, SYS_set_tid_address_ = 218, SYS_semtimedop_ = 220,
 	SYS_clock_gettime_ = 228, SYS_exit_group_ = 231, SYS_epoll_ctl_ = 233,
 	SYS_tgkill_ = 234, SYS_openat_ = 257, SYS_newfstatat_ = 262, SYS_readlinkat_ = 267,
 	SYS_set_robust_list_ = 273, SYS_get_robust_list_ = 274, SYS_timerfd_create_ = 283,
 	SYS_timerfd_settime_ = 286, SYS_signalfd4_ = 289, SYS_eventfd2_ = 290,
 	SYS_epoll_create1_ = 291, SYS_dup3_ = 292, SYS_pipe2_ = 293, SYS_prlimit64_ = 302,
 	SYS_rseq_ = 334, SYS_close_range_ = 436,
+};
+
+/* SysV semaphores, as the kernel takes them (SEM_UNDO adjustments: agent and loader kstate.c). */
+#define GETVAL_ 12
+#define IPC_NOWAIT_ 04000
+#define SEM_UNDO_ 0x1000
+struct ksembuf {
+	uint16_t num;
+	int16_t op, flg;
 };
 
 static inline long sys_read(int fd, void *buf, size_t n) { return sys_call3(SYS_read_, fd, (long)buf, (long)n); }

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -154,8 +155,32 @@ static int by_inode(const void *x, const void *y)
 	return a->fd - b->fd;
 }
 
-/* A process that maps neither the agent nor a dynamic loader is statically linked: it
- * will never join (one that maps only the loader may be in the middle of an exec). */
+/* Whether the program file has an interpreter (PT_INTERP): a dynamically linked one.
+ * 1 yes, 0 no, -1 unreadable. */
+static int has_interp(uint32_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	Elf64_Ehdr eh;
+	int found = -1;
+	if (fread(&eh, sizeof(eh), 1, f) == 1 && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 4096 &&
+	    fseek(f, (long)eh.e_phoff, SEEK_SET) == 0) {
+		found = 0;
+		Elf64_Phdr ph;
+		for (int i = 0; i < eh.e_phnum && !found && fread(&ph, sizeof(ph), 1, f) == 1; i++)
+			found = ph.p_type == PT_INTERP;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A process that maps neither the agent nor a dynamic loader, and whose program has no
+ * interpreter, is statically linked: it will never join. (One in the middle of an exec
+ * may map only its new program for a moment: its program file says it is dynamic.) */
 static int is_static(uint32_t pid)
 {
 	char path[64], line[4096];
@@ -167,11 +192,16 @@ static int is_static(uint32_t pid)
 	while (!dynamic && fgets(line, sizeof(line), f))
 		dynamic = strstr(line, "libstasis.so") || strstr(line, "/ld-linux") || strstr(line, "/ld-musl");
 	fclose(f);
-	return !dynamic;
+	return !dynamic && has_interp(pid) == 0;
 }
 
+/* An agent's image writer (native/agent/writer.c): a short-lived copy of a process that
+ * writes its image; not a process of the computation. Told by its name. */
+#define WRITER_COMM "(stasis-writer)"
+
 /* Reads /proc/PID/stat's fields after the command name; `ctty` gets the pts number of its
- * controlling terminal (-1: none, or not a pty) and `tpgid` that terminal's foreground group. */
+ * controlling terminal (-1: none, or not a pty) and `tpgid` that terminal's foreground group.
+ * Returns 0, -1 if it is gone, 1 for an image writer. */
 static int read_stat(uint32_t pid, struct proto_proc *p, int *ctty, int *tpgid)
 {
 	char path[64], buf[2048];
@@ -185,6 +215,9 @@ static int read_stat(uint32_t pid, struct proto_proc *p, int *ctty, int *tpgid)
 	char *s = strrchr(buf, ')');
 	if (!s)
 		return -1;
+	const char *name = strchr(buf, '(');
+	if (name && (size_t)(s + 1 - name) == strlen(WRITER_COMM) && !strncmp(name, WRITER_COMM, strlen(WRITER_COMM)))
+		return 1;
 	char state;
 	unsigned ppid, pgid, sid, tty;
 	if (sscanf(s + 2, "%c %u %u %u %u %d", &state, &ppid, &pgid, &sid, &tty, tpgid) != 6)
@@ -422,7 +455,7 @@ static int answer_list(int fd, uint64_t ckpt_id)
 		struct proto_proc p;
 		int ctty, tpgid;
 		if (read_stat((uint32_t)pid, &p, &ctty, &tpgid))
-			continue; /* gone meanwhile: reaped */
+			continue; /* gone meanwhile (reaped), or an image writer */
 		if (ctty >= 0) {
 			cttys = realloc(cttys, (nctty + 1) * sizeof(*cttys));
 			if (!cttys)
@@ -545,6 +578,25 @@ static int answer_list(int fd, uint64_t ckpt_id)
 	free(procs);
 	free(fds);
 	return e;
+}
+
+int coord_writers(pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *e; n < max && (e = readdir(d));) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+		struct proto_proc p;
+		int ctty, tpgid;
+		if (*end || !pid || read_stat((uint32_t)pid, &p, &ctty, &tpgid) != 1)
+			continue;
+		pids[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	return n;
 }
 
 int coord_handle(int fd)

@@ -2,7 +2,7 @@
  * stasis-init: the computation's own PID namespace and the process that is its PID 1.
  *
  *   stasis-init launch  --coord IPV4:PORT --ckpt-dir DIR [--preload LIB] -- PROGRAM [ARGS...]
- *   stasis-init restart --coord IPV4:PORT --ckpt-dir DIR --loader PATH   (plan on fd 3)
+ *   stasis-init restart --coord IPV4:PORT --ckpt-dir DIR --loader PATH [--no-map]   (plan on fd 3)
  *
  * A normal libc program (it never runs while application threads are stopped). Files:
  * ns.c (namespaces, supervision), coord.c (the init's coordinator link: LIST, WRITE),
@@ -24,6 +24,7 @@ struct init_opts {
 	const char *preload;  /* launch: LD_PRELOAD for the program (the agent first) */
 	char **argv;          /* launch: the program */
 	int restart;
+	int no_map;           /* restart: the loaders copy memory instead of mapping the images */
 };
 
 /* One process of a restart plan (docs/architecture.md, "Restart plan"). */
@@ -114,6 +115,8 @@ __attribute__((noreturn)) void init_serve(pid_t main, int coord_fd);
 int coord_connect(const char *addr, const char *ckpt_dir); /* HELLO as init; fd or -errno */
 /* Handles one frame from the coordinator; returns -1 when the link is gone. */
 int coord_handle(int fd);
+/* The agents' image writers in the namespace (at most max, zombies too); returns how many. */
+int coord_writers(pid_t *pids, int max);
 
 /* sysv.c, sysv-data.c: the namespace's SysV IPC objects, both directions */
 struct proto_sem;
@@ -129,8 +132,6 @@ void sysv_recreate(const struct plan *p);  /* in the namespace, before any proce
 
 /* tree.c */
 void plan_read(int fd, struct plan *p);
-/* Runs the loader's checks on every image (before anything is created). */
-void tree_check(const struct plan *p, const struct init_opts *o);
 /* Recreates the plan's processes; returns in init once every one has placed its fds. */
 void tree_restore(struct plan *p, const struct init_opts *o);
 #endif

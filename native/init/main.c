@@ -11,7 +11,7 @@
 static __attribute__((noreturn)) void usage(void)
 {
 	init_die("usage: stasis-init launch --coord IPV4:PORT --ckpt-dir DIR [--preload LIB] -- PROGRAM [ARGS...]\n"
-		 "       stasis-init restart --coord IPV4:PORT --ckpt-dir DIR --loader PATH  (plan on fd 3)");
+		 "       stasis-init restart --coord IPV4:PORT --ckpt-dir DIR --loader PATH [--no-map]  (plan on fd 3)");
 }
 
 static void parse(int argc, char **argv, struct init_opts *o)
@@ -29,6 +29,8 @@ static void parse(int argc, char **argv, struct init_opts *o)
 			o->ckpt_dir = argv[++i];
 		else if (!strcmp(argv[i], "--loader") && i + 1 < argc)
 			o->loader = argv[++i];
+		else if (!strcmp(argv[i], "--no-map") && o->restart)
+			o->no_map = 1;
 		else if (!strcmp(argv[i], "--preload") && i + 1 < argc)
 			o->preload = argv[++i];
 		else if (!strcmp(argv[i], "--") && !o->restart && i + 1 < argc) {
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
 	struct plan plan = { 0 };
 	if (o.restart) {
 		plan_read(3, &plan); /* before the namespaces: errors are plain */
-		tree_check(&plan, &o);
+		sysv_check(&plan);  /* the SysV data file is whole (the images: src/restart/check.ts) */
 	}
 
 	init_enter_namespaces(o.restart ? &plan : 0);

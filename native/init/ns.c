@@ -227,6 +227,40 @@ static int reap(pid_t main, int *code)
 	return done;
 }
 
+/*
+ * The program has exited. Image writers still at work are let finish first (for at most
+ * WRITERS_GRACE_MS): a checkpoint taken just before the end is as good as any, and its
+ * processes ran on once they were captured. Exiting would end them with the namespace.
+ */
+#define WRITERS_GRACE_MS (5 * 60 * 1000)
+
+static void wait_for_writers(void)
+{
+	pid_t pids[256];
+	struct pollfd p[256];
+	int n = coord_writers(pids, 256), k = 0;
+	for (int i = 0; i < n; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (fd >= 0)
+			p[k++] = (struct pollfd){ fd, POLLIN, 0 };
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (k > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = WRITERS_GRACE_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || (poll(p, (nfds_t)k, (int)left) < 0 && errno != EINTR))
+			break;
+		for (int i = 0; i < k;)
+			if (p[i].revents) {
+				close(p[i].fd);
+				p[i] = p[--k];
+			} else {
+				i++;
+			}
+	}
+}
+
 void init_serve(pid_t main, int coord_fd)
 {
 	sigset_t set;
@@ -236,8 +270,10 @@ void init_serve(pid_t main, int coord_fd)
 		init_die("signalfd: %s", strerror(errno));
 	int code = 0;
 	for (;;) {
-		if (reap(main, &code))
+		if (reap(main, &code)) {
+			wait_for_writers();
 			_exit(code);
+		}
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { coord_fd, POLLIN, 0 } };
 		int n = poll(p, coord_fd >= 0 ? 2 : 1, -1);
 		if (n < 0 && errno != EINTR)

@@ -437,6 +437,8 @@ static __attribute__((noreturn)) void become(struct plan *p, struct plan_proc *q
 	argv[k++] = "--in-pidns";
 	if (init_in_userns)
 		argv[k++] = "--drop-caps";
+	if (o->no_map)
+		argv[k++] = "--no-map";
 	argv[k++] = q->image;
 	argv[k] = 0;
 	fcntl(fd, F_SETFD, 0);
@@ -524,27 +526,6 @@ static int recv_op(int sock, struct broker_msg *m, int *fd)
 	if (c && c->cmsg_type == SCM_RIGHTS)
 		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	return r == sizeof(*m) ? 0 : -1;
-}
-
-void tree_check(const struct plan *p, const struct init_opts *o)
-{
-	for (int i = 0; i < p->n; i++) {
-		if (p->procs[i].zombie || p->procs[i].helper)
-			continue;
-		pid_t c = fork();
-		if (c < 0)
-			init_die("fork: %s", strerror(errno));
-		if (c == 0) {
-			execl(o->loader, "stasis-restore", "--check", p->procs[i].image, (char *)0);
-			init_die("cannot run the loader %s: %s", o->loader, strerror(errno));
-		}
-		int status;
-		while (waitpid(c, &status, 0) < 0 && errno == EINTR)
-			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			_exit(1); /* the loader said why */
-	}
-	sysv_check(p);
 }
 
 /*

@@ -3,6 +3,7 @@
  * of src/image/reader.ts. The caller decides where a chunk's data goes.
  */
 #include "chunks.h"
+#include "chunk-decode.h"
 #include "refs.h"
 #include "rt.h"
 #include "../common/crc32c.h"
@@ -11,18 +12,32 @@
 #include "../common/sys.h"
 #include "../common/wire.h"
 
+const struct m_region *rst_region_of(const struct meta *m, uint64_t addr, uint64_t len)
+{
+	/* The regions go up and do not overlap (meta.c checks): a binary search. */
+	int lo = 0, hi = m->nregions;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (m->regions[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == m->nregions)
+		return 0;
+	const struct m_region *g = &m->regions[lo];
+	return addr >= g->start && addr + len <= g->end && addr + len > addr ? g : 0;
+}
+
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len)
 {
-	for (int i = 0; i < m->nregions; i++) {
-		const struct m_region *g = &m->regions[i];
-		if (addr >= g->start && addr + len <= g->end && addr + len > addr) {
-			int none = g->kind == RK_VDSO || g->kind == RK_VVAR || g->kind == RK_VVAR_VCLOCK ||
-				   g->kind == RK_VSYSCALL ||
-				   (g->kind == RK_FILE && (g->flags & RF_SHARED) && !(g->flags & RF_CONTENT));
-			return none ? -1 : 1;
-		}
-	}
-	return 0;
+	const struct m_region *g = rst_region_of(m, addr, len);
+	if (!g)
+		return 0;
+	int none = g->kind == RK_VDSO || g->kind == RK_VVAR || g->kind == RK_VVAR_VCLOCK ||
+		   g->kind == RK_VSYSCALL ||
+		   (g->kind == RK_FILE && (g->flags & RF_SHARED) && !(g->flags & RF_CONTENT));
+	return none ? -1 : 1;
 }
 
 /* Dies with "NAME<a><number><b>". */
@@ -62,17 +77,17 @@ static void check_chunk(struct meta *m, const struct rec_head *h, struct chunk *
 		sb_udec(&s, h->len);
 		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), "");
 	}
-	if (enc != 0)
-		die_num(c, " uses chunk encoding ", enc, ", not supported by image version 1");
-	if (stored != raw) {
+	if (enc > IMG_ENC_ZSTD)
+		die_num(c, " uses chunk encoding ", enc, ", not supported by this stasis");
+	if (enc == IMG_ENC_RAW ? stored != raw : stored >= raw) {
 		char mem[96];
 		struct sbuf s;
 		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, ": raw chunk stores ");
+		sb_str(&s, enc == IMG_ENC_RAW ? ": raw chunk stores " : ": zstd chunk stores ");
 		sb_udec(&s, stored);
 		sb_str(&s, " bytes for ");
 		sb_udec(&s, raw);
-		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), "");
+		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), enc == IMG_ENC_RAW ? "" : ", not fewer");
 	}
 	uint64_t page = m->page_size;
 	char mem[96];
@@ -100,6 +115,7 @@ static void check_chunk(struct meta *m, const struct rec_head *h, struct chunk *
 			rst_rec_die(c, REC_CHUNK, "", ": nonzero bytes in the alignment pad");
 	k->addr = addr;
 	k->raw = raw;
+	k->enc = enc;
 	k->stored = stored;
 	k->data_at = data_at;
 	k->crc = h->crc;
@@ -178,6 +194,8 @@ int rst_next_chunk(struct meta *m, struct chunk *k)
 		}
 		if (h.type == REC_CHUNK) {
 			check_chunk(m, &h, k);
+			if (k->enc == IMG_ENC_ZSTD && !m->unzstd.in)
+				rst_unzstd_init(&m->unzstd, m->arena);
 			m->nchunks++;
 			m->content += k->raw;
 			rst_rec_skip(c, &h);
@@ -206,14 +224,27 @@ void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst)
 	struct img_cursor c = m->cur;
 	c.index = k->index;
 	c.off = k->off;
-	rst_pread_all(&c, dst, k->stored, k->data_at);
-	if (crc32c(k->crc_head, dst, k->stored) != k->crc) {
-		char mem[512];
-		struct sbuf s;
-		sb_init(&s, mem, sizeof(mem));
+	/* A zstd chunk's data goes through the decoder's buffer, checked before it is decoded. */
+	uint8_t *data = k->enc == IMG_ENC_ZSTD ? m->unzstd.in : dst;
+	rst_pread_all(&c, data, k->stored, k->data_at);
+	char mem[512];
+	struct sbuf s;
+	sb_init(&s, mem, sizeof(mem));
+	if (crc32c(k->crc_head, data, k->stored) != k->crc) {
 		sb_str(&s, "CRC mismatch in ");
 		rst_rec_name(&s, &c, REC_CHUNK);
 		sb_str(&s, " (chunk data)");
+		rst_img_die(&c, &s);
+	}
+	if (k->enc != IMG_ENC_ZSTD)
+		return;
+	char whymem[128];
+	struct sbuf why;
+	sb_init(&why, whymem, sizeof(whymem));
+	if (rst_unzstd(&m->unzstd, data, k->stored, dst, k->raw, &why)) {
+		rst_rec_name(&s, &c, REC_CHUNK);
+		sb_str(&s, ": chunk data ");
+		sb_str(&s, sb_cstr(&why));
 		rst_img_die(&c, &s);
 	}
 }

@@ -11,6 +11,7 @@
 
 struct chunk {
 	uint64_t addr, raw;   /* memory it covers */
+	uint32_t enc;         /* IMG_ENC_RAW or IMG_ENC_ZSTD (only raw data can be mapped in place) */
 	uint32_t stored;
 	uint64_t data_at;     /* file offset of the data */
 	uint32_t crc;         /* the record's CRC */
@@ -20,9 +21,12 @@ struct chunk {
 
 /* Next chunk, its head checked: 1. At an END that agrees with the file: 0. Else dies. */
 int rst_next_chunk(struct meta *m, struct chunk *k);
-/* Reads the chunk's data to dst (stored bytes) and checks its CRC; dies on a mismatch. */
+/* Reads the chunk's data, checks its CRC and puts its raw bytes at dst (a zstd chunk is
+ * decoded into place: chunk-decode.c); dies on a mismatch or a bad frame. */
 void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst);
 /* 1 when [addr, addr+len) lies in one region whose content the image stores, 0 when in
  * no region, -1 when in a region without stored content (vdso, shared file, ...). */
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len);
+/* The region that holds all of [addr, addr+len), or null. */
+const struct m_region *rst_region_of(const struct meta *m, uint64_t addr, uint64_t len);
 #endif

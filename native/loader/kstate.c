@@ -81,16 +81,7 @@ void rst_ks_process(const struct meta *m)
  * round), then give v back. The call is atomic: nobody sees the values move. Before the
  * threads exist: they share this undo list (CLONE_SYSVSEM), made by the first SEM_UNDO.
  */
-#define SYS_semctl_ 66
-#define SYS_semtimedop_ 220
-#define GETVAL_ 12
-#define IPC_NOWAIT_ 04000
-#define SEM_UNDO_ 0x1000
-
-struct ksembuf {
-	uint16_t num;
-	int16_t op, flg;
-};
+/* SysV semaphore calls: ../common/sys.h (struct ksembuf). */
 
 static void set_adj(int32_t id, uint32_t num, int32_t adj)
 {

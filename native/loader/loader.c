@@ -1,7 +1,8 @@
 /*
  * stasis-restore: turns itself into the process an image describes.
  *
- *   stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] IMAGE
+ *   stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--no-map] IMAGE
+ *   stasis-restore --check IMAGE    (stage 1's checks, and every chunk's head and END)
  *
  * Stage 1 (where the kernel loaded us; may call anything in this binary):
  *   parse and check the whole image's metadata, check every mapped file is unchanged and
@@ -9,7 +10,8 @@
  *   image region uses, relocate the copy and jump to it on a stack inside the hole.
  * Stage 2 (in the hole; may touch only the hole, the image file and the vdso):
  *   unmap everything else, move the vdso/vvar block to where the image had it, map the
- *   regions and read the chunks into place, restore process-wide state and fds, then
+ *   regions and put the chunks in place (place.c: large chunks of anonymous memory are
+ *   mapped from the image, the rest copied), restore process-wide state and fds, then
  *   create the threads, each entering the agent's stasis_restart_entry() in the image,
  *   and last the POSIX timers (one may notify a thread by TID: kstate.c).
  *   The agent unmaps the hole once every thread has left it.
@@ -18,9 +20,12 @@
  *   stage 1:  [app-like binaries...] [us: stasis-restore] [heap] ... [stack][vvar|vdso]
  *   stage 2:  [      image regions      ]   [hole: us + stack + metadata]   [vvar|vdso]
  *   resumed:  [      image regions      ]   (hole unmapped by the agent)  [vvar|vdso moved]
+ *
+ *   one anonymous region, stage 2:  [copied page][mapped from the image ...][copied][zero]
  */
 #include "chunks.h"
 #include "kstate.h"
+#include "place.h"
 #include "meta.h"
 #include "broker.h"
 #include "refs.h"
@@ -57,6 +62,8 @@ struct args {
 	uint32_t coord_ip;
 	uint16_t coord_port;
 	int image_fd;
+	int map;              /* map raw chunks from the image (not --no-map) */
+	uint64_t image_dev, image_ino;
 	uintptr_t hole, hole_len, arena, arena_len;
 	struct span special[4]; /* this kernel's vvar/vvar_vclock/vdso, as stage 1 saw them */
 	int nspecial;
@@ -309,13 +316,6 @@ static void map_regions(const struct meta *m)
 	}
 }
 
-static void read_chunks(struct meta *m)
-{
-	struct chunk k;
-	while (rst_next_chunk(m, &k))
-		rst_read_chunk(m, &k, (void *)k.addr);
-}
-
 static void protect_regions(const struct meta *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
@@ -392,6 +392,17 @@ static void open_fd_limit(int max_fd)
 		return;
 	cur[0] = want < cur[1] ? want : cur[1];
 	sys_call4(SYS_prlimit64_, 0, 7, (long)cur, 0);
+}
+
+/* The agent keeps its coordinator socket at RI_COORD_FD. Growing the fd table that far
+ * costs a multithreaded process an RCU grace period (milliseconds) in the kernel: do it
+ * now, while this process has one thread. */
+static void grow_fd_table(const struct rst_fds *c)
+{
+	int any = rst_broker_fd >= 0 ? rst_broker_fd : c->stdio[0] >= 0 ? c->stdio[0] : c->stdio[1] >= 0 ? c->stdio[1] : c->stdio[2];
+	long fd = any >= 0 ? sys_fcntl(any, 1030 /* F_DUPFD_CLOEXEC */, RI_COORD_FD) : -9;
+	if (fd >= 0)
+		sys_close((int)fd);
 }
 
 /* Where deleted files get their contents back (res/deleted.c): the image's FILEDATA. */
@@ -534,10 +545,11 @@ static void stage2(void *argp)
 	map_regions(m);
 	rst_refs_place(m); /* pages kept in earlier generations' images */
 	rst_image_advice = 1;
-	rst_pages_into_place = 1;
-	read_chunks(m);
+	rst_pages_into_place = 1; /* PAGES records come among the chunks */
+	struct mapped_range *ranges = m_take(&arena, sizeof(*ranges) * RI_MAX_RANGES);
+	int nranges = rst_place_chunks(m, a->map, a->map ? rst_map_budget(m->nregions) : 0, ranges, RI_MAX_RANGES);
 	rst_image_advice = 0;
-	rst_track_arm(m); /* before anything else writes to the process's memory */
+	rst_track_arm(m, ranges, nranges); /* before anything else writes to the process's memory */
 	protect_regions(m);
 	restore_process(m);
 
@@ -577,6 +589,7 @@ static void stage2(void *argp)
 	sys_close(m->cur.fd);
 	restore_rlimits(m);
 	rst_ks_process(m);
+	grow_fd_table(c);
 
 	if (m->proc.restart_info_size != sizeof(struct restart_info))
 		rst_die("the image's agent is of another Stasis version", 0, 0);
@@ -584,7 +597,7 @@ static void stage2(void *argp)
 		rst_die("the image's restart block is not in writable memory", 0, 0);
 	struct restart_info *ri = (struct restart_info *)m->proc.restart_info;
 	ri->magic = RESTART_INFO_MAGIC;
-	ri->version = 1;
+	ri->version = RI_VERSION;
 	ri->coord_ip = a->coord_ip;
 	ri->coord_port = a->coord_port;
 	ri->loader_start = a->hole;
@@ -593,6 +606,17 @@ static void stage2(void *argp)
 	ri->flags = a->drop_caps ? RI_DROP_CAPS : 0;
 	ri->entered = 0;
 	str_copy(ri->ckpt_dir, a->ckpt_dir, sizeof(ri->ckpt_dir));
+	ri->nimages = nranges > 0;
+	ri->images[0].dev = a->image_dev;
+	ri->images[0].ino = a->image_ino;
+	ri->nranges = (unsigned)nranges;
+	for (int i = 0; i < nranges; i++) { /* ascending for the agent's binary search (they come so) */
+		int j = i;
+		for (; j > 0 && ri->ranges[j - 1].start > ranges[i].start; j--)
+			ri->ranges[j] = ri->ranges[j - 1];
+		ri->ranges[j].start = ranges[i].start;
+		ri->ranges[j].end = ranges[i].end;
+	}
 
 	/* The others' memory and fds may not be whole yet: no thread of ours runs before. */
 	long ge = rst_broker_wait_all();
@@ -640,8 +664,8 @@ static void stage2(void *argp)
 
 static void usage(void)
 {
-	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--broker FD] [--in-pidns] [--drop-caps] IMAGE\n"
-		"       stasis-restore --check IMAGE   (the checks of stage 1 only)\n"
+	rst_die("usage: stasis-restore --coord IPV4:PORT [--ckpt-dir DIR] [--broker FD] [--in-pidns] [--drop-caps] [--no-map] IMAGE\n"
+		"       stasis-restore --check IMAGE   (the checks of stage 1, every chunk head and END)\n"
 		"(run by stasis-init: use `stasis restart`)", 0, 0);
 }
 
@@ -654,7 +678,7 @@ __attribute__((used)) static void stage1(long *sp)
 	int argc = (int)sp[0];
 	char **argv = (char **)(sp + 1);
 	const char *image = 0, *coord = 0, *dir = "";
-	int broker = -1, drop_caps = 0, check_only = 0;
+	int broker = -1, drop_caps = 0, check_only = 0, map = 1;
 	for (int i = 1; i < argc; i++) {
 		if (str_eq(argv[i], "--coord") && i + 1 < argc)
 			coord = argv[++i];
@@ -671,6 +695,8 @@ __attribute__((used)) static void stage1(long *sp)
 			rst_in_pidns = 1;
 		else if (str_eq(argv[i], "--drop-caps"))
 			drop_caps = 1;
+		else if (str_eq(argv[i], "--no-map"))
+			map = 0;
 		else if (argv[i][0] != '-' && !image)
 			image = argv[i];
 		else
@@ -703,6 +729,14 @@ __attribute__((used)) static void stage1(long *sp)
 	struct meta *m = m_take(&arena, sizeof(*m));
 	rst_image_advice = 1;
 	meta_read(fd, image, m, &arena);
+	if (check_only) {
+		/* Every chunk's head and the END record too (a cut or spliced image), before
+		 * what this machine makes of the image; not the chunks' data: that is
+		 * `stasis restart --verify`'s. */
+		struct chunk k;
+		while (rst_next_chunk(m, &k))
+			;
+	}
 	rst_image_advice = 0;
 	if (m->page_size != PAGE)
 		rst_die(image, ": the image was taken on a machine with another page size", 0);
@@ -738,6 +772,17 @@ __attribute__((used)) static void stage1(long *sp)
 	a->coord_ip = ip;
 	a->coord_port = port;
 	a->image_fd = fd;
+	a->map = map;
+	struct kstat st;
+	uint64_t fs[15]; /* struct statfs: f_flags at [10] */
+	if (sys_call2(SYS_fstat_, fd, (long)&st) == 0) {
+		a->image_dev = st.dev;
+		a->image_ino = st.ino;
+	} else {
+		a->map = 0; /* the agent could not tell the image's memory from a file's */
+	}
+	if (sys_call2(138 /* fstatfs */, fd, (long)fs) < 0 || (fs[10] & 8 /* ST_NOEXEC */))
+		a->map = 0; /* the program could not make that memory executable (a JIT) */
 	a->broker = broker;
 	a->drop_caps = drop_caps;
 	a->hole = hole;

@@ -349,7 +349,7 @@ uint64_t meta_size(int fd, const char *path)
 uint64_t meta_arena_size(uint64_t msize)
 {
 	/* A REGION or FD record of ~100 bytes becomes a ~4.2 KiB struct; plus each payload. */
-	return msize * 64 + (64ul << 20);
+	return msize * 64 + (64ul << 20) + RST_UNZSTD_ARENA;
 }
 
 static void check_region(const struct img_cursor *c, const struct meta *m, const struct m_region *g)
@@ -445,6 +445,7 @@ static void check_filedata(struct meta *m, const struct rec_head *h, struct m_fi
 void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 {
 	memset(m, 0, sizeof(*m));
+	m->arena = a;
 	struct img_cursor *c = &m->cur;
 	c->fd = fd;
 	c->path = path;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "../common/fmt.h"
 #include "../res/res.h"
+#include "chunk-decode.h"
 
 /* Limits of what this reader restores; larger values make the record malformed. */
 #define META_MAX_RECORD (16u << 20) /* non-CHUNK records; unknown larger ones are skipped */
@@ -147,6 +148,8 @@ struct meta {
 	int have_pending;
 	uint64_t nchunks, content;
 	uint64_t end_records, end_chunks, end_content, end_offset; /* END, once read */
+	struct m_arena *arena;   /* meta_read's, for what the chunk walk needs later */
+	struct rst_unzstd unzstd; /* set up at the first zstd chunk */
 };
 
 /* A bump allocator over memory the caller maps. */

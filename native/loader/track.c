@@ -2,8 +2,12 @@
  * Arming write tracking in the restored process (see track.h). The same regions as the
  * agent's (native/agent/incr.c: private, anonymous, read-write) are registered on a new
  * userfaultfd in asynchronous write-protect mode, and their present pages write-protected:
- * from here on, a write marks a page as changed since the image. The fd goes high, above
- * every fd the image has, and survives the loader's closing of its own fds.
+ * from here on, a write marks a page as changed since the image. What place.c mapped from
+ * the image (a private file mapping inside such a region: WP_ASYNC registers any kind of
+ * memory) is armed whole, holes included: a hole there is the image's bytes, and a page
+ * read in from the image must not read as written (agent/incr.c refers all of it to this
+ * image until it is written). The fd goes high, above every fd the image has, and survives
+ * the loader's closing of its own fds.
  * Failing to arm is not an error: the agent then writes a full image next time.
  */
 #include "track.h"
@@ -41,7 +45,26 @@ static int open_uffd(int min_fd)
 	return (int)hi;
 }
 
-void rst_track_arm(const struct meta *m)
+/* PAGEMAP_SCAN write-protecting [start, end): the pages of the categories in anyof (0: all,
+ * holes too). */
+static void arm(int pm, uint64_t start, uint64_t end, uint64_t anyof)
+{
+	for (uint64_t at = start; at < end;) {
+		struct pm_scan_arg a;
+		mem_zero(&a, sizeof(a));
+		a.size = sizeof(a);
+		a.flags = PM_SCAN_WP_MATCHING_ | PM_SCAN_CHECK_WPASYNC_;
+		a.start = at;
+		a.end = end;
+		a.category_mask = anyof ? PAGE_IS_WRITTEN_ : 0;
+		a.category_anyof_mask = anyof;
+		if (ioctl_(pm, PAGEMAP_SCAN_, &a) < 0 || a.walk_end <= at)
+			return;
+		at = a.walk_end;
+	}
+}
+
+void rst_track_arm(const struct meta *m, const struct mapped_range *ranges, int nranges)
 {
 	if (m->proc.restart_info_size != sizeof(struct restart_info) ||
 	    rst_chunk_target(m, m->proc.restart_info, sizeof(struct restart_info)) != 1)
@@ -60,6 +83,7 @@ void rst_track_arm(const struct meta *m)
 		sys_close(fd);
 		return;
 	}
+	int k = 0;
 	for (int i = 0; i < m->nregions; i++) {
 		const struct m_region *g = &m->regions[i];
 		if (!trackable(g))
@@ -68,19 +92,12 @@ void rst_track_arm(const struct meta *m)
 		if (ioctl_(fd, UFFDIO_REGISTER_, &r) < 0)
 			continue;
 		/* Write-protect the pages that are there (holes stay holes: see agent/dirty.c). */
-		for (uint64_t at = g->start; at < g->end;) {
-			struct pm_scan_arg a;
-			mem_zero(&a, sizeof(a));
-			a.size = sizeof(a);
-			a.flags = PM_SCAN_WP_MATCHING_ | PM_SCAN_CHECK_WPASYNC_;
-			a.start = at;
-			a.end = g->end;
-			a.category_mask = PAGE_IS_WRITTEN_;
-			a.category_anyof_mask = PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_;
-			if (ioctl_(pm, PAGEMAP_SCAN_, &a) < 0 || a.walk_end <= at)
-				break;
-			at = a.walk_end;
-		}
+		arm(pm, g->start, g->end, PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_);
+		/* Both ascending: the ranges inside this region are the next ones. */
+		while (k < nranges && ranges[k].end <= g->start)
+			k++;
+		for (; k < nranges && ranges[k].end <= g->end; k++)
+			arm(pm, ranges[k].start, ranges[k].end, 0);
 	}
 	sys_close(pm);
 	track_fd = fd;

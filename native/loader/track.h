@@ -8,10 +8,12 @@
 #ifndef STASIS_LOADER_TRACK_H
 #define STASIS_LOADER_TRACK_H
 #include "meta.h"
+#include "place.h"
 
 /* Arms tracking if the agent had it on (restart_info.track), and fills in the restart
- * block's uffd and image fields either way. */
-void rst_track_arm(const struct meta *m);
+ * block's uffd and image fields either way. ranges: what place.c mapped from the image,
+ * whose holes are armed too (they hold the image's bytes, not zeros). */
+void rst_track_arm(const struct meta *m, const struct mapped_range *ranges, int nranges);
 /* close_range(from, ~0) but for the userfaultfd. */
 void rst_track_close_from(int from);
 #endif

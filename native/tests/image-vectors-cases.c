@@ -2,6 +2,7 @@
  * What the image vectors hold: a rich image with every record type, region kind and fd
  * kind, a minimal one, and the damaged images, each named after its one defect.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "image-vectors.h"
@@ -47,6 +48,7 @@ static const struct img_region rich_regions[] = {
 	{ 0x7f0000000000, 0x7f0000010000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7f0000010000, 0x7f0000012000, 0, 3, RF_SHARED, RK_FILE, 0x1a, 77, 8192, -1000000000ll, "/dev/shm/vec-seg" },
 	{ 0x7f0000020000, 0x7f0000024000, 0, 3, RF_SHARED, RK_SHMEM_ANON, 0x1, 4242, 0, 0, "/dev/zero (deleted)" },
+	{ 0x7f0000100000, 0x7f0000200000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7ffff7fc0000, 0x7ffff7fc4000, 0, 1, 0, RK_VVAR, 0, 0, 0, 0, "[vvar]" },
 	{ 0x7ffff7fc4000, 0x7ffff7fc5000, 0, 1, 0, RK_VVAR_VCLOCK, 0, 0, 0, 0, "[vvar_vclock]" },
 	{ 0x7ffff7fc5000, 0x7ffff7fc7000, 0, 5, 0, RK_VDSO, 0, 0, 0, 0, "[vdso]" },
@@ -118,14 +120,17 @@ static const struct chunk_spec rich_chunks[] = {
 	{ 0x403000, 1, 1 },         /* a modified page of a private file mapping */
 	{ 0x405000, 2, 2 },         /* heap */
 	{ 0x408000, 1, 3 },
+	{ 0x409000, 1, 8, 1 },      /* text: stored as zstd */
 	{ 0x7f0000000000, 4, 4 },   /* more than a page */
+	{ 0x7f0000008000, 8, 9, 1 }, /* zstd, several pages */
 	{ 0x7f0000020000, 1, 5 },   /* shared anonymous */
+	{ 0x7f0000100000, 256, 10, 1 }, /* 1 MiB of text: a zstd frame with a window descriptor */
 	{ 0x7fffffffd000, 2, 6 },   /* stack */
 };
 
 static const struct later_rec rich_later[] = {
 	{ 99, "a metadata record of a later version", -1 },
-	{ 300, "a bulk record of a later version, among the chunks", 3 },
+	{ 300, "a bulk record of a later version, among the chunks", 4 },
 };
 
 /* Kernel state: shared and per-thread pending signals, interval and POSIX timers. */
@@ -292,6 +297,86 @@ static struct content small_content(void)
 
 /* ---- the bad vectors ---- */
 
+/* A zstd chunk's frame (docs/image-format.md, CHUNK encoding 1), damaged: each with its
+ * record's CRC fixed (but the first), so that the decoder is what must catch it. */
+static void zstd_vectors(void)
+{
+	static const struct chunk_spec text_chunk = { 0x405000, 2, 7, 1 };
+	struct content c = small_content();
+	c.chunks = &text_chunk;
+	struct image z;
+	build(&c, &z);
+	int i = find(&z, REC_CHUNK, 0);
+	if (z.rec[i].enc != IMG_ENC_ZSTD) {
+		fprintf(stderr, "the text chunk was not stored as zstd\n");
+		exit(1);
+	}
+	uint64_t head = z.rec[i].off + IMG_REC_HEADER;
+	uint64_t data = head + IMG_CHUNK_HEAD + (get64(z.b + head + 24) & 0xffffffffu);
+	uint8_t fhd = z.b[data + 4];
+	uint32_t fcs_len = fhd >> 6 ? 1u << (fhd >> 6) : (fhd >> 5 & 1);
+	uint64_t fcs_at = data + ((fhd >> 5 & 1) ? 5 : 6), block = fcs_at + fcs_len;
+	if (fcs_len != 2) {
+		fprintf(stderr, "unexpected zstd frame header %#x\n", fhd);
+		exit(1);
+	}
+	uint8_t *b = copy(&z);
+	b[block + 3 + z.rec[i].stored / 2 - 8] ^= 0x20;
+	bad("zstd-flipped-byte", b, z.n, "CRC mismatch in %s (chunk data)", name_of(&z, i));
+	b = copy(&z);
+	b[data] ^= 0xff;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-not-a-frame", b, z.n, "%s: chunk data is not a zstd frame", name_of(&z, i));
+	b = copy(&z);
+	b[data + 4] |= 0x04;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-checksum-flag", b, z.n, "%s: chunk data is a zstd frame with a reserved bit, a checksum or a dictionary",
+	    name_of(&z, i));
+	b = copy(&z);
+	b[fcs_at] = 0;
+	b[fcs_at + 1] = (4096 - 256) >> 8;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-content-size-mismatch", b, z.n, "%s: chunk data is a zstd frame of 4096 bytes, the chunk covers 8192",
+	    name_of(&z, i));
+	/* The first block's type set to the reserved one. */
+	b = copy(&z);
+	b[block] |= 0x06;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-corrupt-block", b, z.n, "%s: chunk data does not decompress to 8192 bytes", name_of(&z, i));
+	/* The first (and only) block no longer says it is the last: the frame has no end. */
+	b = copy(&z);
+	if (!(b[block] & 1)) {
+		fprintf(stderr, "the zstd frame has more than one block\n");
+		exit(1);
+	}
+	b[block] &= 0xfe;
+	fix_crc(b, &z.rec[i]);
+	bad("zstd-frame-without-end", b, z.n, "%s: chunk data does not decompress to 8192 bytes", name_of(&z, i));
+
+	/* Frames the writer is handed: the good one twice, with bytes after it, and with a
+	 * window descriptor (no longer single-segment) for a 16 MiB window. */
+	static uint8_t frame[3 * 4096];
+	uint32_t flen = z.rec[i].stored, blen = (uint32_t)(data + flen - block);
+	struct chunk_spec crafted = text_chunk;
+	crafted.stored = frame;
+	c.chunks = &crafted;
+	memcpy(frame, z.b + data, flen);
+	memcpy(frame + flen, z.b + data, flen);
+	crafted.stored_len = 2 * flen;
+	bad_built("zstd-two-frames", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	memset(frame + flen, 0, 8);
+	crafted.stored_len = flen + 8;
+	bad_built("zstd-bytes-after-frame", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	memcpy(frame, z.b + data, 4);
+	frame[4] = 0x40;      /* Frame_Content_Size in 2 bytes, not single-segment */
+	frame[5] = 14 << 3;   /* a window of 2^(10+14) bytes */
+	memcpy(frame + 6, z.b + fcs_at, 2);
+	memcpy(frame + 8, z.b + block, blen);
+	crafted.stored_len = 8 + blen;
+	bad_built("zstd-window-too-large", &c, i, "%s: chunk data does not decompress to 8192 bytes");
+	free(z.b);
+}
+
 void bad_vectors(const struct image *minimal)
 {
 	uint8_t *b;
@@ -385,10 +470,13 @@ void bad_vectors(const struct image *minimal)
 	i = find(s, REC_CHUNK, 0);
 	uint64_t head = s->rec[i].off + IMG_REC_HEADER;
 	b = copy(s);
-	put32(b + head + 16, 1);
+	put32(b + head + 16, 2);
 	fix_crc(b, &s->rec[i]);
-	bad("chunk-encoding-zstd", b, s->n, "%s uses chunk encoding 1, not supported by image version 1",
-	    name_of(s, i));
+	bad("chunk-encoding-unknown", b, s->n, "%s uses chunk encoding 2, not supported by this stasis", name_of(s, i));
+	b = copy(s);
+	put32(b + head + 16, IMG_ENC_ZSTD);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-zstd-not-smaller", b, s->n, "%s: zstd chunk stores 4096 bytes for 4096, not fewer", name_of(s, i));
 	b = copy(s);
 	put64(b + head, 0x405010);
 	fix_crc(b, &s->rec[i]);
@@ -424,6 +512,7 @@ void bad_vectors(const struct image *minimal)
 	bad_built("chunk-spans-two-regions", &c, find(s, REC_CHUNK, 0),
 		  "%s: chunk 0x404000-0x406000 lies outside the recorded memory regions");
 	free(small.b);
+	zstd_vectors();
 
 	/* Payloads: built whole by the writer with one field wrong. */
 	c = minimal_content();

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../common/crc32c.h"
+#include "../agent/chunk-writer.h"
 #include "image-vectors.h"
 #include "utf8-json.h"
 
@@ -39,11 +40,22 @@ void fill(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
+void fill_text(uint8_t *p, size_t n, uint32_t seed)
+{
+	size_t at = 0;
+	for (uint32_t line = 0; at < n; line++) {
+		char text[64];
+		int len = snprintf(text, sizeof(text), "line %u of a chunk filled from seed %u\n", line, seed);
+		for (int i = 0; i < len && at < n; i++)
+			p[at++] = (uint8_t)text[i];
+	}
+}
+
 static void note(struct image *img, const struct img_out *o, uint16_t type, uint32_t len)
 {
 	if (img->nrec == (int)(sizeof(img->rec) / sizeof(img->rec[0])))
 		die("too many records");
-	img->rec[img->nrec++] = (struct rec_at){ type, o->off, len };
+	img->rec[img->nrec++] = (struct rec_at){ type, o->off, len, 0, 0 };
 }
 
 static void record(struct image *img, struct img_out *o, uint16_t type, struct wbuf *w)
@@ -197,14 +209,30 @@ void build(const struct content *c, struct image *img)
 		record(img, &o, REC_REFS, &w);
 	}
 	later(img, &o, c, -1);
+	/* The agent's chunk writer, compressing without workers: each chunk is written before
+	 * cw_chunk returns, so its offset is known here. */
+	struct cw cw;
+	cw_start(&cw, &o, 1, 0);
 	for (int i = 0; i < c->nchunks; i++) {
 		size_t len = (size_t)c->chunks[i].pages * PAGE;
-		fill(data, len, c->chunks[i].seed);
+		if (c->chunks[i].text)
+			fill_text(data, len, c->chunks[i].seed);
+		else
+			fill(data, len, c->chunks[i].seed);
 		note(img, &o, REC_CHUNK, 0);
-		img_chunk(&o, c->chunks[i].addr, data, len);
-		img->rec[img->nrec - 1].len = (uint32_t)(o.off - img->rec[img->nrec - 1].off - IMG_REC_HEADER);
+		if (c->chunks[i].stored)
+			img_chunk_stored(&o, c->chunks[i].addr, len, IMG_ENC_ZSTD, c->chunks[i].stored, c->chunks[i].stored_len,
+					 crc32c(0, c->chunks[i].stored, c->chunks[i].stored_len));
+		else
+			cw_chunk(&cw, c->chunks[i].addr, data, len, 1);
+		struct rec_at *r = &img->rec[img->nrec - 1];
+		uint64_t data_at = r->off + IMG_REC_HEADER + IMG_CHUNK_HEAD;
+		r->enc = c->chunks[i].stored ? IMG_ENC_ZSTD : cw.last_enc;
+		r->stored = c->chunks[i].stored ? c->chunks[i].stored_len : cw.last_stored;
+		r->len = IMG_CHUNK_HEAD + (uint32_t)((PAGE - data_at % PAGE) % PAGE) + r->stored;
 		later(img, &o, c, i);
 	}
+	cw_finish(&cw);
 	for (int i = 0; i < c->npages; i++) {
 		const struct pages_spec *ps = &c->pages[i];
 		const void *ptr[64];
@@ -695,8 +723,8 @@ static void write_json(const char *file, const struct content *c, const struct i
 		j_open(&j, 0, '{');
 		j_u64(&j, "addr", s->addr);
 		j_u64(&j, "rawLen", (uint64_t)s->pages * PAGE);
-		j_num(&j, "encoding", 0);
-		j_num(&j, "storedLen", (int64_t)s->pages * PAGE);
+		j_num(&j, "encoding", img->rec[i].enc);
+		j_num(&j, "storedLen", img->rec[i].stored);
 		j_num(&j, "dataOffset", (int64_t)((head_end + PAGE - 1) & ~(uint64_t)(PAGE - 1)));
 		j_close(&j);
 		content += (uint64_t)s->pages * PAGE;

@@ -35,6 +35,10 @@ struct fd_spec {
 struct chunk_spec {
 	uint64_t addr;
 	uint32_t pages, seed;
+	int text; /* lines of text (compressible: written as zstd), not random bytes */
+	/* Damage: these bytes, written as the chunk's zstd data as they are. */
+	const uint8_t *stored;
+	uint32_t stored_len;
 };
 
 /* A FILEDATA record: len bytes of file_id at offset, filled from seed. */
@@ -100,6 +104,7 @@ struct rec_at {
 	uint16_t type;
 	uint64_t off;
 	uint32_t len;
+	uint32_t enc, stored; /* a CHUNK's, as the chunk writer encoded it */
 };
 
 struct image {
@@ -115,6 +120,8 @@ struct image {
 
 /* image-vectors.c */
 void fill(uint8_t *p, size_t n, uint32_t seed);
+/* Numbered lines of text: memory that compresses well. */
+void fill_text(uint8_t *p, size_t n, uint32_t seed);
 void build(const struct content *c, struct image *img);
 /* NAME.img and NAME.json in the output folder. */
 void good(const char *name, const struct content *c, struct image *img);

@@ -1,8 +1,9 @@
 /*
- * img-check IMAGE: reads an image with the restore loader's own code (meta.c, chunks.c),
- * every check the loader makes included, reading each chunk's and each FILEDATA record's
- * data into a scratch buffer instead of into place, and prints a one-line JSON summary; or `error: <message>` and
- * exit status 1. Built like the loader (freestanding, no libc, its own _start), so
+ * img-check IMAGE: reads an image with the restore loader's own code (meta.c, chunks.c,
+ * chunk-decode.c), every check the loader makes included, reading each chunk's and each
+ * FILEDATA record's data (a zstd chunk's decoded) into a scratch buffer instead of into
+ * place, and prints a one-line JSON summary; or `error: <message>` and exit status 1.
+ * Built like the loader (freestanding, no libc, its own _start), so
  * test/image-vectors.test.ts holds the loader itself to the vectors and the fuzzer.
  * Strings are printed as the TypeScript reader decodes them (utf8-json.h).
  */
@@ -93,10 +94,11 @@ static void k_str(const char *k, const char *str)
 
 /* ---- the walk ---- */
 
-static uint8_t scratch[IMG_CHUNK_MAX];
+static uint8_t scratch[IMG_CHUNK_MAX]; /* a chunk's raw bytes (a zstd chunk's decoded) */
 
 struct chunk_row {
 	uint64_t addr, raw, data_at;
+	uint32_t enc, stored;
 };
 
 /* PARENT, REFS and PAGES: the parents, how many references (and the first ones), how many
@@ -331,6 +333,8 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 		k_u("dataOffset", rows[i].data_at, 1);
 		k_s64("addr", rows[i].addr);
 		k_s64("rawLen", rows[i].raw);
+		k_u("encoding", rows[i].enc, 0);
+		k_u("storedLen", rows[i].stored, 0);
 		out("}");
 	}
 	out("]");
@@ -385,7 +389,7 @@ __attribute__((used)) static void check_main(long *sp)
 	while (rst_next_chunk(m, &k)) {
 		rst_read_chunk(m, &k, scratch);
 		if (n < max_rows)
-			row[n++] = (struct chunk_row){ k.addr, k.raw, k.data_at };
+			row[n++] = (struct chunk_row){ k.addr, k.raw, k.data_at, k.enc, k.stored };
 	}
 	print(m, row, n);
 	sys_exit_group(0);

@@ -71,9 +71,17 @@ int main(int argc, char **argv)
 		break;
 	case MSG_SUSPEND:
 	case MSG_RESUME:
-	case MSG_RESUMED:
 	case MSG_LIST:
 		printf(",\"ckptId\":\"%llu\"", (unsigned long long)m.ckpt_id);
+		break;
+	case MSG_RESUMED:
+		printf(",\"ckptId\":\"%llu\",\"pauseNs\":\"%llu\"", (unsigned long long)m.ckpt_id,
+		       (unsigned long long)m.pause_ns);
+		break;
+	case MSG_CAPTURED:
+		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"flags\":%u,\"writerPid\":%u",
+		       (unsigned long long)m.ckpt_id, m.status, m.flags, m.writer_pid);
+		json_str("message", m.message);
 		break;
 	case MSG_SUSPENDED:
 		printf(",\"ckptId\":\"%llu\",\"status\":%d,\"nthreads\":%u", (unsigned long long)m.ckpt_id,

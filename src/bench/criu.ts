@@ -1,18 +1,26 @@
 /*
  * CRIU, the side-by-side reference, when a working one is installed.
  *
- * Detection runs `criu check`. An installed CRIU can still be unusable: Debian 12's 3.17
- * fails on recent kernels with "Unexpected rt vDSO area bounds". Any failure is reported
- * in one line and the bench goes on without CRIU columns; it never fails the run.
+ * Detection: the binary named by STASIS_BENCH_CRIU (for a CRIU built from source and not
+ * installed), else `criu` on PATH or in the sbin folders; then `criu check`. An installed
+ * CRIU can still be unusable: Debian 12's 3.17 fails on kernel 6.18 with "Unexpected rt
+ * vDSO area bounds". Any failure is one line in the report, quoting CRIU's first
+ * informative error, and the bench goes on without CRIU columns; it never fails the run.
  *
- * The CRIU run mirrors the Stasis one: the same program, started in its own session
- * (CRIU dumps a session leader without --shell-job), with stdout on a regular file because
- * CRIU cannot reattach a pipe to a reader outside the dump. `criu dump --leave-running`
- * for all but the last checkpoint, which kills the process; then `syncfs` of the image
- * folder, timed apart, since CRIU does not fsync its images and a Stasis checkpoint is
- * durable when it returns. Each restore (`criu restore -d`) first cuts the output file
- * back to its size at the dump, as CRIU checks it, and is timed to the first new
- * heartbeat in that file.
+ * The CRIU run mirrors the Stasis one, interleaved with it (each workload's CRIU run
+ * follows its Stasis run): the same program, started in its own session (CRIU dumps a
+ * session leader without --shell-job), with stdout on a regular file because CRIU cannot
+ * reattach a pipe to a reader outside the dump. `criu dump --leave-running` `reps` times,
+ * each on recycled memory like a Stasis checkpoint, then `syncfs` of the image folder,
+ * timed apart, since CRIU does not fsync its images and a Stasis checkpoint is durable
+ * when it returns. The pause is the longest heartbeat gap in the file around the dump.
+ * An incremental workload gets, after each dump, its pages dirtied and a second dump with
+ * `--track-mem` and `--prev-images-dir` when `criu check --feature mem_dirty_track`
+ * passes (without soft-dirty bits in the kernel CRIU refuses both, and its second dump is
+ * a full one). Then one more dump, untimed and without --leave-running (CRIU ends the
+ * program, so the output file keeps the size CRIU recorded), is restored `reps` times
+ * cold and `reps` times warm (`criu restore`, which stays the program's parent), each after cutting the output file back
+ * to that size, as CRIU checks it, and timed to the first new heartbeat in that file.
  */
 
 import { spawn } from 'node:child_process';
@@ -20,19 +28,30 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { StasisError } from '../errors';
+import { dropFromCache, folderBytes, loadIntoCache, removeAll, writeScratch } from './machine';
+import { beatGap } from './measure';
 import { runCommand } from './proc';
-import { Workload } from './workloads';
+import { Program, Workload } from './workloads';
 
 export interface CriuStatus {
   usable: boolean;
   binary: string | null;
+  /** Whether CRIU can track dirty memory here (needs the kernel's soft-dirty bits). */
+  trackMem: boolean;
   /** One sentence for the report. */
   line: string;
 }
 
+export interface CriuDump {
+  dumpS: number;
+  syncS: number;
+  pauseS: number | null;
+}
+
 export interface CriuResult {
-  dumps: { dumpS: number; syncS: number }[];
-  restores: number[];
+  dumps: CriuDump[];
+  incremental: (CriuDump & { bytes: number; tracked: boolean })[];
+  restores: { cache: 'cold' | 'warm'; seconds: number }[];
   imageBytes: number;
 }
 
@@ -50,18 +69,55 @@ function findBinary(): string | null {
   return null;
 }
 
-export async function detectCriu(): Promise<CriuStatus> {
-  const bin = findBinary();
-  if (!bin) return { usable: false, binary: null, line: 'CRIU unavailable: not installed (no `criu` on PATH or in /usr/sbin), so there are no CRIU columns in this run.' };
+/**
+ * Why `criu check` failed, from its output: the first error that says something (CRIU
+ * first logs its helper's "exited, status=1" lines), without the "Error (file:line):"
+ * prefix; or the last line when no line is marked as an error.
+ */
+export function criuCheckReason(output: string, status: number | null): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((l) => /^Error\b/.test(l) || /: Error \(/.test(l));
+  const telling = errors.find((l) => !/exited, status=\d+|^Error \([^)]*\):\s*$/.test(l)) ?? errors[0] ?? lines[lines.length - 1];
+  if (!telling) return `status ${status}`;
+  return telling.replace(/^.*?Error \([^)]*\):\s*/, '');
+}
+
+/** Runs `criu check` with `bin`: its version, and null when it passes or why it fails. */
+async function check(bin: string): Promise<{ version: string; failure: string | null } | null> {
   const v = await runCommand(bin, ['--version'], 15000).catch(() => null);
-  const version = /Version:\s*(\S+)/.exec(v?.stdout ?? '')?.[1] ?? 'of unknown version';
-  const check = await runCommand(bin, ['check'], 60000).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
-  const text = `${check.stdout}\n${check.stderr}`;
-  if (check.code === 0) return { usable: true, binary: bin, line: `CRIU ${version} (${bin}): \`criu check\` passed; CRIU was measured side by side in this run.` };
-  const why = /Unexpected rt vDSO area bounds/.test(text)
-    ? 'Unexpected rt vDSO area bounds (this CRIU predates the kernel\'s vDSO layout)'
-    : text.trim().split('\n').filter(Boolean).slice(-1)[0] ?? `status ${check.code}`;
-  return { usable: false, binary: bin, line: `CRIU unavailable: CRIU ${version} is installed but \`criu check\` fails on this kernel: ${why}. No CRIU columns in this run.` };
+  if (!v) return null;
+  const version = /Version:\s*(\S+)/.exec(v.stdout)?.[1] ?? 'of unknown version';
+  const r = await runCommand(bin, ['check'], 60000).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
+  return { version, failure: r.code === 0 ? null : criuCheckReason(`${r.stdout}\n${r.stderr}`, r.code) };
+}
+
+export async function detectCriu(): Promise<CriuStatus> {
+  const fromEnv = process.env.STASIS_BENCH_CRIU || null;
+  const onPath = findBinary();
+  const bin = fromEnv ?? onPath;
+  const none = (line: string): CriuStatus => ({ usable: false, binary: bin, trackMem: false, line });
+  if (!bin) return none('CRIU unavailable: not installed (no `criu` on PATH or in /usr/sbin), so there are no CRIU columns in this run.');
+  const c = await check(bin);
+  if (!c) return none(`CRIU unavailable: ${bin}${fromEnv ? ' (from STASIS_BENCH_CRIU)' : ''} cannot be run. No CRIU columns in this run.`);
+  if (c.failure !== null) {
+    return none(`CRIU unavailable: CRIU ${c.version} (${bin}) is installed but \`criu check\` fails on this kernel: "${c.failure}". No CRIU columns in this run.`);
+  }
+  // A CRIU named by STASIS_BENCH_CRIU: say what the installed one would have done.
+  let installed = '';
+  if (fromEnv && onPath && onPath !== fromEnv) {
+    const p = await check(onPath);
+    if (p?.failure) installed = ` (The installed CRIU ${p.version}, ${onPath}, fails \`criu check\` on this kernel: "${p.failure}".)`;
+  }
+  const track = await runCommand(bin, ['check', '--feature', 'mem_dirty_track'], 60000).catch(() => null);
+  const trackMem = track?.code === 0;
+  return {
+    usable: true,
+    binary: bin,
+    trackMem,
+    line: `CRIU ${c.version} (${bin}${fromEnv ? ', from STASIS_BENCH_CRIU' : ''}): \`criu check\` passed; CRIU was measured side by side in this run` +
+      (trackMem ? '.' : ', without memory tracking (`criu check --feature mem_dirty_track` fails: this kernel has no soft-dirty bits), so its second dump of the incremental workload is a full one.') +
+      installed,
+  };
 }
 
 const BEAT = /^beat \d+ /m;
@@ -74,35 +130,39 @@ export function killCriuWorkload(): void {
   if (current) killOurs(current.pid, current.program);
 }
 
+function readFrom(file: string, offset: number): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= offset) return '';
+      const buf = Buffer.alloc(size - offset);
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      return buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
 /**
- * Polls `file` from `offset` until `re` matches a complete line; resolves with the time.
- * Gives up early, with the error of `abandon`, if that promise rejects.
+ * Polls `file` from `offset` until `count` complete lines match `re`; resolves with the
+ * time of the poll that saw them. Gives up early, with the error of `abandon`, if that
+ * promise rejects.
  */
-async function waitInFile(file: string, offset: number, re: RegExp, timeoutMs: number, what: string, abandon?: Promise<unknown>): Promise<number> {
+async function waitInFile(file: string, offset: number, re: RegExp, timeoutMs: number, what: string, abandon?: Promise<unknown>, count = 1): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   let failure: unknown = null;
   abandon?.catch((err: unknown) => (failure = err));
+  const line = new RegExp(re.source, re.flags.replace('m', ''));
   for (;;) {
     if (failure !== null) throw failure;
     const now = performance.now();
-    let text = '';
-    try {
-      const fd = fs.openSync(file, 'r');
-      try {
-        const size = fs.fstatSync(fd).size;
-        if (size > offset) {
-          const buf = Buffer.alloc(size - offset);
-          fs.readSync(fd, buf, 0, buf.length, offset);
-          text = buf.toString('utf8');
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch {
-      // not there yet
-    }
-    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-    if (re.test(complete)) return now;
+    const text = readFrom(file, offset);
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
+    if (complete.filter((l) => line.test(l)).length >= count) return now;
     if (now > deadline) throw new StasisError('TIMEOUT', `CRIU run: no ${what} within ${timeoutMs / 1000} s in ${file}`);
     await new Promise((r) => setTimeout(r, 2));
   }
@@ -134,67 +194,136 @@ async function waitGone(pid: number, timeoutMs: number): Promise<void> {
   }
 }
 
+/** The last two error lines of a CRIU log, or '' when it cannot be read. */
+function logErrors(logFile: string): string {
+  try {
+    return fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').filter((l) => /Error/.test(l)).slice(-2).join(' / ');
+  } catch {
+    return '';
+  }
+}
+
 async function criuChecked(bin: string, args: string[], timeoutMs: number, logFile: string): Promise<number> {
   const r = await runCommand(bin, args, timeoutMs);
-  if (r.code !== 0) {
-    let tail = '';
-    try {
-      tail = fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-2).join(' / ');
-    } catch {
-      tail = r.stderr.trim();
-    }
-    throw new StasisError('EXEC', `criu ${args[0]} exited with status ${r.code}: ${tail}`);
-  }
+  if (r.code !== 0) throw new StasisError('EXEC', `criu ${args[0]} exited with status ${r.code}: ${logErrors(logFile) || r.stderr.trim()}`);
   return r.seconds;
 }
 
-export async function measureCriu(bin: string, w: Workload, program: string, workDir: string, reps: number): Promise<CriuResult> {
+/** The longest "gap_us" among the beat lines of `text`. */
+function longestGapIn(text: string): number | null {
+  let max: number | null = null;
+  for (const l of text.split('\n')) {
+    const g = /^beat \d+ /.test(l) ? beatGap(l) : null;
+    if (g !== null && (max === null || g > max)) max = g;
+  }
+  return max;
+}
+
+export async function measureCriu(status: CriuStatus, w: Workload, program: Program, workDir: string, reps: number): Promise<CriuResult> {
+  const bin = status.binary!;
   const dir = path.join(workDir, `criu-${w.name}`);
   fs.mkdirSync(dir, { recursive: true });
   const out = path.join(dir, 'stdout.txt');
   const ioTimeout = 120000 + (w.touchedBytes / 1024 ** 3) * 60000;
   const outFd = fs.openSync(out, 'w');
-  const child = spawn(program, w.args, { detached: true, stdio: ['ignore', outFd, outFd] });
+  const child = spawn(program.file, [...program.prefix, ...w.args], { detached: true, stdio: ['ignore', outFd, outFd] });
   fs.closeSync(outFd);
   const pid = child.pid;
-  if (pid !== undefined) current = { pid, program };
+  if (pid !== undefined) current = { pid, program: program.file };
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const result: CriuResult = { dumps: [], restores: [], imageBytes: 0 };
-  try {
-    if (pid === undefined) throw new StasisError('EXEC', `cannot start ${program} for the CRIU run`);
-    await waitInFile(out, 0, /^ready\b/m, w.readyTimeoutMs, '"ready" line');
-    let imgDir = '';
-    for (let i = 1; i <= reps; i++) {
-      const last = i === reps;
-      const prev = imgDir;
-      imgDir = path.join(dir, `dump-${i}`);
-      fs.mkdirSync(imgDir);
-      const args = ['dump', '-t', String(pid), '-D', imgDir, '-o', 'dump.log', ...(last ? [] : ['--leave-running'])];
-      const dumpS = await criuChecked(bin, args, ioTimeout, path.join(imgDir, 'dump.log'));
-      const sync = await runCommand('sync', ['-f', imgDir], ioTimeout);
-      result.dumps.push({ dumpS, syncS: sync.seconds });
-      process.stderr.write(`bench: ${w.name}: criu dump ${i}/${reps}: ${dumpS.toFixed(3)} s + sync ${sync.seconds.toFixed(3)} s\n`);
-      if (prev) fs.rmSync(prev, { recursive: true, force: true });
-      if (!last) await waitInFile(out, fs.statSync(out).size, BEAT, 10000, 'heartbeat after criu dump');
+  const result: CriuResult = { dumps: [], incremental: [], restores: [], imageBytes: 0 };
+  const track = w.incremental && status.trackMem ? ['--track-mem'] : [];
+  let n = 0;
+  const log = (msg: string): void => void process.stderr.write(`bench: ${w.name}: criu ${msg}\n`);
+
+  /**
+   * One dump on recycled memory, durable after syncfs, with the pause the program saw.
+   * `final`: without --leave-running (CRIU kills the program), so that the output file
+   * keeps the size CRIU recorded and the restores can put it back.
+   */
+  const dump = async (extra: string[], final = false): Promise<{ d: CriuDump; imgDir: string }> => {
+    const imgDir = path.join(dir, `dump-${++n}`);
+    fs.mkdirSync(imgDir);
+    const scratch = await writeScratch(path.join(dir, 'scratch'), Math.max(w.touchedBytes, 1 << 20), ioTimeout);
+    removeAll([scratch]);
+    let offset = fs.statSync(out).size;
+    await waitInFile(out, offset, BEAT, 10000, 'heartbeat before criu dump');
+    offset = fs.statSync(out).size;
+    const args = ['dump', '-t', String(pid), '-D', imgDir, '-o', 'dump.log', ...(final ? [] : ['--leave-running']), ...extra];
+    const dumpS = await criuChecked(bin, args, ioTimeout, path.join(imgDir, 'dump.log'));
+    const sync = await runCommand('sync', ['-f', imgDir], ioTimeout);
+    if (!final) await waitInFile(out, offset, BEAT, 10000, 'heartbeats after criu dump', undefined, 2);
+    return { d: { dumpS, syncS: sync.seconds, pauseS: final ? null : longestGapIn(readFrom(out, offset)) }, imgDir };
+  };
+  const dropOthers = (keep: string): void => {
+    for (const old of fs.readdirSync(dir)) {
+      if (old.startsWith('dump-') && path.join(dir, old) !== keep) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
     }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
-    result.imageBytes = fs.readdirSync(imgDir).reduce((n, f) => n + fs.statSync(path.join(imgDir, f)).size, 0);
-    const sizeAtDump = fs.statSync(out).size;
+  };
+
+  try {
+    if (pid === undefined) throw new StasisError('EXEC', `cannot start ${program.file} for the CRIU run`);
+    await waitInFile(out, 0, /^ready\b/m, w.readyTimeoutMs, '"ready" line');
+    let lastFull = '';
     for (let i = 1; i <= reps; i++) {
-      fs.truncateSync(out, sizeAtDump);
-      const t0 = performance.now();
-      const restoring = criuChecked(bin, ['restore', '-D', imgDir, '-d', '-o', `restore-${i}.log`], ioTimeout, path.join(imgDir, `restore-${i}.log`));
-      const [seen] = await Promise.all([waitInFile(out, sizeAtDump, BEAT, ioTimeout, 'heartbeat after criu restore', restoring), restoring]);
-      result.restores.push((seen - t0) / 1000);
-      process.stderr.write(`bench: ${w.name}: criu restore ${i}/${reps}: ${((seen - t0) / 1000).toFixed(3)} s to the first heartbeat\n`);
-      killOurs(pid, program);
-      await waitGone(pid, 30000);
+      const full = await dump(track);
+      result.dumps.push(full.d);
+      log(`dump ${i}/${reps}: ${full.d.dumpS.toFixed(3)} s + sync ${full.d.syncS.toFixed(3)} s, pause ${fmtMs(full.d.pauseS)}`);
+      dropOthers(full.imgDir);
+      lastFull = full.imgDir;
+      result.imageBytes = folderBytes(full.imgDir);
+      if (w.incremental) {
+        const offset = fs.statSync(out).size;
+        process.kill(pid, 'SIGUSR1');
+        await waitInFile(out, offset, /^dirtied\b/m, 60000, '"dirtied" line');
+        // Without memory tracking CRIU refuses --prev-images-dir: the second dump is a full one.
+        const incr = await dump(track.length ? [...track, '--prev-images-dir', `../${path.basename(full.imgDir)}`] : []);
+        const bytes = folderBytes(incr.imgDir);
+        result.incremental.push({ ...incr.d, bytes, tracked: track.length > 0 });
+        log(`dump after dirtying ${i}/${reps}: ${incr.d.dumpS.toFixed(3)} s + sync ${incr.d.syncS.toFixed(3)} s, ${(bytes / 1024 ** 2).toFixed(1)} MiB`);
+      }
+    }
+    // The image the restores use: one more dump, untimed, that ends the program (see dump()).
+    const chained = w.incremental && track.length ? [...track, '--prev-images-dir', `../${path.basename(lastFull)}`] : [];
+    const last = (await dump(chained, true)).imgDir;
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
+    await waitGone(pid, 30000);
+    const sizeAtDump = fs.statSync(out).size;
+    // Every dump left: the last one, and the one it builds on when it is incremental.
+    const images = fs.readdirSync(dir).filter((d) => d.startsWith('dump-'))
+      .flatMap((d) => fs.readdirSync(path.join(dir, d)).map((f) => path.join(dir, d, f)));
+    for (let i = 1; i <= reps; i++) {
+      for (const cache of ['cold', 'warm'] as const) {
+        const files = images.filter((f) => fs.statSync(f).isFile());
+        if (cache === 'cold') await dropFromCache(files);
+        else await loadIntoCache(files, ioTimeout);
+        fs.truncateSync(out, sizeAtDump);
+        // Not -d: criu stays the restored program's parent and reaps it once it is
+        // killed, so its pid is free for the next restore (a detached one is left to this
+        // machine's PID 1, which may reap it late).
+        const logName = `restore-${i}-${cache}.log`;
+        const t0 = performance.now();
+        const restoring = runCommand(bin, ['restore', '-D', last, '-o', logName], ioTimeout);
+        const early = restoring.then((r) => {
+          throw new StasisError('EXEC', `criu restore exited with status ${r.code} before the program ran: ${logErrors(path.join(last, logName)) || r.stderr.trim()}`);
+        });
+        const seen = await waitInFile(out, sizeAtDump, BEAT, ioTimeout, 'heartbeat after criu restore', early);
+        result.restores.push({ cache, seconds: (seen - t0) / 1000 });
+        log(`restore ${i}/${reps} (${cache}): ${((seen - t0) / 1000).toFixed(3)} s to the first heartbeat`);
+        killOurs(pid, program.file);
+        await restoring.catch(() => undefined);
+        await waitGone(pid, 30000);
+      }
     }
     return result;
   } finally {
-    if (pid !== undefined) killOurs(pid, program);
+    if (pid !== undefined) killOurs(pid, program.file);
     current = null;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function fmtMs(s: number | null): string {
+  return s === null ? 'unknown' : `${(s * 1000).toFixed(1)} ms`;
 }

@@ -48,7 +48,8 @@ export async function describeMachine(workDir: string): Promise<MachineInfo> {
   }
   const root = packageRoot();
   const commit = await tryRun('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
-  const dirty = await tryRun('git', ['-C', root, 'status', '--porcelain']);
+  // The bench's own outputs do not make the build under test a modified one.
+  const dirty = await tryRun('git', ['-C', root, 'status', '--porcelain', '--', '.', ':!docs/benchmarks.md', ':!docs/benchmarks.svg']);
   let version = 'unknown';
   try {
     version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? version;
@@ -73,14 +74,24 @@ export function memAvailable(): number {
   return m ? Number(m[1]) * 1024 : os.freemem();
 }
 
-/** Resident set of a host pid, in bytes, or null when it cannot be read. */
-export function residentBytes(pid: number): number | null {
+/** A "kB" field of /proc/PID/status (VmRSS, RssAnon, ...) in bytes, or null when it cannot be read. */
+function statusBytes(pid: number, field: string): number | null {
   try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
   } catch {
     return null;
   }
+}
+
+/** Resident set of a host pid, in bytes, or null when it cannot be read. */
+export function residentBytes(pid: number): number | null {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** Resident anonymous memory of a host pid: what any checkpointer must save. */
+export function anonBytes(pid: number): number | null {
+  return statusBytes(pid, 'RssAnon');
 }
 
 export interface DdResult {
@@ -107,6 +118,25 @@ export async function ddCopies(sources: string[], dir: string, name: string, tim
   return out;
 }
 
+/** Total size of the regular files under `dir` (what a generation folder holds on disk). */
+export function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) n += folderBytes(p);
+    else if (e.isFile()) n += fs.statSync(p).size;
+  }
+  return n;
+}
+
+/** Time to read the files from disk: their cached pages dropped first, then dd to /dev/null. */
+export async function coldRead(files: string[], timeoutMs: number): Promise<number> {
+  await dropFromCache(files);
+  let seconds = 0;
+  for (const f of files) seconds += (await runChecked('dd', [`if=${f}`, 'of=/dev/null', 'bs=4M', 'status=none'], timeoutMs)).seconds;
+  return seconds;
+}
+
 /** Writes `bytes` (rounded up to 4 MiB) of zeros to `file` and fsyncs it; untimed ballast. */
 export async function writeScratch(file: string, bytes: number, timeoutMs: number): Promise<string> {
   const count = Math.max(1, Math.ceil(bytes / (4 * 1024 * 1024)));
@@ -121,6 +151,15 @@ export function removeAll(files: string[]): void {
 /** Drops the clean cached pages of each file (posix_fadvise DONTNEED through dd). */
 export async function dropFromCache(files: string[]): Promise<void> {
   for (const f of files) await runChecked('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none'], 30000);
+}
+
+/**
+ * Reads each file whole, untimed, so that it is in the page cache. A restart that maps
+ * its image in place reads only the pages the program touches, so after a cold restart
+ * the image is only partly cached: a "warm" restart must make sure of it first.
+ */
+export async function loadIntoCache(files: string[], timeoutMs: number): Promise<void> {
+  for (const f of files) await runChecked('dd', [`if=${f}`, 'of=/dev/null', 'bs=4M', 'status=none'], timeoutMs);
 }
 
 /** Fraction (0..1) of the files' bytes in the page cache, or null without fincore. */

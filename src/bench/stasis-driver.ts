@@ -14,10 +14,13 @@ import * as path from 'node:path';
 import { resolveGeneration } from '../ckpt-dir/resolve';
 import { StasisError } from '../errors';
 import { nativePath, packageRoot } from '../native/paths';
-import { Line, LiveProcess, runChecked, runCommand } from './proc';
+import { parsePause, pauseFromStatus } from './features';
+import { folderBytes } from './machine';
+import { Line, LiveProcess, runChecked, runCommand, RunResult } from './proc';
 
 /**
- * Copies what `stasis` runs from (package.json, bin/, dist/src/, the native build) to
+ * Copies what `stasis` runs from (package.json, bin/, dist/src/, the native build, the
+ * runtime dependencies) to
  * `dir`; returns the copy's bin/stasis. The copy finds its own native files, as paths.ts
  * derives them from where the code is.
  */
@@ -32,6 +35,11 @@ export function snapshotBuild(dir: string): string {
   fs.cpSync(path.join(root, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'native', 'build'), { recursive: true });
   for (const f of [nativePath('agent'), nativePath('restorer'), nativePath('init')]) fs.copyFileSync(f, path.join(dir, 'native', 'build', path.basename(f)));
+  // The CLI's runtime dependencies (fzstd, which the image reader loads).
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  for (const dep of Object.keys(pkg.dependencies ?? {})) {
+    fs.cpSync(path.join(root, 'node_modules', dep), path.join(dir, 'node_modules', dep), { recursive: true });
+  }
   return path.join(dir, 'bin', 'stasis');
 }
 
@@ -42,8 +50,19 @@ export interface CheckpointResult {
   coordS: number;
   /** Bytes of the images, as the agents reported them. */
   bytes: number;
+  /** What the generation's folder holds on disk: the bytes this checkpoint added. */
+  folderBytes: number;
+  /** The pause `stasis checkpoint` printed (or the coordinator's status holds), if any. */
+  reportedPauseS: number | null;
+  /** Why processes were not checkpointed forked, as `stasis checkpoint` says ("not forked: ..."). */
+  notForked: string[];
   generation: string;
   images: string[];
+}
+
+/** The reasons in "... not forked: REASON" lines. */
+export function parseNotForked(text: string): string[] {
+  return [...text.matchAll(/\bnot forked\b:?\s*(.*)$/gim)].map((m) => m[1]!.trim() || 'no reason given');
 }
 
 export class StasisDriver {
@@ -62,9 +81,14 @@ export class StasisDriver {
     return [this.bin, cmd, '--coord-port', String(this.port), ...rest];
   }
 
-  /** `stasis launch` of a program whose stdout lines go to `onLine`. */
-  launch(name: string, ckptDir: string, program: string, args: string[], onLine?: (l: Line) => void): LiveProcess {
-    return new LiveProcess(name, process.execPath, this.args('launch', '--ckpt-dir', ckptDir, '--', program, ...args), onLine);
+  /** `stasis launch [OPTIONS]` of a program whose stdout lines go to `onLine`. */
+  launch(name: string, ckptDir: string, options: string[], program: string, args: string[], onLine?: (l: Line) => void): LiveProcess {
+    return new LiveProcess(name, process.execPath, this.args('launch', '--ckpt-dir', ckptDir, ...options, '--', program, ...args), onLine);
+  }
+
+  /** `stasis launch` of a program that exits by itself; its output once it has. */
+  launchToEnd(ckptDir: string, program: string, args: string[], timeoutMs: number): Promise<RunResult> {
+    return runChecked(process.execPath, this.args('launch', '--ckpt-dir', ckptDir, '--', program, ...args), timeoutMs);
   }
 
   /** `stasis restart` of the latest generation of `ckptDir`; the process's stdout is its stdout. */
@@ -72,8 +96,8 @@ export class StasisDriver {
     return new LiveProcess(name, process.execPath, this.args('restart', ckptDir), onLine);
   }
 
-  async checkpoint(timeoutMs: number): Promise<CheckpointResult> {
-    const r = await runCommand(process.execPath, this.args('checkpoint'), timeoutMs);
+  async checkpoint(timeoutMs: number, options: string[] = []): Promise<CheckpointResult> {
+    const r = await runCommand(process.execPath, this.args('checkpoint', ...options), timeoutMs);
     if (r.code !== 0) throw new StasisError('AGENT_FAILED', `stasis checkpoint failed (status ${r.code}): ${r.stderr.trim()}`);
     const st = await this.status();
     const last = st.lastCheckpoint as { durationMs?: unknown; bytes?: unknown; generation?: unknown } | null;
@@ -85,6 +109,9 @@ export class StasisDriver {
       wallS: r.seconds,
       coordS: last.durationMs / 1000,
       bytes: last.bytes,
+      folderBytes: folderBytes(gen.path),
+      reportedPauseS: parsePause(`${r.stdout}\n${r.stderr}`) ?? pauseFromStatus(last as Record<string, unknown>),
+      notForked: parseNotForked(r.stderr),
       generation: gen.path,
       images: gen.images.map((i) => i.path),
     };
@@ -93,6 +120,12 @@ export class StasisDriver {
   async status(): Promise<Record<string, unknown>> {
     const r = await runChecked(process.execPath, this.args('status', '--json'), 30000);
     return JSON.parse(r.stdout) as Record<string, unknown>;
+  }
+
+  /** The pid on this machine of the first process the coordinator lists, if it knows one. */
+  async hostPid(): Promise<number | null> {
+    const st = await this.status();
+    return (st.processes as { hostPid?: number }[] | undefined)?.[0]?.hostPid || null;
   }
 
   /** Number of processes the coordinator has connected. */

@@ -13,7 +13,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { errnoCode, StasisError } from '../errors';
-import { ImageParent, ParsedImage } from '../image/format';
+import { ImageMetadata, ImageParent } from '../image/format';
 import { parentGeneration, readImageParents } from '../image/incr';
 import { WRITE_FULL, WRITE_TRACK } from '../protocol/messages';
 import { generationName, listGenerations, readLatest } from './generations';
@@ -91,7 +91,7 @@ export async function withDependencies(ckptDir: string, keep: Iterable<string>):
  * complete generation, as large as the reference says. The loader checks each one again
  * (and that it is the same image) before it touches anything.
  */
-export async function checkDependencies(gen: ResolvedGeneration, images: ParsedImage[]): Promise<void> {
+export async function checkDependencies(gen: ResolvedGeneration, images: ImageMetadata[]): Promise<void> {
   const missing = (p: ImageParent, image: string, why: string): StasisError =>
     new StasisError('INCOMPLETE_GENERATION',
       `generation ${gen.name} cannot be restarted: ${image} needs ${p.path} from generation ${p.path.slice(0, p.path.indexOf('/'))}, which ${why} — restart from a generation whose dependencies are all there (\`stasis inspect ${gen.ckptDir}\` lists them)`);

@@ -2,7 +2,7 @@
 
 import * as path from 'node:path';
 import { CoordAddress, resolveIPv4 } from '../client/client';
-import { DEFAULT_COORD_HOST, DEFAULT_COORD_PORT } from '../coordinator/net-server';
+import { DEFAULT_COORD_HOST, DEFAULT_COORD_PORT } from '../protocol/address';
 import { CommandSpec, ParsedArgs, parseIntArg, stringOption } from './args';
 
 export interface Command {

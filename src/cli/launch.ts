@@ -18,15 +18,21 @@ import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './commo
 const spec: CommandSpec = {
   name: 'launch',
   summary: 'Run PROGRAM so that it can be checkpointed with `stasis checkpoint`.',
-  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-incremental] [--full-every N] -- PROGRAM [ARGS...]',
+  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-compress] [--no-fork] [--no-incremental] [--full-every N] -- PROGRAM [ARGS...]',
   details:
     'If no coordinator answers at the coordinator address, one is started in the background; it\n' +
     'exits when the last launched process does. The exit status is PROGRAM\'s (128+N if signal N\n' +
-    'killed it).',
+    'killed it). Memory is saved compressed with zstd where that saves a quarter of it; with\n' +
+    '--no-compress (or STASIS_COMPRESS=0 in the environment) it is saved raw. Checkpoints are\n' +
+    'forked where it is safe: each process is paused only while its state is captured, and a\n' +
+    'copy-on-write child writes its memory while it runs on; --no-fork (or STASIS_NO_FORK=1)\n' +
+    'writes it while the process is paused.',
   options: [
     CKPT_DIR_OPTION,
     { name: 'interval', value: 'S', help: 'checkpoint every S seconds (for a coordinator that launch starts)' },
     { name: 'keep', value: 'N', help: 'generations to keep (for a coordinator that launch starts; default 2)' },
+    { name: 'no-compress', help: 'save memory raw, without zstd: larger images, which a restart can map in place' },
+    { name: 'no-fork', help: 'write every image while the program is paused (STASIS_NO_FORK=1)' },
     { name: 'no-incremental', help: 'only full checkpoints (for a coordinator that launch starts)' },
     { name: 'full-every', value: 'N', help: 'a full checkpoint at least every N (for a coordinator that launch starts; default 8)' },
   ],
@@ -38,14 +44,21 @@ function preloadList(base: NodeJS.ProcessEnv, agent: string): string {
   return base.LD_PRELOAD ? `${agent}:${base.LD_PRELOAD}` : agent;
 }
 
-/** Prepends the agent to LD_PRELOAD, keeping what the user preloads already. */
-export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string): NodeJS.ProcessEnv {
+/**
+ * Prepends the agent to LD_PRELOAD, keeping what the user preloads already. noCompress sets
+ * STASIS_COMPRESS=0 (the agent then writes raw chunks) and noFork STASIS_NO_FORK=1 (every
+ * image is written while the process is paused); otherwise the user's values, if any, are
+ * kept.
+ */
+export function agentEnvironment(base: NodeJS.ProcessEnv, agent: string, coordAddr: string, ckptDir: string, noCompress = false, noFork = false): NodeJS.ProcessEnv {
   const existing = base.LD_PRELOAD;
   return {
     ...base,
     LD_PRELOAD: existing ? `${agent}:${existing}` : agent,
     STASIS_COORD_ADDR: coordAddr,
     STASIS_CKPT_DIR: ckptDir,
+    ...(noCompress ? { STASIS_COMPRESS: '0' } : {}),
+    ...(noFork ? { STASIS_NO_FORK: '1' } : {}),
   };
 }
 
@@ -69,7 +82,7 @@ async function run(args: ParsedArgs): Promise<number> {
   try {
     const coord = formatAddress(addr);
     // stasis-init itself must not load the agent: it adds it for the program.
-    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir);
+    const { LD_PRELOAD: _, ...env } = agentEnvironment(process.env, agent, coord, ckptDir, flag(args, 'no-compress'), flag(args, 'no-fork'));
     return await runForeground(init, ['launch', '--coord', coord, '--ckpt-dir', ckptDir, '--preload', preloadList(process.env, agent), '--', program, ...programArgs], env);
   } catch (err) {
     if (ensured.started) await releaseCoordinator(addr);

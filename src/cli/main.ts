@@ -2,6 +2,9 @@
  * Entry point of the `stasis` command, and the one place that turns errors into what the
  * user sees: `stasis: <message>` on stderr, exit status 2 for usage errors and 1 for the
  * rest. Only an error that is not a StasisError (a bug) is printed with its stack.
+ *
+ * A command's module is loaded only when that command runs: what node loads and compiles
+ * before `stasis restart` starts the restore is part of the restart time.
  */
 
 import * as fs from 'node:fs';
@@ -9,30 +12,34 @@ import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { packageRoot } from '../native/paths';
 import { helpText, parseArgs } from './args';
-import { checkpointCommand } from './checkpoint';
-import { Command } from './common';
-import { coordinatorCommand } from './coordinator';
-import { inspectCommand } from './inspect';
-import { killCommand } from './kill';
-import { launchCommand } from './launch';
-import { restartCommand } from './restart';
-import { shutdownCommand } from './shutdown';
-import { statusCommand } from './status';
+import type { Command } from './common';
 
-const COMMANDS: Command[] = [
-  launchCommand, checkpointCommand, restartCommand, statusCommand, inspectCommand, killCommand,
-  coordinatorCommand, shutdownCommand,
-];
+/** The commands in --help order, each loaded on demand. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  launch: async () => (await import('./launch')).launchCommand,
+  checkpoint: async () => (await import('./checkpoint')).checkpointCommand,
+  restart: async () => (await import('./restart')).restartCommand,
+  status: async () => (await import('./status')).statusCommand,
+  inspect: async () => (await import('./inspect')).inspectCommand,
+  kill: async () => (await import('./kill')).killCommand,
+  coordinator: async () => (await import('./coordinator')).coordinatorCommand,
+  shutdown: async () => (await import('./shutdown')).shutdownCommand,
+};
 
-function globalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));
+function find(name: string | undefined): (() => Promise<Command>) | undefined {
+  return name !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+async function globalHelp(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.spec.name.length));
   return [
     'usage: stasis COMMAND [OPTIONS]',
     '',
     'Transparent checkpoint/restart for unmodified Linux programs.',
     '',
     'commands:',
-    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`),
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`),
     '',
     'Run `stasis COMMAND --help` for its options.',
     '',
@@ -51,16 +58,17 @@ function version(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' ? COMMANDS.find((c) => c.spec.name === rest[0]) : undefined;
-    process.stdout.write(topic ? helpText(topic.spec) : globalHelp());
+    const topic = name === 'help' ? find(rest[0]) : undefined;
+    process.stdout.write(topic ? helpText((await topic()).spec) : await globalHelp());
     return 0;
   }
   if (name === '--version') {
     process.stdout.write(`stasis ${version()}\n`);
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.spec.name === name);
-  if (!cmd) throw new StasisError('USAGE', `unknown command ${JSON.stringify(name)} — see \`stasis --help\``);
+  const load = find(name);
+  if (!load) throw new StasisError('USAGE', `unknown command ${JSON.stringify(name)} — see \`stasis --help\``);
+  const cmd = await load();
   const args = parseArgs(cmd.spec, rest);
   if (args.options.get('help') === true) {
     process.stdout.write(helpText(cmd.spec));

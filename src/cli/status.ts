@@ -45,9 +45,9 @@ async function run(args: ParsedArgs): Promise<number> {
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) out.push(r.map((cell, i) => cell.padEnd(w[i]!)).join('  ').trimEnd());
   }
-  const last = body.lastCheckpoint as { generation?: string; ckptId?: number; durationMs?: number; bytes?: number; finishedAt?: string } | null;
+  const last = body.lastCheckpoint as { generation?: string; ckptId?: number; durationMs?: number; pauseMs?: number; bytes?: number; finishedAt?: string } | null;
   if (last) {
-    out.push(`last checkpoint ${last.generation} (checkpoint ${last.ckptId}, ${last.durationMs} ms, ${formatBytes(last.bytes ?? 0)}) at ${last.finishedAt}`);
+    out.push(`last checkpoint ${last.generation} (checkpoint ${last.ckptId}, paused ${last.pauseMs ?? 0} ms, complete in ${last.durationMs} ms, ${formatBytes(last.bytes ?? 0)}) at ${last.finishedAt}`);
   } else {
     out.push('no checkpoint yet');
   }

@@ -4,37 +4,47 @@
  *   SUSPEND all ─▶ SUSPENDED from all ─▶ LIST to each namespace's init ─▶ (a process it
  *   lists has not joined yet? wait for its HELLO, SUSPEND it, LIST again) ─▶ create
  *   generation folder(s) ─▶ WRITE to each, with what it shares (and to the init of a
- *   namespace with SysV message queues or shared memory segments: their data) ─▶ WRITTEN
- *   from all ─▶ commit (manifest, `latest`, prune) ─▶ RESUME all ─▶ RESUMED
+ *   namespace with SysV message queues or shared memory segments: their data) ─▶
+ *   CAPTURED from all (and the inits' WRITTEN) ─▶ RESUME all ─▶ RESUMED (with each pause)
+ *   and WRITTEN from all ─▶ commit (manifest with what it depends on, `latest`, prune) ─▶
+ *   COMMIT to each (whether its image counts: incremental checkpoints) ─▶ reply
  *
- * Processes come and go while a checkpoint starts: one that execs or exits before the
- * images are written drops its connection (even after SUSPENDED: a process already
- * exiting can answer it); if its namespace has an init, that is not a failure (the init's
- * list says whether it still exists, and an exec'd program joins again). Once WRITE is
- * sent, losing a process fails the checkpoint.
+ * CAPTURED is the global barrier of a forked checkpoint: every process's state is in its
+ * image or in its writer's copy, and none runs on before all are (they talk to each
+ * other). The images are finished by forked writers while the processes run; the
+ * generation is committed only once every one is durable.
+ *
+ * Processes come and go while a checkpoint starts: one that execs or exits before it is
+ * captured drops its connection (even after SUSPENDED: a process already exiting can
+ * answer it); if its namespace has an init, that is not a failure (the init's list says
+ * whether it still exists, and an exec'd program joins again). Once a process is captured
+ * it may exit freely: its writer keeps the connection open until the image is done, and a
+ * connection that closes before WRITTEN is judged by the image file (complete or not).
  *
  * Transport-agnostic: peers are anything with `send`; the owner feeds agent answers in with
  * `deliver` and disconnects with `peerLost`. The first failure wins (a nonzero status, a
  * lost agent, a timeout, a filesystem error); on failure every still-connected participant
  * gets RESUME — including the one that failed — the generation is not committed and its
- * folder is removed once every participant has answered, so no agent is still writing into
- * it. Agents answer in their own order (SUSPENDED, WRITTEN if it got WRITE, RESUMED if it got
- * RESUME); any other message from a participant is a protocol violation (`deliver` → false).
+ * folder is removed once every participant has answered and every writer is done, so none
+ * is still writing into it. Agents answer in their own order (SUSPENDED; CAPTURED if it got
+ * WRITE; then RESUMED if it got RESUME and WRITTEN if its capture succeeded, in either
+ * order); any other message from a participant is a protocol violation (`deliver` → false).
  */
 
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { StasisError } from '../errors';
-import { generationDeps, GenerationDeps, IncrementalPolicy, writeModeFor } from '../ckpt-dir/deps';
+import { generationDeps, GenerationDeps, IncrementalPolicy, WriteMode, writeModeFor } from '../ckpt-dir/deps';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
 import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore, ManifestTerminal, SYSV_DATA_FILE } from '../ckpt-dir/manifest';
 import {
-  COMMIT_COMMITTED, CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry, SuspendedMessage, WrittenMessage,
+  CAPTURED_FORKED, CapturedMessage, COMMIT_COMMITTED, CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage,
+  ShareEntry, SuspendedMessage, WrittenMessage,
 } from '../protocol/messages';
 import { describeStatus } from './errno';
 import { Logger, silentLogger } from './log';
 
-export type AgentState = 'running' | 'restoring' | 'suspending' | 'suspended' | 'writing' | 'written' | 'resuming';
+export type AgentState = 'running' | 'restoring' | 'suspending' | 'suspended' | 'writing' | 'captured' | 'resuming';
 
 export interface BarrierPeer {
   readonly procId: number;
@@ -61,12 +71,25 @@ export interface GenerationResult {
   bytes: number;
 }
 
+/** A process whose image was written with its threads stopped, and why. */
+export interface NotForked {
+  pid: number;
+  procId: number;
+  name: string;
+  reason: string;
+}
+
 export interface CheckpointOutcome {
   ckptId: number;
   generations: GenerationResult[];
   durationMs: number;
   bytes: number;
   processes: number;
+  /** The longest any process's threads were stopped (ms, 0.1 ms precision). */
+  pauseMs: number;
+  /** How many processes' images forked writers wrote. */
+  forked: number;
+  notForked: NotForked[];
 }
 
 export interface BarrierOptions {
@@ -86,7 +109,7 @@ export interface BarrierOptions {
   log?: Logger;
 }
 
-type Answer = 'SUSPENDED' | 'WRITTEN' | 'RESUMED';
+type Answer = 'SUSPENDED' | 'CAPTURED' | 'WRITTEN' | 'RESUMED';
 
 /** How soon the init is asked again for its list while a listed process has not joined. */
 const RELIST_MS = 20;
@@ -96,9 +119,22 @@ interface Participant {
   lost: boolean;
   sentWrite: boolean;
   sentResume: boolean;
+  /** COMMIT was sent (after its writer answered; incremental checkpoints). */
+  sentCommit: boolean;
   suspended: boolean;
+  /** CAPTURED came; `captureOk` when its status was 0. */
+  captured: boolean;
+  captureOk: boolean;
+  /** A forked writer finishes its image (CAPTURED_FORKED). */
+  forked: boolean;
+  /** Why it was not forked (CAPTURED.message), when it was not. */
+  notForked: string;
+  /** Its image is complete and durable (WRITTEN, or found complete after it ended). */
   written: boolean;
+  /** It ended after it was captured, before WRITTEN: its image decides. */
+  endedEarly: boolean;
   resumed: boolean;
+  pauseNs: bigint | null;
   gen: GenerationEntry | null;
   imageName: string;
   bytes: number;
@@ -172,9 +208,9 @@ export class CheckpointBarrier {
   }
 
   /** Feeds an agent's answer. Returns false when it was not expected from that peer now. */
-  deliver(peer: BarrierPeer, msg: SuspendedMessage | WrittenMessage | ResumedMessage): boolean {
+  deliver(peer: BarrierPeer, msg: SuspendedMessage | CapturedMessage | WrittenMessage | ResumedMessage): boolean {
     const p = this.find(peer);
-    if (!p || p.lost || msg.ckptId !== BigInt(this.ckptId) || this.expected(p) !== msg.type) return false;
+    if (!p || p.lost || msg.ckptId !== BigInt(this.ckptId) || !this.accepts(p, msg.type)) return false;
     const who = describePeer(peer);
     switch (msg.type) {
       case 'SUSPENDED':
@@ -185,18 +221,34 @@ export class CheckpointBarrier {
           peer.state = 'suspended';
         }
         break;
-      case 'WRITTEN':
-        p.written = true;
+      case 'CAPTURED':
+        p.captured = true;
         if (msg.status !== 0) {
-          const why = msg.message !== '' ? `${msg.message} (${describeStatus(msg.status)})` : describeStatus(msg.status);
-          this.fail(new StasisError('AGENT_FAILED', `${who} could not write its image: ${why} — the previous generation is intact`));
+          this.fail(new StasisError('AGENT_FAILED', `${who} could not write its image: ${withMessage(msg.message, msg.status)} — the previous generation is intact`));
         } else {
+          p.captureOk = true;
+          p.forked = (msg.flags & CAPTURED_FORKED) !== 0;
+          if (p.forked) {
+            this.log(`${who}: captured; its writer (pid ${msg.writerPid}) writes the image`);
+          } else {
+            p.notForked = msg.message !== '' ? msg.message : 'no reason given';
+            this.log(`${who}: checkpointed without forking: ${p.notForked}`);
+          }
+          if (!p.sentResume) peer.state = 'captured';
+        }
+        break;
+      case 'WRITTEN':
+        if (msg.status !== 0) {
+          p.captureOk = false;
+          this.fail(new StasisError('AGENT_FAILED', `${who} could not write its image: ${withMessage(msg.message, msg.status)} — the previous generation is intact`));
+        } else {
+          p.written = true;
           p.bytes = Number(msg.imageBytes);
-          if (!p.sentResume) peer.state = 'written';
         }
         break;
       case 'RESUMED':
         p.resumed = true;
+        p.pauseNs = msg.pauseNs;
         peer.state = 'running';
         break;
     }
@@ -213,12 +265,21 @@ export class CheckpointBarrier {
       // suspended (its last thread gone, it could still answer), its init's next list says
       // what is left of it (nothing, a zombie, or a new program that joins).
       this.log(`${describePeer(peer)} left before the images were written (exec or exit); its init's list decides`);
-    } else if (!this.committing && !p.written && peer.nsKey !== '' && this.opts.initFor?.(peer.nsKey)) {
-      // Suspended, then gone before its image was done: it was already exiting. Its image is
-      // not kept; the init is asked again before the commit, and lists it as the zombie its
-      // parent will find (or not at all).
+    } else if (!this.committing && !p.captured && peer.nsKey !== '' && this.opts.initFor?.(peer.nsKey)) {
+      // Suspended, then gone before it was captured: it was already exiting. Its image is
+      // not kept; the init is asked again before anyone resumes, and lists it as the zombie
+      // its parent will find (or not at all).
       this.exitedWhileWriting.add(peer.nsKey);
-      this.log(`${describePeer(peer)} exited during the checkpoint; its init's list is asked again before the commit`);
+      this.log(`${describePeer(peer)} exited during the checkpoint; its init's list is asked again before the processes resume`);
+    } else if (p.captured) {
+      // Captured: what it does next is after the checkpoint. Its connection closes only once
+      // its writer is done too, so the image file says whether it was finished.
+      if (p.captureOk && !p.written && !this.committing) {
+        p.endedEarly = true;
+        this.log(`${describePeer(peer)} ended after it was captured; its image decides`);
+      } else {
+        this.log(`${describePeer(peer)} disconnected after it was captured`);
+      }
     } else if (!this.committing) {
       this.fail(new StasisError('AGENT_LOST', `${describePeer(peer)} disconnected during the checkpoint — the previous generation is intact`));
     } else {
@@ -235,10 +296,37 @@ export class CheckpointBarrier {
     const id = BigInt(this.ckptId);
     const n = this.parts.length;
     const gens = new Map<string, GenerationEntry>();
+    /** Generation folders being made, by checkpoint directory (awaited where they are used). */
+    const making = new Map<string, Promise<GenerationEntry>>();
+    const folderFor = (dir: string): Promise<GenerationEntry> => {
+      let m = making.get(dir);
+      if (!m) {
+        m = createGeneration(dir);
+        void m.catch(() => undefined);
+        making.set(dir, m);
+      }
+      return m;
+    };
+    /** The WRITE flags per checkpoint directory, also worked out before anyone is paused. */
+    const modes = new Map<string, Promise<WriteMode>>();
+    const modeFor = (dir: string): Promise<WriteMode> => {
+      let m = modes.get(dir);
+      if (!m) {
+        m = writeModeFor(dir, this.opts.incremental ?? { enabled: false, fullEvery: 1 }, this.opts.forceFull === true);
+        void m.catch(() => undefined);
+        modes.set(dir, m);
+      }
+      return m;
+    };
     const committed = new Set<GenerationEntry>();
     /** The inits' SysV data being written: awaited before a failed generation is removed. */
     let sysvDone: Promise<void> = Promise.resolve();
     try {
+      // The folders are made while the processes still run: not part of anyone's pause.
+      for (const p of this.parts) {
+        void folderFor(p.peer.ckptDir);
+        void modeFor(p.peer.ckptDir);
+      }
       for (const p of this.parts) {
         p.peer.state = 'suspending';
         p.peer.send({ type: 'SUSPEND', ckptId: id });
@@ -248,14 +336,14 @@ export class CheckpointBarrier {
       this.admitting = false;
       this.progress({ phase: 'suspended', processes: this.live().length });
 
-      const modes = new Map<string, number>();
+      const flags = new Map<string, number>();
       for (const p of this.live()) {
         let gen = gens.get(p.peer.ckptDir);
         if (!gen) {
-          const mode = await writeModeFor(p.peer.ckptDir, this.opts.incremental ?? { enabled: false, fullEvery: 1 }, this.opts.forceFull === true);
-          gen = await createGeneration(p.peer.ckptDir);
+          gen = await folderFor(p.peer.ckptDir);
+          const mode = await modeFor(p.peer.ckptDir);
           gens.set(p.peer.ckptDir, gen);
-          modes.set(p.peer.ckptDir, mode.flags);
+          flags.set(p.peer.ckptDir, mode.flags);
           this.log(`checkpoint ${this.ckptId}: writing ${gen.path}${mode.why ? ` (full images: ${mode.why})` : ''}`);
         }
         p.gen = gen;
@@ -267,27 +355,40 @@ export class CheckpointBarrier {
         p.peer.state = 'writing';
         p.peer.send({
           type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName),
-          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer), flags: modes.get(p.peer.ckptDir) ?? 0,
+          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer), flags: flags.get(p.peer.ckptDir) ?? 0,
         });
       }
       const sysv = this.writeSysvData();
       sysvDone = sysv.done;
       this.progress({ phase: 'writing', processes: this.live().length });
-      await this.phase('WRITE', (p) => p.written);
+      await this.phase('CAPTURE', (p) => p.captured);
+      // The inits' SysV data is saved while every process is still stopped.
       await sysv.done;
       this.throwIfFailed();
       await this.relistAfterExits();
 
+      // Every process is captured: all may run again while the writers finish.
+      this.resumeAll();
+      // A process slow to say it resumed is logged, not a failure: its image decides.
+      await this.phase('RESUME', (p) => p.resumed, false);
+      this.throwIfFailed();
+      const pauseMs = this.pauseMs();
+      this.progress({ phase: 'resumed', pauseMs });
+      await this.phase('WRITE', (p) => !p.captureOk || p.written);
+      this.throwIfFailed();
+      await this.judgeEndedEarly();
+      // What each generation depends on, from its images' PARENT records (complete now).
+      const imaged = this.parts.filter((p) => p.written);
       const deps = new Map<GenerationEntry, GenerationDeps>();
       for (const gen of gens.values()) {
-        deps.set(gen, await generationDeps(gen.path, gen.number, this.live().filter((p) => p.gen === gen).map((p) => p.imageName)));
+        deps.set(gen, await generationDeps(gen.path, gen.number, imaged.filter((p) => p.gen === gen).map((p) => p.imageName)));
       }
       this.throwIfFailed();
 
       this.committing = true;
       const results: GenerationResult[] = [];
       for (const gen of gens.values()) {
-        const members = this.live().filter((p) => p.gen === gen);
+        const members = imaged.filter((p) => p.gen === gen);
         const manifest = this.manifestFor(gen, members, deps.get(gen)!);
         await commitGeneration(gen, manifest, this.opts.keep);
         committed.add(gen);
@@ -296,19 +397,28 @@ export class CheckpointBarrier {
         this.log(`checkpoint ${this.ckptId}: committed ${gen.path} (${members.length} processes, ${bytes} bytes)`);
       }
       this.progress({ phase: 'committed', generation: results[0]?.path ?? '' });
+      await this.discardUnused(making, gens);
 
       this.tellCommitted(committed);
-      this.resumeAll();
-      await this.phase('RESUME', (p) => p.resumed, false);
       const bytes = results.reduce((s, r) => s + r.bytes, 0);
-      return { ckptId: this.ckptId, generations: results, durationMs: Date.now() - t0, bytes, processes: this.live().length };
+      const notForked = imaged.filter((p) => !p.forked)
+        .map((p) => ({ pid: p.peer.pid, procId: p.peer.procId, name: p.peer.name, reason: p.notForked }));
+      const forked = imaged.length - notForked.length;
+      this.log(`checkpoint ${this.ckptId}: paused ${pauseMs} ms; ${forked} of ${imaged.length} processes forked`);
+      return {
+        ckptId: this.ckptId, generations: results, durationMs: Date.now() - t0, bytes, processes: imaged.length,
+        pauseMs, forked, notForked,
+      };
     } catch (err) {
       this.fail(err instanceof StasisError ? err
         : new StasisError('IO', `checkpoint ${this.ckptId} failed: ${(err as Error).message} — check the checkpoint directory`));
-      this.tellCommitted(committed);
       this.resumeAll();
       await this.phase('RESUME', (p) => p.resumed, false);
+      // Writers still at work (the inits' too) finish (or fail) before their folder goes.
+      await this.phase('WRITE', (p) => !p.captureOk || p.written, false);
+      this.tellCommitted(committed);
       await sysvDone;
+      await this.discardUnused(making, gens);
       for (const gen of gens.values()) {
         if (committed.has(gen)) continue;
         try {
@@ -318,6 +428,18 @@ export class CheckpointBarrier {
         }
       }
       throw this.failure!;
+    }
+  }
+
+  /** Removes the folders made for checkpoint directories no process wrote into in the end. */
+  private async discardUnused(making: Map<string, Promise<GenerationEntry>>, used: Map<string, GenerationEntry>): Promise<void> {
+    for (const [dir, m] of making) {
+      if (used.has(dir)) continue;
+      try {
+        await discardGeneration(await m);
+      } catch {
+        // it was never made, or is gone already
+      }
     }
   }
 
@@ -367,18 +489,20 @@ export class CheckpointBarrier {
   }
 
   /**
-   * A suspended process that exited while the others wrote their images is left out of the
-   * generation: the init lists the namespace again, until that process is a zombie (its exit
-   * status is then what its parent will find after a restart) or gone.
+   * A suspended process that exited before it was captured is left out of the generation:
+   * the init lists the namespace again (every other process still stopped), until that
+   * process is a zombie (its exit status is then what its parent will find after a restart)
+   * or gone.
    */
   private async relistAfterExits(): Promise<void> {
     const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 10000);
+    const uncaptured = (p: Participant, nsKey: string): boolean => p.lost && !p.captured && p.peer.nsKey === nsKey;
     for (const nsKey of this.exitedWhileWriting) {
       // Only a process the computation goes on without: not one of init's children (the
       // program stasis launch started, or an orphan), whose end is the computation's end or
       // a crash, and not the last one.
       const before = this.listed.get(nsKey)?.procs ?? [];
-      const gone = this.parts.filter((p) => p.lost && p.peer.nsKey === nsKey);
+      const gone = this.parts.filter((p) => uncaptured(p, nsKey));
       const main = gone.find((p) => before.find((x) => x.pid === p.peer.pid)?.ppid === 1);
       if (main || !this.live().some((p) => p.peer.nsKey === nsKey)) {
         const who = main ?? gone[0]!;
@@ -390,13 +514,13 @@ export class CheckpointBarrier {
         const listed = await this.list(init);
         this.throwIfFailed();
         if (!listed) return;
-        const lost = this.parts.filter((p) => p.lost && p.peer.nsKey === nsKey).map((p) => p.peer.pid);
+        const lost = this.parts.filter((p) => uncaptured(p, nsKey)).map((p) => p.peer.pid);
         const alive = listed.procs.filter((x) => (x.flags & LISTED_ZOMBIE) === 0 && lost.includes(x.pid)
           && !this.live().some((p) => p.peer.nsKey === nsKey && p.peer.pid === x.pid));
         if (alive.length === 0) {
           this.listed.set(nsKey, listed);
           // What it may have begun to write is not part of the generation.
-          for (const p of this.parts.filter((q) => q.lost && q.peer.nsKey === nsKey && q.gen)) {
+          for (const p of this.parts.filter((q) => uncaptured(q, nsKey) && q.gen)) {
             for (const f of [p.imageName, `${p.imageName}.tmp`]) await fsp.rm(path.join(p.gen!.path, f), { force: true });
           }
           break;
@@ -407,6 +531,31 @@ export class CheckpointBarrier {
         await this.until(() => false, RELIST_MS);
       }
     }
+  }
+
+  /**
+   * A process that ended after it was captured and before WRITTEN (it exited, was killed or
+   * exec'd while its writer ran): its connection closed when its writer was done, so its
+   * image is complete exactly when the writer renamed it into place (after fsync).
+   */
+  private async judgeEndedEarly(): Promise<void> {
+    for (const p of this.parts.filter((q) => q.endedEarly && !q.written)) {
+      try {
+        const st = await fsp.stat(path.join(p.gen!.path, p.imageName));
+        p.written = true;
+        p.bytes = st.size;
+        this.log(`${describePeer(p.peer)}: its image is complete (${st.size} bytes)`);
+      } catch {
+        throw this.failWith(new StasisError('AGENT_LOST', `${describePeer(p.peer)} ended before its image was complete (its writer did not finish) — the previous generation is intact`));
+      }
+    }
+  }
+
+  /** The longest pause any process reported, in ms (0.1 ms precision). */
+  private pauseMs(): number {
+    let max = 0n;
+    for (const p of this.parts) if (p.pauseNs !== null && p.pauseNs > max) max = p.pauseNs;
+    return Number(max / 100000n) / 10;
   }
 
   /**
@@ -503,14 +652,17 @@ export class CheckpointBarrier {
   }
 
   /**
-   * COMMIT to every agent that was sent WRITE: whether its image counts. An agent refers its
-   * next image to this one only if it does (incremental checkpoints).
+   * COMMIT to every agent that was sent WRITE, once its writer is done (WRITTEN, or the
+   * checkpoint failed and every writer has answered): whether its image counts. An agent
+   * refers its next image to this one only if it does (incremental checkpoints).
    */
   private tellCommitted(committed: Set<GenerationEntry>): void {
     const id = BigInt(this.ckptId);
     for (const p of this.live()) {
-      if (!p.sentWrite || p.sentResume) continue;
-      p.peer.send({ type: 'COMMIT', ckptId: id, flags: p.gen !== null && committed.has(p.gen) ? COMMIT_COMMITTED : 0 });
+      if (!p.sentWrite || p.sentCommit) continue;
+      p.sentCommit = true;
+      const counts = p.written && p.gen !== null && committed.has(p.gen);
+      p.peer.send({ type: 'COMMIT', ckptId: id, flags: counts ? COMMIT_COMMITTED : 0 });
     }
   }
 
@@ -555,12 +707,14 @@ export class CheckpointBarrier {
     return this.parts.filter((p) => !p.lost);
   }
 
-  /** The next answer this participant owes, in the order an agent sends them. */
-  private expected(p: Participant): Answer | null {
-    if (!p.suspended) return 'SUSPENDED';
-    if (p.sentWrite && !p.written) return 'WRITTEN';
-    if (p.sentResume && !p.resumed) return 'RESUMED';
-    return null;
+  /** Whether this participant may send `type` now, in the order an agent sends them. */
+  private accepts(p: Participant, type: Answer): boolean {
+    switch (type) {
+      case 'SUSPENDED': return !p.suspended;
+      case 'CAPTURED': return p.suspended && p.sentWrite && !p.captured;
+      case 'RESUMED': return p.suspended && p.sentResume && !p.resumed && (!p.sentWrite || p.captured);
+      case 'WRITTEN': return p.captureOk && !p.written;
+    }
   }
 
   private fail(err: StasisError): void {
@@ -655,9 +809,14 @@ function terminalsOf(l: ListedMessage): ManifestTerminal[] {
 
 function newParticipant(peer: BarrierPeer): Participant {
   return {
-    peer, lost: false, sentWrite: false, sentResume: false,
-    suspended: false, written: false, resumed: false, gen: null, imageName: '', bytes: 0,
+    peer, lost: false, sentWrite: false, sentResume: false, sentCommit: false, suspended: false,
+    captured: false, captureOk: false, forked: false, notForked: '', written: false, endedEarly: false,
+    resumed: false, pauseNs: null, gen: null, imageName: '', bytes: 0,
   };
+}
+
+function withMessage(message: string, status: number): string {
+  return message !== '' ? `${message} (${describeStatus(status)})` : describeStatus(status);
 }
 
 /** Keeps [A-Za-z0-9._-]; anything else becomes `_`. */

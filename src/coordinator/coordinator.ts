@@ -14,7 +14,7 @@ import { StasisError } from '../errors';
 import { ProtocolError } from '../protocol/frame';
 import { CoordToAgent, HELLO_INIT, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
 import { DEFAULT_FULL_EVERY } from '../ckpt-dir/deps';
-import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer } from './barrier';
+import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer, NotForked } from './barrier';
 import { scanHostPids } from './host-pids';
 import { Logger, silentLogger } from './log';
 
@@ -105,6 +105,12 @@ interface CheckpointSummary {
   durationMs: number;
   bytes: number;
   processes: number;
+  /** The longest any process was paused (threads stopped), ms. */
+  pauseMs: number;
+  /** Processes whose image a forked writer wrote while they ran on. */
+  forked: number;
+  /** Processes whose image was written while they were paused, and why. */
+  notForked: NotForked[];
 }
 
 interface LastCheckpoint extends CheckpointSummary {
@@ -119,6 +125,9 @@ function summarize(out: CheckpointOutcome): CheckpointSummary {
     durationMs: out.durationMs,
     bytes: out.bytes,
     processes: out.processes,
+    pauseMs: out.pauseMs,
+    forked: out.forked,
+    notForked: out.notForked,
   };
 }
 
@@ -231,6 +240,7 @@ export class Coordinator {
         throw new ProtocolError('unexpected', 'second HELLO on one connection');
       case 'RESUMED':
       case 'SUSPENDED':
+      case 'CAPTURED':
       case 'WRITTEN': {
         if (msg.type === 'RESUMED' && msg.ckptId === 0n && agent.awaitingRestoreResume) {
           agent.awaitingRestoreResume = false;
@@ -337,7 +347,9 @@ export class Coordinator {
         this.running = null;
         this.current = null;
       }
-      this.checkIdle();
+      // After the caller has answered its client: the computation may have ended while the
+      // images were written, and an idle coordinator closes its connections.
+      setImmediate(() => this.checkIdle());
     }
   }
 

@@ -7,14 +7,14 @@
 
 import * as net from 'node:net';
 import { errnoCode, StasisError } from '../errors';
+import { DEFAULT_COORD_HOST, DEFAULT_COORD_PORT } from '../protocol/address';
 import { ProtocolError } from '../protocol/frame';
 import { MessageSocket } from '../protocol/message-socket';
 import { JsonObject, Message } from '../protocol/messages';
 import { AgentSession, Coordinator, CoordinatorOptions } from './coordinator';
 import { Logger, silentLogger } from './log';
 
-export const DEFAULT_COORD_HOST = '127.0.0.1';
-export const DEFAULT_COORD_PORT = 7780;
+export { DEFAULT_COORD_HOST, DEFAULT_COORD_PORT };
 
 export interface ServerOptions extends Omit<CoordinatorOptions, 'onShutdown'> {
   host?: string;

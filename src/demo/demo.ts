@@ -97,11 +97,11 @@ async function main(): Promise<void> {
   say('stasis checkpoint   (the program keeps running afterwards)');
   const gen = run(['checkpoint', '--coord-port', port]);
   const status = JSON.parse(run(['status', '--coord-port', port, '--json'])) as {
-    lastCheckpoint?: { durationMs?: number; bytes?: number };
+    lastCheckpoint?: { durationMs?: number; pauseMs?: number; bytes?: number };
     processes: { pid: number; hostPid: number }[];
   };
   const last = status.lastCheckpoint ?? {};
-  process.stdout.write(`   saved ${gen} in ${last.durationMs ?? '?'} ms, ${((last.bytes ?? 0) / 1048576).toFixed(1)} MiB\n`);
+  process.stdout.write(`   saved ${gen} in ${last.durationMs ?? '?'} ms, ${((last.bytes ?? 0) / 1048576).toFixed(1)} MiB; the program was paused ${last.pauseMs ?? '?'} ms\n`);
   const atCheckpoint = checkpointedLines(gen, out);
   process.stdout.write(`   the checkpoint holds the program just after line ${atCheckpoint} of its output:\n`);
   let seen = show(out);

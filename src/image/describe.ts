@@ -9,7 +9,7 @@
 import {
   fdKindName, ImageFd, ImageRegion, LOCK_EOF, LOCK_KINDS, ITIMER_NAMES, ParsedImage, PROC_STATE_CHILD_SUBREAPER, REG_RIP, REG_RSP, regionKindName,
   SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
-  REGION_GROWSDOWN, REGION_SHARED,
+  REGION_GROWSDOWN, REGION_SHARED, ChunkEncoding,
 } from './format';
 import { describeIncremental } from './incr';
 
@@ -51,7 +51,7 @@ function protString(prot: number, flags: number): string {
   return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}${flags & REGION_SHARED ? 's' : 'p'}`;
 }
 
-/** Bytes of chunk and PAGES data stored for each region (chunks may span adjacent regions). */
+/** Bytes of memory the chunks and PAGES records save of each region (chunks may span adjacent regions). */
 function storedPerRegion(img: ParsedImage): Map<ImageRegion, bigint> {
   const out = new Map<ImageRegion, bigint>(img.regions.map((r) => [r, 0n]));
   for (const c of img.chunks) {
@@ -156,7 +156,7 @@ export function describeImage(img: ParsedImage): string {
   const stored = storedPerRegion(img);
   lines.push(`memory map (${img.regions.length} regions)`);
   lines.push(...table([
-    ['START-END', 'PROT', 'KIND', 'STORED', 'PATH'],
+    ['START-END', 'PROT', 'KIND', 'SAVED', 'PATH'],
     ...img.regions.map((r) => [
       `${r.start.toString(16).padStart(12, '0')}-${r.end.toString(16).padStart(12, '0')}`,
       protString(r.prot, r.flags),
@@ -189,7 +189,13 @@ export function describeImage(img: ParsedImage): string {
     lines.push(`files    ${ids.size} deleted file(s) stored: ${img.fileData.length} FILEDATA records, ${formatBytes(bytes)} (${bytes} bytes)`);
   }
   const storedTotal = img.chunks.reduce((s, c) => s + c.storedLen, 0);
-  lines.push(`totals   ${img.chunks.length} chunks, ${formatBytes(storedTotal)} stored (${storedTotal} bytes), file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`);
+  const rawTotal = Number(img.chunks.reduce((s, c) => s + c.rawLen, 0n));
+  const zstd = img.chunks.filter((c) => c.encoding === ChunkEncoding.ZSTD).length;
+  const ratio = rawTotal ? ` (${Math.round((storedTotal / rawTotal) * 100)}%)` : '';
+  lines.push(
+    `totals   ${img.chunks.length} chunks (${zstd} zstd): ${formatBytes(rawTotal)} of memory stored in ${formatBytes(storedTotal)}${ratio}, ` +
+      `${storedTotal} bytes; file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`,
+  );
   lines.push(...describeIncremental(img, formatBytes));
   if (img.unknownRecords.length > 0) lines.push(`note     ${img.unknownRecords.length} records of unknown types were skipped`);
   return lines.join('\n');

@@ -291,9 +291,17 @@ export interface ImageSemUndo {
 /** Limits of a SEM_UNDO record: semaphore numbers below this, adjustments in -32768..32767. */
 export const MAX_SEM_ADJ = 32000;
 
+/** How a CHUNK's data is stored. */
+export const ChunkEncoding = {
+  RAW: 0,
+  /** One zstd frame that decompresses to exactly raw_len bytes. */
+  ZSTD: 1,
+} as const;
+
 export interface ImageChunk {
   addr: bigint;
   rawLen: bigint;
+  /** ChunkEncoding */
   encoding: number;
   storedLen: number;
   /** File offset of the chunk's data (a multiple of 4096). */
@@ -380,6 +388,9 @@ export interface IncrementalParts {
   refs: ImageRef[];
   pages: ImagePages[];
 }
+
+/** An image's records before its chunks (readImageMetadata), checked as readImage checks them. */
+export type ImageMetadata = Omit<ParsedImage, 'chunks' | 'end' | 'verified'>;
 
 export function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;

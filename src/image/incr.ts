@@ -230,12 +230,15 @@ export async function readImageParents(file: string): Promise<ImageParent[]> {
 export function describeIncremental(img: ParsedImage, fmt: (n: number) => string): string[] {
   const x = img.incremental;
   if (!x) return [];
-  const stored = img.chunks.reduce((t, c) => t + c.storedLen, 0) + x.pages.reduce((t, g) => t + g.storedLen, 0);
+  // Memory, not file bytes: a zstd chunk stores less than the memory it brings back.
+  const pagesMem = x.pages.reduce((t, g) => t + g.storedLen, 0);
+  const fresh = Number(img.chunks.reduce((t, c) => t + c.rawLen, 0n)) + pagesMem;
+  const stored = img.chunks.reduce((t, c) => t + c.storedLen, 0) + pagesMem;
   const referred = Number(x.refs.reduce((t, e) => t + e.len, 0n));
   const pages = x.pages.reduce((t, g) => t + g.addrs.length, 0);
-  const pct = stored + referred > 0 ? Math.round((100 * stored) / (stored + referred)) : 100;
+  const pct = fresh + referred > 0 ? Math.round((100 * fresh) / (fresh + referred)) : 100;
   const lines = [
-    `incremental  ${pct}% new: ${fmt(stored)} stored (${img.chunks.length} chunks, ${x.pages.length} PAGES records of ${pages} pages), ${fmt(referred)} referred to in ${x.parents.length} earlier image(s) (${x.refs.length} references)`,
+    `incremental  ${pct}% new: ${fmt(fresh)} of memory stored in ${fmt(stored)} (${img.chunks.length} chunks, ${x.pages.length} PAGES records of ${pages} pages), ${fmt(referred)} referred to in ${x.parents.length} earlier image(s) (${x.refs.length} references)`,
   ];
   for (const p of x.parents) lines.push(`  from ${p.path}: ${fmt(Number(p.refBytes))}`);
   return lines;

@@ -2,7 +2,10 @@
  * Streaming reader of image files (docs/image-format.md). Images can be GiBs, so the file is
  * read through a small window: every record header and every other payload is read and
  * CRC-checked; the 32-byte head of a CHUNK or FILEDATA record is parsed and its data
- * skipped, unless `verify` asks for the data's CRC too (then it is streamed in 1 MiB pieces).
+ * skipped, unless `verify` asks for the data's CRC too (then it is streamed in 1 MiB pieces,
+ * and a zstd chunk is also decoded, as the loader would: ./zstd.ts).
+ * readImageMetadata stops at the first CHUNK (or PAGES): what `stasis restart` needs to plan, while
+ * stasis-restore --check walks the chunks and END in C before anything starts.
  *
  * The structure is checked as a loader would need it: record order, exact payload lengths,
  * zero padding, page-aligned chunk data inside the recorded regions, and an END record that
@@ -16,10 +19,11 @@ import * as fsp from 'node:fs/promises';
 import { ByteReader, DecodeError } from '../binary/cursor';
 import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
+import { decodeZstdChunk } from './zstd';
 import {
-  align, IMAGE_FLAG_INCREMENTAL, IncrementalParts, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
+  align, ChunkEncoding, IMAGE_FLAG_INCREMENTAL, IncrementalParts, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
   ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageSemUndo,
-  ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
+  ImageMetadata, ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_CONTENT, REGION_SHARED,
 } from './format';
 import {
@@ -31,7 +35,7 @@ import {
 } from './incr';
 
 export interface ReadImageOptions {
-  /** Also check the CRC of every CHUNK's data (reads the whole file). */
+  /** Also check the CRC of every CHUNK's data, and decode zstd chunks (reads the whole file). */
   verify?: boolean;
 }
 
@@ -40,7 +44,10 @@ export interface ReadImageOptions {
  * ~2 MiB with pipe data); unknown ones are skipped unread. The loader's limit too.
  */
 const MAX_META_RECORD = 16 * 1024 * 1024;
-const WINDOW = 1024 * 1024;
+/** Reads of records go through a window this large (a chunk record needs only its first page). */
+const WINDOW = 64 * 1024;
+/** Data whose CRC is checked is read in pieces this large. */
+const CRC_PIECE = 1024 * 1024;
 
 /** Order rank of each known record type; records may not go back to a lower rank. */
 const RANK: { [type: number]: number } = {
@@ -94,7 +101,7 @@ class WindowedFile {
 
   async crcOf(offset: number, len: number, previous: number): Promise<number> {
     let crc = previous;
-    const buf = Buffer.alloc(Math.min(WINDOW, Math.max(len, 1)));
+    const buf = Buffer.alloc(Math.min(CRC_PIECE, Math.max(len, 1)));
     for (let done = 0; done < len;) {
       const n = Math.min(buf.length, len - done);
       const { bytesRead } = await this.fh.read(buf, 0, n, offset + done);
@@ -107,6 +114,16 @@ class WindowedFile {
 }
 
 export async function readImage(file: string, opts: ReadImageOptions = {}): Promise<ParsedImage> {
+  return (await open(file, (f) => parse(file, f, opts.verify === true ? 'verify' : 'full'))) as ParsedImage;
+}
+
+export async function readImageMetadata(file: string): Promise<ImageMetadata> {
+  return open(file, (f) => parse(file, f, 'metadata'));
+}
+
+type Depth = 'metadata' | 'full' | 'verify';
+
+async function open(file: string, read: (f: WindowedFile) => Promise<ImageMetadata>): Promise<ImageMetadata> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
@@ -117,13 +134,14 @@ export async function readImage(file: string, opts: ReadImageOptions = {}): Prom
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new StasisError('BAD_IMAGE', `${file} is not a regular file — pass an image or a generation folder`);
-    return await parse(file, new WindowedFile(fh, st.size), opts.verify === true);
+    return await read(new WindowedFile(fh, st.size));
   } finally {
     await fh.close();
   }
 }
 
-async function parse(file: string, f: WindowedFile, verify: boolean): Promise<ParsedImage> {
+async function parse(file: string, f: WindowedFile, depth: Depth): Promise<ImageMetadata | ParsedImage> {
+  const verify = depth === 'verify';
   const bad = (what: string): StasisError => new StasisError('BAD_IMAGE', `${file}: ${what} — ${DAMAGED}`);
 
   // File header.
@@ -196,6 +214,7 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       rank = r;
     }
 
+    if (depth === 'metadata' && (type === RecordType.CHUNK || type === RecordType.PAGES || type === RecordType.END)) break;
     if (type === RecordType.CHUNK) {
       if (len < CHUNK_HEAD_SIZE) throw bad(`${name} is ${len} bytes, shorter than a chunk head`);
       const head = decodeChunkHead(new ByteReader(await f.read(payloadAt, CHUNK_HEAD_SIZE)));
@@ -203,8 +222,9 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
       const pageSize = BigInt(info!.pageSize);
       if (head.pad >= CHUNK_DATA_ALIGN || dataAt % CHUNK_DATA_ALIGN !== 0) throw bad(`${name}: data at offset ${dataAt} is not 4096-aligned`);
       if (CHUNK_HEAD_SIZE + head.pad + head.storedLen !== len) throw bad(`${name}: head says ${CHUNK_HEAD_SIZE + head.pad + head.storedLen} bytes, record has ${len}`);
-      if (head.encoding !== 0) throw new StasisError('BAD_IMAGE', `${file}: ${name} uses chunk encoding ${head.encoding}, not supported by image version 1 — use a matching stasis`);
-      if (BigInt(head.storedLen) !== head.rawLen) throw bad(`${name}: raw chunk stores ${head.storedLen} bytes for ${head.rawLen}`);
+      if (head.encoding > ChunkEncoding.ZSTD) throw new StasisError('BAD_IMAGE', `${file}: ${name} uses chunk encoding ${head.encoding}, not supported by this stasis — use a matching stasis`);
+      if (head.encoding === ChunkEncoding.RAW && BigInt(head.storedLen) !== head.rawLen) throw bad(`${name}: raw chunk stores ${head.storedLen} bytes for ${head.rawLen}`);
+      if (head.encoding === ChunkEncoding.ZSTD && BigInt(head.storedLen) >= head.rawLen) throw bad(`${name}: zstd chunk stores ${head.storedLen} bytes for ${head.rawLen}, not fewer`);
       if (head.rawLen === 0n || head.rawLen > BigInt(MAX_CHUNK_BYTES) || head.rawLen % pageSize !== 0n || head.addr % pageSize !== 0n) {
         throw bad(`${name}: chunk 0x${head.addr.toString(16)}+${head.rawLen} is not a whole number of pages up to 8 MiB`);
       }
@@ -214,10 +234,18 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
         throw bad(`${name}: chunk 0x${head.addr.toString(16)}-0x${(head.addr + head.rawLen).toString(16)} ${where}`);
       }
       if (verify) {
-        const headAndPad = await f.read(payloadAt, CHUNK_HEAD_SIZE + head.pad);
+        const headAndPad = Buffer.from(await f.read(payloadAt, CHUNK_HEAD_SIZE + head.pad));
         if (!isZero(headAndPad.subarray(CHUNK_HEAD_SIZE))) throw bad(`${name}: nonzero bytes in the alignment pad`);
-        const sum = await f.crcOf(dataAt, head.storedLen, crc32c(headAndPad));
-        if (sum !== crc) throw bad(`CRC mismatch in ${name} (chunk data)`);
+        if (head.encoding === ChunkEncoding.ZSTD) {
+          // At most 8 MiB: checked whole, then decoded as the loader would.
+          const data = await f.read(dataAt, head.storedLen);
+          if (crc32c(data, crc32c(headAndPad)) !== crc) throw bad(`CRC mismatch in ${name} (chunk data)`);
+          const decoded = decodeZstdChunk(data, Number(head.rawLen));
+          if (!decoded.ok) throw bad(`${name}: chunk data ${decoded.why}`);
+        } else {
+          const sum = await f.crcOf(dataAt, head.storedLen, crc32c(headAndPad));
+          if (sum !== crc) throw bad(`CRC mismatch in ${name} (chunk data)`);
+        }
       }
       chunks.push(chunkFromHead(head, dataAt));
       contentBytes += head.rawLen;
@@ -327,9 +355,17 @@ async function parse(file: string, f: WindowedFile, verify: boolean): Promise<Pa
 
   if (proc === null) throw bad('no PROCESS record');
   if (threads.length === 0) throw bad('no THREAD record');
+  if (depth === 'metadata') {
+    return {
+      path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, procState, threadStates,
+      posixTimers, semUndo, unknownRecords,
+      // PARENT and REFS come before the memory; PAGES are among the chunks (not read here).
+      ...(incremental ? { incremental: incr } : {}),
+    };
+  }
   return {
     path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, procState, threadStates,
-    posixTimers, semUndo, chunks, end,
+    posixTimers, semUndo, chunks, end: end!, // the walk stops before END only for metadata
     unknownRecords, verified: verify,
     ...(incremental ? { incremental: incr } : {}),
   };

@@ -47,8 +47,23 @@ export interface WrittenMessage {
   imageBytes: bigint;
   message: string;
 }
+/**
+ * The process's state is captured and it waits for RESUME. With CAPTURED_FORKED, a writer
+ * process (`writerPid`, in the process's PID namespace) finishes the image while the process
+ * runs on, and WRITTEN follows once it is durable; without it the image is complete and
+ * `message` says why it was not forked (empty when the checkpoint failed or nothing is to say).
+ */
+export interface CapturedMessage {
+  type: 'CAPTURED';
+  ckptId: bigint;
+  status: number;
+  flags: number;
+  writerPid: number;
+  message: string;
+}
 export interface ResumeMessage { type: 'RESUME'; ckptId: bigint }
-export interface ResumedMessage { type: 'RESUMED'; ckptId: bigint }
+/** `pauseNs`: how long the process's threads were stopped (CLOCK_MONOTONIC); 0 after a restart. */
+export interface ResumedMessage { type: 'RESUMED'; ckptId: bigint; pauseNs: bigint }
 export interface KillMessage { type: 'KILL' }
 export interface ListMessage { type: 'LIST'; ckptId: bigint }
 /** A process of the namespace as its init sees it; `status` is the wait status of a zombie, else -1. */
@@ -83,7 +98,7 @@ export interface ResponseMessage { type: 'RESPONSE'; body: JsonObject }
 export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
 
 /** Sent by an agent to the coordinator. */
-export type AgentToCoord = HelloMessage | SuspendedMessage | WrittenMessage | ResumedMessage | ListedMessage;
+export type AgentToCoord = HelloMessage | SuspendedMessage | CapturedMessage | WrittenMessage | ResumedMessage | ListedMessage;
 /** Sent by the coordinator to an agent (or to a namespace's init). */
 export type CoordToAgent = WelcomeMessage | SuspendMessage | WriteMessage | ResumeMessage | KillMessage | ListMessage | CommitMessage;
 export type AgentMessage = AgentToCoord | CoordToAgent;
@@ -95,6 +110,9 @@ export type MessageName = Message['type'];
 export const HELLO_RESTARTED = 1;
 /** HELLO.flags bit 1: the peer is the init of a computation's PID namespace, not a process to checkpoint. */
 export const HELLO_INIT = 2;
+
+/** CAPTURED flags bit 0: a writer process finishes the image while the process runs on. */
+export const CAPTURED_FORKED = 1;
 
 /** LISTED process flags. */
 export const LISTED_ZOMBIE = 1;
@@ -162,10 +180,10 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
     fields: [['ckptId', 'u64'], ['status', 'i32'], ['', 'reserved32'], ['imageBytes', 'u64'], ['message', 'str']],
   },
   RESUME: { code: 0x07, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
-  RESUMED: { code: 0x08, direction: 'agent-to-coord', fields: [['ckptId', 'u64']] },
+  RESUMED: { code: 0x08, direction: 'agent-to-coord', fields: [['ckptId', 'u64'], ['pauseNs', 'u64']] },
   KILL: { code: 0x09, direction: 'coord-to-agent', fields: [] },
   LIST: { code: 0x0a, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
-  COMMIT: { code: 0x0c, direction: 'coord-to-agent', fields: [['ckptId', 'u64'], ['flags', 'u32'], ['', 'reserved32']] },
+  COMMIT: { code: 0x0d, direction: 'coord-to-agent', fields: [['ckptId', 'u64'], ['flags', 'u32'], ['', 'reserved32']] },
   LISTED: {
     code: 0x0b,
     direction: 'agent-to-coord',
@@ -180,6 +198,11 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
       ['msgQueues', { list: [['id', 'i32'], ['key', 'u32'], ['mode', 'u32'], ['uid', 'u32'], ['gid', 'u32'], ['messages', 'u32'], ['bytes', 'u64'], ['qbytes', 'u64']] }],
       ['cttys', { list: [['pid', 'u32'], ['pty', 'u32'], ['foreground', 'i32']] }],
     ],
+  },
+  CAPTURED: {
+    code: 0x0c,
+    direction: 'agent-to-coord',
+    fields: [['ckptId', 'u64'], ['status', 'i32'], ['flags', 'u32'], ['writerPid', 'u32'], ['', 'reserved32'], ['message', 'str']],
   },
   REQUEST: { code: 0x20, direction: 'client-to-coord', fields: [['body', 'json']] },
   RESPONSE: { code: 0x21, direction: 'coord-to-client', fields: [['body', 'json']] },

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { ManifestProcess, ManifestTerminal, ManifestZombie } from '../ckpt-dir/manifest';
 import { ResolvedGeneration } from '../ckpt-dir/resolve';
 import { StasisError } from '../errors';
-import { ParsedImage, RegionKind } from '../image/format';
+import { ImageMetadata, RegionKind } from '../image/format';
 
 export interface RestartPlan {
   /** The process whose exit status is the computation's. */
@@ -25,7 +25,7 @@ export function shmKey(dev: bigint, inode: bigint): bigint {
 }
 
 /** Each shared memory object and the most any process maps of it. */
-function sharedMemory(images: readonly ParsedImage[]): Map<bigint, bigint> {
+function sharedMemory(images: readonly ImageMetadata[]): Map<bigint, bigint> {
   const sizes = new Map<bigint, bigint>();
   for (const img of images) {
     for (const r of img.regions) {
@@ -43,7 +43,7 @@ function sharedMemory(images: readonly ParsedImage[]): Map<bigint, bigint> {
  * while it was stopped (so that no process sees its clock go back), or none from images of
  * agents that did not record them.
  */
-function clocks(images: readonly ParsedImage[]): string[] {
+function clocks(images: readonly ImageMetadata[]): string[] {
   let mono = -1n;
   let boot = -1n;
   for (const img of images) {
@@ -55,7 +55,7 @@ function clocks(images: readonly ParsedImage[]): string[] {
 }
 
 /** `images`: the generation's images, parsed, for what the plan needs of them. */
-export function planRestart(gen: ResolvedGeneration, images: readonly ParsedImage[] = []): RestartPlan {
+export function planRestart(gen: ResolvedGeneration, images: readonly ImageMetadata[] = []): RestartPlan {
   const shm = [...sharedMemory(images)].map(([key, size]) => `shm ${key} ${size}`).concat(clocks(images));
   const m = gen.manifest;
   const procs = gen.images.map(({ process: p, path }) => ({ ...p, image: path, zombie: false as const }));

@@ -14,7 +14,9 @@ import { Box, freePort, reference, removeShared, variants } from './harness';
 after(removeShared);
 
 const MIB = 2048;
-const ARGS = [String(MIB), '300'];
+/* Enough steps (about 10 s here) that the program is still running when the checkpoint
+ * returns: with a forked checkpoint it runs on while its image is written. */
+const ARGS = [String(MIB), '2000'];
 
 for (const v of variants()) {
   test(`a 2 GiB heap of random data is checkpointed and restarted to the same output — ${v.name}`, { skip: v.skip, timeout: 300000 }, async (t) => {

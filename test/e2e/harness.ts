@@ -146,6 +146,9 @@ function stasisBin(): string {
     for (const rel of ['package.json', 'bin', path.join('dist', 'src'), path.join('native', 'build', 'libstasis.so'), path.join('native', 'build', 'stasis-restore'), path.join('native', 'build', 'stasis-init')]) {
       copy(rel);
     }
+    // The CLI's own dependencies (fzstd: `stasis inspect --verify` of zstd chunks).
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const dep of Object.keys(pkg.dependencies ?? {})) copy(path.join('node_modules', dep));
     execFileSync('chmod', ['-R', 'a+rX', dir]);
     shared.runtimeCopy = dir;
   }
@@ -172,6 +175,7 @@ export const PROGRAMS = {
   python: { script: 'compute.py', interpreter: '/usr/bin/python3' },
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },
+  records: { c: 'records.c' },
   deleted: { c: 'deleted.c' },
   fifo: { c: 'fifo.c' },
   pty: { c: 'pty.c' },
@@ -186,9 +190,13 @@ export const PROGRAMS = {
   withstatic: { script: 'withstatic.sh', interpreter: '/bin/bash' },
   spawner: { c: 'spawner.c' },
   locks: { c: 'locks.c' },
+  mutator: { c: 'mutator.c' },
+  quietkids: { c: 'quietkids.c' },
+  waiter: { c: 'waiter.c' },
   sysvipc: { c: 'sysvipc.c' },
   ctty: { c: 'ctty.c' },
   incr: { c: 'incr.c' },
+  mapped: { c: 'mapped.c' },
 } satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;

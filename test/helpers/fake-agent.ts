@@ -1,22 +1,32 @@
 /*
  * A test agent: a real protocol peer written in TypeScript that speaks to the coordinator
  * over TCP exactly as libstasis.so's checkpoint thread does (HELLO, then SUSPEND/WRITE/RESUME
- * answered in order). Instead of stopping threads and dumping memory it writes a small file
- * the way the spec says (`.tmp`, fsync, rename). Behaviours let a test make it fail or die at
- * a chosen step.
+ * answered in order: SUSPENDED; CAPTURED, then WRITTEN at once when not forked; RESUMED,
+ * then WRITTEN once its "writer" is done when forked). Instead of stopping threads and
+ * dumping memory it writes a small file the way the spec says (`.tmp`, fsync, rename).
+ * Behaviours let a test make it fail or die at a chosen step.
  */
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { MessageSocket } from '../../src/protocol/message-socket';
-import { HELLO_RESTARTED, Message, MessageName, SuspendMessage, WriteMessage } from '../../src/protocol/messages';
+import { CAPTURED_FORKED, HELLO_RESTARTED, Message, MessageName, SuspendMessage, WriteMessage } from '../../src/protocol/messages';
 
 export type StepResult = 'ok' | 'disconnect' | 'ignore' | { status: number; message?: string };
 
+/**
+ * What a forked agent's writer does after RESUMED: 'ok' writes the image and sends WRITTEN;
+ * a status fails WRITTEN; 'die-after-image' writes the image and disconnects (the process
+ * ended while its writer ran); 'disconnect' disconnects without an image.
+ */
+export type WriterResult = StepResult | 'die-after-image';
+
 export interface AgentBehaviour {
   onSuspend?: (msg: SuspendMessage) => StepResult | Promise<StepResult>;
+  /** The capture (CAPTURED): 'disconnect' before it, a status to fail it. */
   onWrite?: (msg: WriteMessage) => StepResult | Promise<StepResult>;
+  onWriter?: (msg: WriteMessage) => WriterResult | Promise<WriterResult>;
 }
 
 export interface FakeAgentOptions {
@@ -29,6 +39,12 @@ export interface FakeAgentOptions {
   behaviour?: AgentBehaviour;
   /** Bytes written as the "image" (default: a line naming the agent). */
   image?: Buffer;
+  /** Answer like a forked checkpoint (CAPTURED_FORKED; the image after RESUMED). */
+  forked?: boolean;
+  /** The pause RESUMED reports (default 1.5 ms). */
+  pauseNs?: bigint;
+  /** Why it was not forked (CAPTURED.message) when not forked. */
+  notForkedReason?: string;
 }
 
 export class FakeAgent {
@@ -38,6 +54,8 @@ export class FakeAgent {
   private readonly waiters = new Map<MessageName, ((m: Message) => void)[]>();
   private readonly ms: MessageSocket;
   readonly closed: Promise<void>;
+  /** The WRITE whose image a forked agent writes after RESUMED. */
+  private pending: WriteMessage | null = null;
 
   private constructor(socket: net.Socket, private readonly opts: FakeAgentOptions) {
     let onClose!: () => void;
@@ -115,32 +133,57 @@ export class FakeAgent {
       }
       case 'WRITE': {
         const r = b.onWrite ? await b.onWrite(msg) : 'ok';
-        if (r === 'ok') {
-          const data = this.opts.image ?? Buffer.from(`image of ${this.opts.name ?? this.opts.pid}\n`);
-          const fd = fs.openSync(`${msg.imagePath}.tmp`, 'w', 0o600);
-          fs.writeSync(fd, data);
-          fs.fsyncSync(fd);
-          fs.closeSync(fd);
-          fs.renameSync(`${msg.imagePath}.tmp`, msg.imagePath);
-          const dfd = fs.openSync(path.dirname(msg.imagePath), 'r');
-          fs.fsyncSync(dfd);
-          fs.closeSync(dfd);
-          this.ms.send({ type: 'WRITTEN', ckptId: msg.ckptId, status: 0, imageBytes: BigInt(data.length), message: '' });
+        if (r === 'ok' && this.opts.forked) {
+          this.pending = msg;
+          this.ms.send({ type: 'CAPTURED', ckptId: msg.ckptId, status: 0, flags: CAPTURED_FORKED, writerPid: this.opts.pid + 1000, message: '' });
+        } else if (r === 'ok') {
+          const bytes = this.writeImage(msg);
+          this.ms.send({ type: 'CAPTURED', ckptId: msg.ckptId, status: 0, flags: 0, writerPid: 0, message: this.opts.notForkedReason ?? 'a fake agent does not fork' });
+          this.ms.send({ type: 'WRITTEN', ckptId: msg.ckptId, status: 0, imageBytes: BigInt(bytes), message: '' });
         } else if (this.apply(r)) {
           const message = typeof r === 'object' ? r.message ?? '' : '';
-          this.ms.send({ type: 'WRITTEN', ckptId: msg.ckptId, status: statusOf(r), imageBytes: 0n, message });
+          this.ms.send({ type: 'CAPTURED', ckptId: msg.ckptId, status: statusOf(r), flags: 0, writerPid: 0, message });
         }
         break;
       }
-      case 'RESUME':
-        this.ms.send({ type: 'RESUMED', ckptId: msg.ckptId });
+      case 'RESUME': {
+        this.ms.send({ type: 'RESUMED', ckptId: msg.ckptId, pauseNs: this.opts.pauseNs ?? 1500000n });
+        const w = this.pending;
+        this.pending = null;
+        if (!w) break;
+        const r = b.onWriter ? await b.onWriter(w) : 'ok';
+        if (r === 'ok') {
+          const bytes = this.writeImage(w);
+          this.ms.send({ type: 'WRITTEN', ckptId: w.ckptId, status: 0, imageBytes: BigInt(bytes), message: '' });
+        } else if (r === 'die-after-image') {
+          this.writeImage(w);
+          this.ms.destroy();
+        } else if (this.apply(r)) {
+          const message = typeof r === 'object' ? r.message ?? '' : '';
+          this.ms.send({ type: 'WRITTEN', ckptId: w.ckptId, status: statusOf(r), imageBytes: 0n, message });
+        }
         break;
+      }
       case 'KILL':
         this.ms.destroy();
         break;
       default:
         break;
     }
+  }
+
+  /** Writes the "image" as the spec says; returns its size. */
+  private writeImage(msg: WriteMessage): number {
+    const data = this.opts.image ?? Buffer.from(`image of ${this.opts.name ?? this.opts.pid}\n`);
+    const fd = fs.openSync(`${msg.imagePath}.tmp`, 'w', 0o600);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(`${msg.imagePath}.tmp`, msg.imagePath);
+    const dfd = fs.openSync(path.dirname(msg.imagePath), 'r');
+    fs.fsyncSync(dfd);
+    fs.closeSync(dfd);
+    return data.length;
   }
 
   /** False when the step should not be answered. */

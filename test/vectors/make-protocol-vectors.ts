@@ -53,7 +53,11 @@ export const GOOD: GoodVector[] = [
   { name: 'written-min-status', message: { type: 'WRITTEN', ckptId: 9n, status: -2147483648, imageBytes: 0n, message: 'x' } },
   { name: 'resume', message: { type: 'RESUME', ckptId: 3n } },
   { name: 'resume-restart', message: { type: 'RESUME', ckptId: 0n } },
-  { name: 'resumed', message: { type: 'RESUMED', ckptId: 3n } },
+  { name: 'resumed', message: { type: 'RESUMED', ckptId: 3n, pauseNs: 12345678n } },
+  { name: 'resumed-restart', message: { type: 'RESUMED', ckptId: 0n, pauseNs: 0n } },
+  { name: 'captured-forked', message: { type: 'CAPTURED', ckptId: 3n, status: 0, flags: 1, writerPid: 4243, message: '' } },
+  { name: 'captured-not-forked', message: { type: 'CAPTURED', ckptId: 3n, status: 0, flags: 0, writerPid: 0, message: 'memory pressure: 512 MiB available, 1024 MiB could be copied' } },
+  { name: 'captured-error', message: { type: 'CAPTURED', ckptId: 4n, status: -24, flags: 0, writerPid: 0, message: 'too many open fds' } },
   { name: 'kill', message: { type: 'KILL' } },
   { name: 'client-request-checkpoint', message: { type: 'REQUEST', body: { cmd: 'checkpoint' } } },
   { name: 'client-request-status', message: { type: 'REQUEST', body: { cmd: 'status' } } },
@@ -101,7 +105,10 @@ const HELLO = messageCode('HELLO');
 const WELCOME = messageCode('WELCOME');
 const SUSPEND = messageCode('SUSPEND');
 const WRITTEN = messageCode('WRITTEN');
+const CAPTURED = messageCode('CAPTURED');
+const RESUMED = messageCode('RESUMED');
 const KILL = messageCode('KILL');
+const COMMIT = messageCode('COMMIT');
 const WRITE = messageCode('WRITE');
 const LISTED = messageCode('LISTED');
 const REQUEST = messageCode('REQUEST');
@@ -112,8 +119,8 @@ export const BAD: BadVector[] = [
   { name: 'bad-magic', bytes: Buffer.concat([header('STSQ', 1, WELCOME, 8), u64(1n)]), reason: 'bad-magic' },
   { name: 'bad-magic-http', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), reason: 'bad-magic' },
   { name: 'bad-version-0', bytes: Buffer.concat([header('STSP', 0, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
-  { name: 'bad-version-1', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION - 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
-  { name: 'bad-version-3', bytes: Buffer.concat([header('STSP', 3, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-3', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION - 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-5', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION + 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
   { name: 'unknown-type-0', bytes: frame(0x00, Buffer.alloc(0)), reason: 'unknown-type' },
   { name: 'unknown-type-0x10', bytes: frame(0x10, u64(1n)), reason: 'unknown-type' },
   { name: 'too-long', bytes: header('STSP', PROTOCOL_VERSION, WELCOME, 1048577), reason: 'too-long' },
@@ -127,6 +134,10 @@ export const BAD: BadVector[] = [
   { name: 'bad-utf8-hello-name', bytes: frame(HELLO, helloPayload(0, Buffer.from([0x61, 0xff, 0xfe]))), reason: 'bad-utf8' },
   { name: 'bad-field-hello-reserved', bytes: frame(HELLO, helloPayload(5, Buffer.from('app'))), reason: 'bad-field' },
   { name: 'bad-field-written-reserved', bytes: frame(WRITTEN, Buffer.concat([u64(3n), u32(0), u32(1), u64(10n), str(Buffer.alloc(0))])), reason: 'bad-field' },
+  { name: 'bad-field-captured-reserved', bytes: frame(CAPTURED, Buffer.concat([u64(3n), u32(0), u32(1), u32(7), u32(2), str(Buffer.alloc(0))])), reason: 'bad-field' },
+  { name: 'bad-field-commit-reserved', bytes: frame(COMMIT, Buffer.concat([u64(4n), u32(1), u32(9)])), reason: 'bad-field' },
+  { name: 'short-payload-write-v3', bytes: frame(WRITE, Buffer.concat([u64(3n), str(Buffer.from('/x')), u32(0), u32(0)])), reason: 'short-payload' },
+  { name: 'short-payload-resumed-v2', bytes: frame(RESUMED, u64(3n)), reason: 'short-payload' },
   { name: 'short-payload-write-shares', bytes: frame(WRITE, Buffer.concat([u64(3n), str(Buffer.from('/x')), u32(2), u32(1), u32(0), u64(1n), u32(0)])), reason: 'short-payload' },
   { name: 'short-payload-listed-count', bytes: frame(LISTED, Buffer.concat([u64(3n), u32(0xffffffff)])), reason: 'short-payload' },
   { name: 'trailing-bytes-listed', bytes: frame(LISTED, Buffer.concat([u64(3n), u32(0), u32(0), u32(0), u32(0), u32(0), u32(0), u32(0), u32(0), u32(0)])), reason: 'trailing-bytes' },

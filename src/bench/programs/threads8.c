@@ -2,7 +2,7 @@
  * Bench workload "8 threads, small": eight threads pass a turn around a ring through one
  * mutex and one condition variable, doing a little private work per turn and sleeping
  * 1 ms per round, so the process stays small and light on CPU. The main thread prints
- * "ready", then a heartbeat about every 10 ms.
+ * "ready", then runs the heartbeat loop (heartbeat.h).
  *
  * The heartbeat checks what the ring guarantees: every thread has taken its turn the same
  * number of times, give or take one, and the turns add up to the total. A restore that lost
@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include "heartbeat.h"
 
 #define NT 8
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -55,9 +56,11 @@ int main(void)
 	printf("ready %d threads\n", NT);
 	fflush(stdout);
 
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	for (long beat = 1;; beat++) {
-		nanosleep(&tick, 0);
+	struct hb hb;
+	hb_init(&hb);
+	for (;;) {
+		if (!hb_tick(&hb))
+			continue;
 		pthread_mutex_lock(&mu);
 		long sum = 0, lo = turns[0], hi = turns[0];
 		for (int i = 0; i < NT; i++) {
@@ -65,13 +68,13 @@ int main(void)
 			lo = turns[i] < lo ? turns[i] : lo;
 			hi = turns[i] > hi ? turns[i] : hi;
 		}
-		int ok = sum == total && hi - lo <= 1;
-		long rounds = total / NT;
+		long t = total;
 		pthread_mutex_unlock(&mu);
-		if (ok)
-			printf("beat %ld ok rounds %ld\n", beat, rounds);
+		char status[96];
+		if (sum == t && hi - lo <= 1)
+			snprintf(status, sizeof status, "ok rounds %ld", t / NT);
 		else
-			printf("beat %ld BAD turns %ld..%ld sum %ld total %ld\n", beat, lo, hi, sum, total);
-		fflush(stdout);
+			snprintf(status, sizeof status, "BAD turns %ld..%ld sum %ld total %ld", lo, hi, sum, t);
+		hb_print(&hb, status);
 	}
 }
