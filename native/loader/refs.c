@@ -11,11 +11,13 @@
  * checks it is the image the record names (size, and the CRC of its INFO record), and that
  * each reference lies inside the record it names; a restart whose earlier generation is
  * gone fails there, with one line, before anything is touched. Stage 2 (rst_refs_place)
- * reads each referenced record once, checks its CRC and copies the referenced pages into
- * place; a chunk referred to whole is read straight into place.
+ * reads each referenced record once (a zstd chunk decoded with chunk-decode.c), checks its
+ * CRC and copies the referenced pages into place; a chunk referred to whole is read (or
+ * decoded) straight into place.
  */
 #include "refs.h"
 #include "chunks.h"
+#include "chunk-decode.h"
 #include "meta-records.h"
 #include "rt.h"
 #include "../common/crc32c.h"
@@ -522,7 +524,7 @@ static void check_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 	if (k->r.type == REC_CHUNK) {
 		if (e->addr < k->r.addr || e->addr + e->len > k->r.addr + k->r.raw)
 			die_ref(m, e, ": the CHUNK it names does not hold those pages");
-		if (k->r.enc != 0)
+		if (k->r.enc > IMG_ENC_ZSTD)
 			die_ref(m, e, ": the CHUNK it names uses an encoding this version cannot read");
 	} else if (k->r.type == REC_PAGES) {
 		if (pages_index(k->ph.n, e->addr, e->len) < 0)
@@ -592,37 +594,103 @@ void rst_refs_open(struct meta *m, const char *image)
 
 /* ---- the parents: stage 2 ---- */
 
+/*
+ * A record's data is read (and its CRC checked, and a zstd frame decoded) once into one of
+ * a few buffers and the referenced pages copied from there. References come in address
+ * order, so the pages of one earlier chunk are usually referred to by neighbouring entries;
+ * a chunk whose pages later generations rewrote here and there alternates with the records
+ * that hold those pages, which is why there are several buffers, reused least recently
+ * used first: a frame is then decoded once, not once per gap.
+ */
+#define SLOTS 4
+
+struct slot {
+	int parent;
+	uint64_t rec_at;
+	uint64_t used;         /* when it was last used: the least recent is reused */
+	uint8_t *data;         /* IMG_CHUNK_MAX bytes: the record's raw memory */
+};
+
 struct place_ctx {
 	int parent;
 	uint64_t rec_at;
 	struct prec r;
 	struct pages_head ph;
-	int loaded;            /* the record's data is in data[] */
-	uint8_t *data;         /* IMG_CHUNK_MAX bytes */
+	struct slot slot[SLOTS];
+	uint64_t clock;
 };
 
-/* Reads a parent record's data (to dst) and checks the record's CRC. */
-static void load_data(const struct meta *m, const struct m_ref_row *e, struct place_ctx *k, uint8_t *dst, uint64_t len)
+/* Reads a parent record's data into dst (a zstd chunk decoded: raw bytes), checking the
+ * record's CRC and, for zstd, the frame. */
+static void load_data(struct meta *m, const struct m_ref_row *e, struct place_ctx *k, uint8_t *dst)
 {
 	struct img_cursor pc;
 	parent_cursor(m, (int)e->parent, &pc);
 	pc.off = e->record_at;
 	uint32_t crc;
-	uint64_t data_at;
+	uint64_t data_at, len;
+	int zstd = k->r.type == REC_CHUNK && k->r.enc == IMG_ENC_ZSTD;
 	if (k->r.type == REC_CHUNK) {
 		uint8_t head[IMG_CHUNK_HEAD];
 		rst_pread_all(&pc, head, sizeof(head), e->record_at + IMG_REC_HEADER);
 		crc = crc32c(crc32c(0, head, sizeof(head)), zeros, k->r.pad);
 		data_at = e->record_at + IMG_REC_HEADER + IMG_CHUNK_HEAD + k->r.pad;
+		len = k->r.stored;
 	} else {
 		crc = k->ph.crc_head;
 		data_at = k->ph.data_at;
+		len = k->ph.stored;
 	}
-	rst_pread_all(&pc, dst, len, data_at);
-	if (crc32c(crc, dst, len) != k->r.crc) {
+	if (zstd && !m->unzstd.in)
+		rst_unzstd_init(&m->unzstd, m->arena);
+	uint8_t *in = zstd ? m->unzstd.in : dst;
+	rst_pread_all(&pc, in, len, data_at);
+	if (crc32c(crc, in, len) != k->r.crc) {
 		rst_image_advice = 1;
 		die_data_crc(&pc, k->r.type);
 	}
+	if (!zstd)
+		return;
+	char whymem[128], mem[512];
+	struct sbuf why, s;
+	sb_init(&why, whymem, sizeof(whymem));
+	if (rst_unzstd(&m->unzstd, in, (uint32_t)len, dst, k->r.raw, &why)) {
+		sb_init(&s, mem, sizeof(mem));
+		rst_rec_name(&s, &pc, REC_CHUNK);
+		sb_str(&s, ": chunk data ");
+		sb_str(&s, sb_cstr(&why));
+		rst_image_advice = 1;
+		rst_img_die(&pc, &s);
+	}
+}
+
+/* The buffer that holds the current record's data, read into the least recently used one
+ * if none does. */
+static const uint8_t *record_data(struct meta *m, const struct m_ref_row *e, struct place_ctx *k)
+{
+	struct slot *lru = &k->slot[0];
+	for (int i = 0; i < SLOTS; i++) {
+		struct slot *sl = &k->slot[i];
+		if (sl->parent == k->parent && sl->rec_at == k->rec_at) {
+			sl->used = ++k->clock;
+			return sl->data;
+		}
+		if (sl->used < lru->used)
+			lru = sl;
+	}
+	load_data(m, e, k, lru->data);
+	lru->parent = k->parent;
+	lru->rec_at = k->rec_at;
+	lru->used = ++k->clock;
+	return lru->data;
+}
+
+static int in_a_slot(const struct place_ctx *k)
+{
+	for (int i = 0; i < SLOTS; i++)
+		if (k->slot[i].parent == k->parent && k->slot[i].rec_at == k->rec_at)
+			return 1;
+	return 0;
 }
 
 static void place_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
@@ -633,39 +701,30 @@ static void place_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 		parent_cursor(m, (int)e->parent, &pc);
 		k->parent = (int)e->parent;
 		k->rec_at = e->record_at;
-		k->loaded = 0;
 		read_prec(&pc, e->record_at, &k->r);
 		if (k->r.type == REC_PAGES) {
 			pc.off = e->record_at;
 			struct rec_head h = { REC_PAGES, k->r.len, k->r.crc };
 			read_pages_head(&pc, &h, 0, (uint32_t)PAGE, &k->ph);
-		} else if (k->r.type != REC_CHUNK || k->r.enc != 0) {
+		} else if (k->r.type != REC_CHUNK || k->r.enc > IMG_ENC_ZSTD) {
 			die_ref(m, e, ": no CHUNK or PAGES record is at the offset it names");
 		}
 	}
 	if (k->r.type == REC_CHUNK) {
 		if (e->addr < k->r.addr || e->addr + e->len > k->r.addr + k->r.raw)
 			die_ref(m, e, ": the CHUNK it names does not hold those pages");
-		if (!k->loaded && e->addr == k->r.addr && e->len == k->r.raw) {
-			/* The whole chunk: straight into place. */
-			load_data(m, e, k, (uint8_t *)e->addr, e->len);
+		if (e->addr == k->r.addr && e->len == k->r.raw && !in_a_slot(k)) {
+			/* The whole chunk: straight into place (decoded there, if zstd). */
+			load_data(m, e, k, (uint8_t *)e->addr);
 			return;
 		}
-		if (!k->loaded) {
-			load_data(m, e, k, k->data, k->r.stored);
-			k->loaded = 1;
-		}
-		memcpy((void *)e->addr, k->data + (e->addr - k->r.addr), e->len);
+		memcpy((void *)e->addr, record_data(m, e, k) + (e->addr - k->r.addr), e->len);
 		return;
 	}
 	long i = pages_index(k->ph.n, e->addr, e->len);
 	if (i < 0)
 		die_ref(m, e, ": the PAGES record it names does not hold those pages");
-	if (!k->loaded) {
-		load_data(m, e, k, k->data, k->ph.stored);
-		k->loaded = 1;
-	}
-	memcpy((void *)e->addr, k->data + (uint64_t)i * PAGE, e->len);
+	memcpy((void *)e->addr, record_data(m, e, k) + (uint64_t)i * PAGE, e->len);
 }
 
 void rst_refs_place(struct meta *m)
@@ -673,15 +732,17 @@ void rst_refs_place(struct meta *m)
 	struct m_incr *x = m->incr;
 	if (x && x->nrecs) {
 		/* Every image region is mapped by now: this lands elsewhere. */
-		long buf = sys_mmap(0, IMG_CHUNK_MAX, 3, 0x22, -1, 0);
+		uint64_t len = (uint64_t)SLOTS * IMG_CHUNK_MAX;
+		long buf = sys_mmap(0, len, 3, 0x22 | 0x4000 /* PRIVATE|ANON|NORESERVE */, -1, 0);
 		if (buf < 0)
 			rst_die("cannot map memory for the earlier generations' pages", 0, buf);
 		struct place_ctx k;
 		mem_zero(&k, sizeof(k));
 		k.parent = -1;
-		k.data = (uint8_t *)buf;
+		for (int i = 0; i < SLOTS; i++)
+			k.slot[i] = (struct slot){ -1, 0, 0, (uint8_t *)buf + (uint64_t)i * IMG_CHUNK_MAX };
 		each_ref(m, place_ref, &k);
-		sys_munmap((void *)buf, IMG_CHUNK_MAX);
+		sys_munmap((void *)buf, len);
 	}
 	for (int i = 0; i < IMG_MAX_PARENTS; i++)
 		if (parent_fd[i] >= 0) {
