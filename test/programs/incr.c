@@ -7,7 +7,10 @@
  * checksum of everything, so a page restored stale (the data of an earlier generation
  * where the program had zapped it, say) changes the output. Deterministic.
  *
- *   incr [MIB] [STEPS] [STEP_MS]     (defaults: 64 MiB, 100 steps, 20 ms)
+ *   incr [MIB] [STEPS] [STEP_MS] [text]     (defaults: 64 MiB, 100 steps, 20 ms)
+ *
+ * With "text", every byte written has 4 random bits only, so the images' chunks compress
+ * (zstd): earlier generations' pages are then referred to inside compressed chunks.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -36,10 +39,12 @@ static uint64_t sum_pages(const uint64_t *p, size_t pages, uint64_t h)
 	return h;
 }
 
+static uint64_t mask = ~0ull;
+
 static void fill(uint64_t *p, size_t pages, uint64_t seed)
 {
 	for (size_t i = 0; i < pages * WORDS; i++)
-		p[i] = mix(seed + i);
+		p[i] = mix(seed + i) & mask;
 }
 
 static void *map(void *at, size_t len)
@@ -57,6 +62,8 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? strtoul(argv[1], 0, 10) : 64;
 	long steps = argc > 2 ? atol(argv[2]) : 100;
 	long step_ms = argc > 3 ? atol(argv[3]) : 20;
+	if (argc > 4 && argv[4][0] == 't')
+		mask = 0x0f0f0f0f0f0f0f0full;
 	size_t pages = mib << 8;
 	if (pages < 64) {
 		fprintf(stderr, "incr: MIB must be at least 1\n");
@@ -83,7 +90,7 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < dirty; k++) {
 			uint64_t *pg = a + ((size_t)s * 97 + k * 211) % pages * WORDS;
 			for (size_t w = 0; w < WORDS; w++)
-				pg[w] = mix(pg[w] ^ (uint64_t)s);
+				pg[w] = mix(pg[w] ^ (uint64_t)s) & mask;
 			h = sum_pages(pg, 1, h);
 		}
 		if (s % 5 == 2) {
