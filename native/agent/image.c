@@ -39,6 +39,17 @@ static long write_all_v(int fd, struct iovec *iov, int n)
 	return total;
 }
 
+/* Starts writeback of what was written since the last kick, without waiting for it
+ * (SYNC_FILE_RANGE_WRITE), once kick_every bytes have piled up. */
+static void kick(struct img_out *o)
+{
+	uint64_t done = o->off - o->blen;
+	if (!o->kick_every || o->err || done < o->kicked + o->kick_every)
+		return;
+	sys_call4(277 /* sync_file_range */, o->fd, (long)o->kicked, (long)(done - o->kicked), 2 /* SYNC_FILE_RANGE_WRITE */);
+	o->kicked = done;
+}
+
 static void flush(struct img_out *o)
 {
 	if (o->err || !o->blen)
@@ -48,6 +59,7 @@ static void flush(struct img_out *o)
 	if (w < 0)
 		o->err = w;
 	o->blen = 0;
+	kick(o);
 }
 
 static void stage(struct img_out *o, const void *p, size_t n)
@@ -59,12 +71,14 @@ static void stage(struct img_out *o, const void *p, size_t n)
 		long w = write_all_v(o->fd, &v, 1);
 		if (w < 0 && !o->err)
 			o->err = w;
-	} else {
-		const uint8_t *s = p;
-		for (size_t i = 0; i < n; i++)
-			o->buf[o->blen + i] = s[i];
-		o->blen += n;
+		o->off += n;
+		kick(o);
+		return;
 	}
+	const uint8_t *s = p;
+	for (size_t i = 0; i < n; i++)
+		o->buf[o->blen + i] = s[i];
+	o->blen += n;
 	o->off += n;
 }
 
@@ -88,6 +102,7 @@ void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap)
 	o->bcap = cap;
 	o->nrec = o->nchunk = o->content = 0;
 	o->err = 0;
+	o->kick_every = o->kicked = 0;
 	uint8_t h[IMG_HEADER_SIZE];
 	struct wbuf w;
 	wb_init(&w, h, sizeof(h));
@@ -149,6 +164,7 @@ static void aligned_record(struct img_out *o, uint16_t type, const uint8_t head3
 		o->err = wr;
 	o->blen = 0;
 	o->off += len + tail;
+	kick(o);
 }
 
 void img_chunk_stored(struct img_out *o, uint64_t addr, uint64_t raw_len, uint32_t encoding, const void *data,
@@ -233,6 +249,7 @@ void img_put_iov(struct img_out *o, struct iovec *v, int n)
 	if (w < 0 && !o->err)
 		o->err = w;
 	o->off += len;
+	kick(o);
 }
 
 /* ---- record payloads, field by field as docs/image-format.md lists them ---- */

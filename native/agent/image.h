@@ -20,6 +20,9 @@ struct img_out {
 	size_t blen, bcap;
 	uint64_t nrec, nchunk, content;
 	long err;           /* first error, -errno */
+	/* Writeback started every this many bytes (0: never; img_open sets 0): a forked
+	 * writer's final fsync then waits for the tail only, not for all it wrote. */
+	uint64_t kick_every, kicked;
 };
 
 void img_open(struct img_out *o, int fd, uint8_t *buf, size_t cap);

@@ -294,6 +294,10 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 	if (g_agent.faults & AGENT_FAULT_WRITER_HOLD)
 		hold_until_go();
 	uint64_t bytes = 0;
+	/* The application runs on meanwhile: let the disk work while the rest is written, so
+	 * that the fsync at the end waits for the tail only. */
+	o->kicked = o->off - o->blen;
+	o->kick_every = 16u << 20;
 	int e = cap_write_chunks(c, o, PASS_PRIVATE);
 	if (!e && (g_agent.faults & AGENT_FAULT_WRITER_KILL) && g_agent.nforks == g_agent.fault_writer_kill_at)
 		sys_call2(SYS_kill_, sys_getpid(), 9); /* fault injection: killed mid-write */
