@@ -27,6 +27,8 @@
 #include "../common/uffd.h"
 #include "../res/res.h"
 
+#define SCAN_VEC_MAX 512 /* the kernel's buffer: PAGEMAP_WALK_SIZE >> PAGE_SHIFT */
+
 static int uffd = -1;
 static int pm_fd = -1;
 
@@ -151,13 +153,20 @@ static long scan(uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, ui
 		if (vec) {
 			if (*n == cap)
 				return -28; /* ENOSPC: more ranges than room */
+			/* At most one kernel buffer's worth per call: when the kernel's own buffer
+			 * of 512 ranges fills and it goes on walking within one call, the walk_end
+			 * it reports can be the stale one of the refill (seen on 6.18), and the
+			 * next call would report ranges again that this one already did. */
 			a.vec = (uint64_t)(vec + *n);
-			a.vec_len = cap - *n;
+			a.vec_len = cap - *n < SCAN_VEC_MAX ? cap - *n : SCAN_VEC_MAX;
 			a.return_mask = ret;
 		}
 		long r = ioctl_(pm_fd, PAGEMAP_SCAN_, &a);
 		if (r < 0)
 			return r;
+		/* The ranges must go up: a caller's plan depends on it. */
+		if (r > 0 && ((*n && vec[*n].start < vec[*n - 1].end) || vec[*n].start < at))
+			return -5;
 		*n += (size_t)r;
 		if (a.walk_end <= at)
 			return -5;
