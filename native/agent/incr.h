@@ -6,12 +6,15 @@
  *
  * The hooks, in the order a checkpoint calls them (capture.c, agent.c):
  *   incr_set_write_flags  WRITE's flags (docs/protocol.md)
- *   incr_plan             after /proc/self/maps is read: registers and scans the regions,
- *                         decides full or incremental and which pages are referenced
+ *   incr_plan             after /proc/self/maps is read, in the pause and before a writer
+ *                         is forked: registers and scans the regions, decides full or
+ *                         incremental and which pages are referenced (the writer inherits
+ *                         the plan; the process's tracking starts again here)
  *   incr_header_flags, incr_write_parents (after INFO), incr_write_refs (before the
  *   chunks), incr_write_region (for each region), incr_flush_pages (before END)
- *   incr_plan_end         the image is written (or not): what to keep of it
- *   incr_commit           COMMIT: whether the generation counts
+ *   incr_plan_end         the capture is done (the image written, or a writer at work):
+ *                         what to keep of it until COMMIT
+ *   incr_commit           COMMIT (after WRITTEN): whether the generation counts
  *   incr_idle             with the program running again: reads the committed image back
  *                         into the table the next checkpoint refers to
  * Same contract as agent.h: raw syscalls, no malloc, no stdio, no locks.
