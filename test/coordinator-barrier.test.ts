@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { test, TestContext } from 'node:test';
 import { parseManifest } from '../src/ckpt-dir/manifest';
 import { sendRequest } from '../src/client/client';
+import { BarrierPeer, CheckpointBarrier, InitPeer } from '../src/coordinator/barrier';
 import { RunningServer, ServerOptions, startCoordinatorServer } from '../src/coordinator/net-server';
 import { COMMIT_COMMITTED, JsonObject, Message, WRITE_FULL, WRITE_TRACK } from '../src/protocol/messages';
 import { FakeAgent, FakeAgentOptions } from './helpers/fake-agent';
@@ -331,4 +332,27 @@ test('forked: COMMIT comes once the writer has answered, and says 0 when the wri
   assert.deepEqual(a.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT']);
   assert.deepEqual(flagsOf(a, 'COMMIT'), [COMMIT_COMMITTED, 0]);
   assert.deepEqual(flagsOf(a, 'WRITE'), [WRITE_TRACK | WRITE_FULL, WRITE_TRACK]);
+});
+
+test('every process gone while it was being suspended: the checkpoint fails, and commits no empty generation', async (t) => {
+  const dir = tmpDir(t);
+  const peer: BarrierPeer = { procId: 1, pid: 2, name: 'app', ckptDir: dir, nsKey: 'ns', state: 'running', send: () => undefined };
+  let lists = 0;
+  const init: InitPeer = {
+    nsKey: 'ns',
+    send: (m) => {
+      if (m.type !== 'LIST') return;
+      lists++;
+      queueMicrotask(() => barrier.deliverListed(init, {
+        type: 'LISTED', ckptId: m.ckptId, procs: [], shares: [], sems: [], semvals: [], shmOwners: [], shmSegs: [], msgQueues: [], cttys: [],
+      }));
+    },
+  };
+  const barrier = new CheckpointBarrier(1, [peer], { keep: 1, phaseTimeoutMs: 5000, initFor: () => init });
+  const run = barrier.run();
+  // Killed with its whole computation before it answered SUSPEND: its init lists nothing.
+  barrier.peerLost(peer);
+  await assert.rejects(run, /every process of checkpoint 1 ended before its image was written — the previous generation is intact/);
+  assert.equal(lists, 0, 'nobody is left to list');
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('gen-') || n === 'latest'), [], 'no generation, no latest');
 });

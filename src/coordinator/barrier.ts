@@ -334,6 +334,7 @@ export class CheckpointBarrier {
       this.progress({ phase: 'suspending', processes: n });
       await this.suspendEveryone();
       this.admitting = false;
+      this.throwIfNobodyLeft();
       this.progress({ phase: 'suspended', processes: this.live().length });
 
       const flags = new Map<string, number>();
@@ -385,6 +386,7 @@ export class CheckpointBarrier {
       }
       this.throwIfFailed();
 
+      this.throwIfNobodyLeft();
       this.committing = true;
       const results: GenerationResult[] = [];
       for (const gen of gens.values()) {
@@ -725,6 +727,17 @@ export class CheckpointBarrier {
 
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Every process left while the checkpoint ran (the computation was killed while it was
+   * being suspended: its init's list then shows nothing to wait for): a checkpoint of nothing
+   * is a failure, not an empty generation reported as a success.
+   */
+  private throwIfNobodyLeft(): void {
+    this.throwIfFailed();
+    if (this.parts.some((p) => !p.lost || p.written)) return;
+    throw this.failWith(new StasisError('AGENT_LOST', `every process of checkpoint ${this.ckptId} ended before its image was written — the previous generation is intact`));
   }
 
   private resumeAll(): void {
