@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { test, TestContext } from 'node:test';
 import { parseManifest } from '../src/ckpt-dir/manifest';
 import { sendRequest } from '../src/client/client';
+import { BarrierPeer, CheckpointBarrier, InitPeer } from '../src/coordinator/barrier';
 import { RunningServer, ServerOptions, startCoordinatorServer } from '../src/coordinator/net-server';
-import { JsonObject } from '../src/protocol/messages';
+import { COMMIT_COMMITTED, JsonObject, Message, WRITE_FULL, WRITE_TRACK } from '../src/protocol/messages';
 import { FakeAgent, FakeAgentOptions } from './helpers/fake-agent';
 import { tmpDir } from './helpers/tmp';
 
@@ -68,7 +69,12 @@ test('a checkpoint of two agents commits gen-000001 with manifest, images and la
   assert.equal(fs.existsSync(path.join(dir, 'latest.tmp')), false);
 
   for (const ag of [a, b]) {
-    assert.deepEqual(ag.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME']);
+    await ag.next('COMMIT'); // sent before the answer, on another connection
+    assert.deepEqual(ag.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT']);
+    const write = ag.received.find((m) => m.type === 'WRITE');
+    assert.equal(write?.type === 'WRITE' && write.flags, WRITE_TRACK | WRITE_FULL, 'the first generation is a full one, tracked');
+    const commit = ag.received.find((m) => m.type === 'COMMIT');
+    assert.equal(commit?.type === 'COMMIT' && commit.flags, COMMIT_COMMITTED);
   }
   const st = await request(s, { cmd: 'status' });
   const last = st.lastCheckpoint as JsonObject;
@@ -278,4 +284,75 @@ test('an exitWhenIdle coordinator that no process ever joins gives up after firs
   const s = await server(t, { exitWhenIdle: true, firstAgentTimeoutMs: 50 });
   await s.closed;
   assert.ok(s.logs.some((l) => l.includes('no process connected')), s.logs.join('\n'));
+});
+
+/** The flags of each WRITE and COMMIT an agent was sent, in order. */
+function flagsOf(ag: FakeAgent, type: 'WRITE' | 'COMMIT'): number[] {
+  return ag.received.filter((m): m is Extract<Message, { type: typeof type }> => m.type === type).map((m) => m.flags);
+}
+
+test('incremental policy: WRITE asks for references after a full generation, a full one on request, and COMMIT says what counted', async (t) => {
+  const dir = tmpDir(t);
+  const s = await server(t, { fullEvery: 3 });
+  let fail = false;
+  const a = await agent(t, s, { pid: 301, name: 'app', ckptDir: dir, behaviour: { onWrite: () => (fail ? { status: -28, message: 'disk full' } : 'ok') } });
+  for (let i = 0; i < 4; i++) assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
+  assert.equal((await request(s, { cmd: 'checkpoint', full: true })).ok, true);
+  fail = true;
+  assert.equal((await request(s, { cmd: 'checkpoint' })).ok, false);
+  for (let i = 0; i < 6; i++) await a.next('COMMIT');
+  const T = WRITE_TRACK, F = WRITE_TRACK | WRITE_FULL;
+  // The fake agent's images refer to nothing, so each generation depends on none: only the
+  // first (no earlier generation) and the one asked for are full.
+  assert.deepEqual(flagsOf(a, 'WRITE'), [F, T, T, T, F, T]);
+  assert.deepEqual(flagsOf(a, 'COMMIT'), [COMMIT_COMMITTED, COMMIT_COMMITTED, COMMIT_COMMITTED, COMMIT_COMMITTED, COMMIT_COMMITTED, 0]);
+});
+
+test('with incremental checkpoints off, WRITE asks for neither tracking nor references', async (t) => {
+  const dir = tmpDir(t);
+  const s = await server(t, { incremental: false });
+  const a = await agent(t, s, { pid: 302, name: 'app', ckptDir: dir });
+  for (let i = 0; i < 2; i++) assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
+  assert.deepEqual(flagsOf(a, 'WRITE'), [0, 0]);
+});
+
+test('forked: COMMIT comes once the writer has answered, and says 0 when the writer failed', async (t) => {
+  const dir = tmpDir(t);
+  const s = await server(t);
+  let fail = false;
+  const a = await agent(t, s, {
+    pid: 303, name: 'app', ckptDir: dir, forked: true,
+    behaviour: { onWriter: () => (fail ? { status: -5, message: 'the image writer was killed' } : 'ok') },
+  });
+  assert.equal((await request(s, { cmd: 'checkpoint' })).ok, true);
+  fail = true;
+  assert.equal((await request(s, { cmd: 'checkpoint' })).ok, false);
+  for (let i = 0; i < 2; i++) await a.next('COMMIT');
+  // The agent's own order: RESUMED, then WRITTEN from its writer, and only then COMMIT.
+  assert.deepEqual(a.received.map((m) => m.type), ['WELCOME', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT', 'SUSPEND', 'WRITE', 'RESUME', 'COMMIT']);
+  assert.deepEqual(flagsOf(a, 'COMMIT'), [COMMIT_COMMITTED, 0]);
+  assert.deepEqual(flagsOf(a, 'WRITE'), [WRITE_TRACK | WRITE_FULL, WRITE_TRACK]);
+});
+
+test('every process gone while it was being suspended: the checkpoint fails, and commits no empty generation', async (t) => {
+  const dir = tmpDir(t);
+  const peer: BarrierPeer = { procId: 1, pid: 2, name: 'app', ckptDir: dir, nsKey: 'ns', state: 'running', send: () => undefined };
+  let lists = 0;
+  const init: InitPeer = {
+    nsKey: 'ns',
+    send: (m) => {
+      if (m.type !== 'LIST') return;
+      lists++;
+      queueMicrotask(() => barrier.deliverListed(init, {
+        type: 'LISTED', ckptId: m.ckptId, procs: [], shares: [], sems: [], semvals: [], shmOwners: [], shmSegs: [], msgQueues: [], cttys: [],
+      }));
+    },
+  };
+  const barrier = new CheckpointBarrier(1, [peer], { keep: 1, phaseTimeoutMs: 5000, initFor: () => init });
+  const run = barrier.run();
+  // Killed with its whole computation before it answered SUSPEND: its init lists nothing.
+  barrier.peerLost(peer);
+  await assert.rejects(run, /every process of checkpoint 1 ended before its image was written — the previous generation is intact/);
+  assert.equal(lists, 0, 'nobody is left to list');
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('gen-') || n === 'latest'), [], 'no generation, no latest');
 });

@@ -161,9 +161,9 @@ test('header problems: wrong magic, newer version, unknown flags, bad header CRC
   version.writeUInt32LE(crc32c(version.subarray(0, 24)), 24);
   await rejects(write(t, version), /image format version 2 is not supported \(this stasis reads version 1\)/);
   const flags = Buffer.from(img);
-  flags.writeUInt32LE(1, 16);
+  flags.writeUInt32LE(2, 16);
   flags.writeUInt32LE(crc32c(flags.subarray(0, 24)), 24);
-  await rejects(write(t, flags), /flags 0x1 are not supported/);
+  await rejects(write(t, flags), /flags 0x2 are not supported/);
   const crc = Buffer.from(img);
   crc[12]! ^= 0x40;
   await rejects(write(t, crc), /CRC mismatch in the file header/);

@@ -87,6 +87,20 @@ function checkerView(img: ParsedImage): unknown {
     semUndo: img.semUndo.map((u) => ({ semid: u.semid, adj: u.adj.map((e) => ({ num: e.num, adj: e.adj })) })),
     chunks: img.chunks.map((c) => ({ dataOffset: c.dataOffset, addr: s(c.addr), rawLen: s(c.rawLen), encoding: c.encoding, storedLen: c.storedLen })),
     end: { records: s(img.end.records), chunks: s(img.end.chunks), contentBytes: s(img.end.contentBytes), endOffset: s(img.end.endOffset) },
+    ...(img.incremental ? { incremental: incrementalView(img.incremental) } : {}),
+  };
+}
+
+/** img-check's summary of PARENT, REFS and PAGES: the parents, the first 64 of the rest. */
+function incrementalView(x: NonNullable<ParsedImage['incremental']>): unknown {
+  const s = (v: bigint): string => v.toString();
+  return {
+    parents: x.parents.map((p) => ({ infoCrc: p.infoCrc, path: p.path, fileSize: s(p.fileSize), refBytes: s(p.refBytes) })),
+    nrefs: x.refs.length,
+    refBytes: s(x.refs.reduce((t, e) => t + e.len, 0n)),
+    refs: x.refs.slice(0, 64).map((e) => ({ parent: e.parent, addr: s(e.addr), len: s(e.len), recordAt: s(e.recordAt) })),
+    npages: x.pages.length,
+    pages: x.pages.slice(0, 64).map((g) => ({ dataOffset: g.dataOffset, pages: g.addrs.length, first: s(g.addrs[0]!), last: s(g.addrs[g.addrs.length - 1]!) })),
   };
 }
 
@@ -119,7 +133,7 @@ async function tsRead(file: string): Promise<TsResult> {
 }
 
 test('there are good and bad image vectors', () => {
-  assert.deepEqual(good, ['minimal', 'rich']);
+  assert.deepEqual(good, ['incremental', 'minimal', 'rich']);
   for (const want of ['truncated-in-chunk', 'flipped-byte-in-chunk', 'bad-magic', 'bad-version', 'bad-record-crc', 'missing-end', 'end-count-mismatch',
     'zstd-flipped-byte', 'zstd-corrupt-block', 'zstd-content-size-mismatch']) {
     assert.ok(bad.includes(want), `no bad/${want}.img`);
@@ -149,6 +163,17 @@ test('the rich vector has every record type, region kind and fd kind', async () 
   assert.ok(img.fileData.length >= 2 && img.fileData.some((d) => d.offset > 0n && d.len % 4096 !== 0), 'file data with a hole before a partial page');
   assert.ok(img.fds.some((f) => f.extra?.kind === 'FIFO' && f.extra.data.length > 0), 'FIFO data');
   assert.ok(img.fds.some((f) => f.extra?.kind === 'PTY' && f.extra.masterData.length > 0 && f.extra.slaveData.length > 0), 'pty data at both ends');
+});
+
+test('the incremental vector has parents, references into each, chunks and a PAGES record', async () => {
+  const img = await readImage(path.join(DIR, 'incremental.img'), { verify: true });
+  const x = img.incremental!;
+  assert.equal(x.parents.length, 2);
+  assert.deepEqual([...new Set(x.refs.map((e) => e.parent))].sort(), [0, 1], 'references into both parents');
+  assert.ok(img.chunks.length >= 1 && x.pages.length === 1 && x.pages[0]!.addrs.length > 1);
+  for (const [i, p] of x.parents.entries()) {
+    assert.equal(p.refBytes, x.refs.filter((e) => e.parent === i).reduce((t, e) => t + e.len, 0n), 'ref_bytes adds up');
+  }
 });
 
 for (const name of good) {

@@ -38,7 +38,7 @@ const bad = names(BAD_DIR);
 
 test('there is a vector for every message type', () => {
   const types = new Set(good.map((n) => JSON.parse(fs.readFileSync(path.join(DIR, `${n}.json`), 'utf8')).type));
-  for (const t of ['HELLO', 'WELCOME', 'SUSPEND', 'SUSPENDED', 'WRITE', 'WRITTEN', 'RESUME', 'RESUMED', 'KILL', 'LIST', 'LISTED', 'REQUEST', 'RESPONSE', 'PROGRESS']) {
+  for (const t of ['HELLO', 'WELCOME', 'SUSPEND', 'SUSPENDED', 'WRITE', 'WRITTEN', 'RESUME', 'RESUMED', 'KILL', 'LIST', 'LISTED', 'COMMIT', 'REQUEST', 'RESPONSE', 'PROGRESS']) {
     assert.ok(types.has(t), `no vector for ${t}`);
   }
   assert.ok(bad.length >= 5);
@@ -71,7 +71,7 @@ test('the JSON form rejects malformed vectors', () => {
 
 test('encoding refuses values that do not fit their fields', () => {
   assert.throws(() => encodeMessage({ type: 'SUSPENDED', ckptId: 1n, status: 0, nthreads: -1 }), RangeError);
-  assert.throws(() => encodeMessage({ type: 'WRITE', ckptId: 1n, imagePath: 'x'.repeat(70000), shares: [], shmSkip: [] }), RangeError);
+  assert.throws(() => encodeMessage({ type: 'WRITE', ckptId: 1n, imagePath: 'x'.repeat(70000), shares: [], shmSkip: [], flags: 0 }), RangeError);
   assert.throws(() => encodeMessage({ type: 'WELCOME', procId: 1n << 64n }), RangeError);
 });
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <linux/futex.h>
 #include "agent.h"
+#include "incr.h"
 #include "../common/fmt.h"
 #include "../common/proto.h"
 #include "../common/sys.h"
@@ -195,6 +196,9 @@ static void await_writer(void)
 		} else if (m.type == MSG_KILL) {
 			agent_writer_kill();
 			sys_call2(SYS_kill_, sys_getpid(), 9);
+		} else if (m.type == MSG_COMMIT) {
+			/* Only a failed checkpoint's: read back (or not) once the writer is done. */
+			incr_commit(m.ckpt_id, (m.flags & COMMIT_FLAG_COMMITTED) != 0);
 		} else {
 			agent_log("unexpected message from the coordinator while the image is written: ",
 				  proto_type_name(m.type), 0);
@@ -266,6 +270,7 @@ static void serve(void)
 				g_agent.shm_skip[g_agent.nshm_skip++] = proto_shm_skip_at(&m, i);
 			out.type = MSG_CAPTURED;
 			g_agent.released = 0;
+			incr_set_write_flags(m.flags);
 			mem_zero(&co, sizeof(co));
 			out.status = agent_take_shared_signals(why, sizeof(why));
 			agent_mark("shared signals");
@@ -305,12 +310,19 @@ static void serve(void)
 		case MSG_KILL:
 			sys_call2(SYS_kill_, sys_getpid(), 9);
 			continue;
+		case MSG_COMMIT:
+			incr_commit(m.ckpt_id, (m.flags & COMMIT_FLAG_COMMITTED) != 0);
+			if (!g_agent.suspending)
+				incr_idle(); /* COMMIT after RESUME */
+			continue;
 		default:
 			agent_log("unexpected message from the coordinator: ", proto_type_name(m.type), 0);
 			continue;
 		}
 		if (send_msg(&out))
 			agent_log("cannot answer the coordinator", 0, 0);
+		if (!g_agent.suspending)
+			incr_idle(); /* with the program running again */
 	}
 }
 
@@ -345,6 +357,7 @@ void agent_ckpt_restarted(void)
 	g_agent.writer_fd = -1;
 	g_agent.pause_start_ns = 0;
 	load_name();
+	incr_restarted(ri);
 	long e = agent_connect();
 	if (!e)
 		e = agent_hello(HELLO_RESTARTED);
@@ -441,6 +454,7 @@ static void after_fork_in_child(void)
 	g_agent.writer_pid = 0;
 	g_agent.pause_start_ns = 0;
 	agent_timers_after_fork();
+	incr_after_fork();
 	load_name();
 	if (g_agent.unjoined)
 		return; /* the parent runs without a coordinator: so does its child */

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "agent.h"
 #include "capture.h"
+#include "incr.h"
 #include "image.h"
 #include "../common/fmt.h"
 #include "../common/sys.h"
@@ -32,7 +33,7 @@ int cap_probe_fds(struct capture *c)
 			if (*p < '0' || *p > '9')
 				continue;
 			int fd = (int)parse_dec(&p);
-			if (fd == dfd || fd == g_agent.coord_fd)
+			if (fd == dfd || fd == g_agent.coord_fd || fd == dirty_fd())
 				continue;
 			if (c->nprobes >= MAX_PROBES) {
 				sys_close(dfd);

@@ -15,6 +15,7 @@
 #include "../res/res.h"
 #include "capture.h"
 #include "chunk-writer.h"
+#include "incr.h"
 #include "../common/broker.h"
 
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -152,6 +153,29 @@ static int shm_saved_by_another(const struct region *r)
 	return 0;
 }
 
+/* Leaves [skip_start, skip_end) out of region r (the last one read). The kernel may have
+ * merged the skipped mapping with a neighbouring anonymous one, so whatever of the mapping
+ * lies outside it is kept (a part above it becomes the next region). 1: nothing is left. */
+static int skip_out(struct capture *c, struct region *r, uint64_t skip_start, uint64_t skip_end)
+{
+	if (!(r->start < skip_end && skip_start < r->end))
+		return 0;
+	if (r->start < skip_start && r->end > skip_end) {
+		struct region *hi = &c->regions[c->nregions + 1];
+		*hi = *r;
+		hi->start = skip_end;
+		r->end = skip_start;
+		c->nregions++;
+	} else if (r->start < skip_start) {
+		r->end = skip_start;
+	} else if (r->end > skip_end) {
+		r->start = skip_end;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
 static uint64_t stat_field(const char *stat, int k);
 
 static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
@@ -191,23 +215,11 @@ static int read_maps(struct capture *c, uint64_t skip_start, uint64_t skip_end)
 		classify(r, shared, &brk);
 		if ((r->kind == RK_SHMEM_ANON || (r->flags & RF_CONTENT)) && shm_saved_by_another(r))
 			r->save = SAVE_NONE;
-		/* Leave out the scratch arena. The kernel may have merged it with a neighbouring
-		 * anonymous mapping, so keep whatever of the mapping lies outside it. */
-		if (r->start < skip_end && skip_start < r->end) {
-			if (r->start < skip_start && r->end > skip_end) {
-				struct region *hi = &c->regions[c->nregions + 1];
-				*hi = *r;
-				hi->start = skip_end;
-				r->end = skip_start;
-				c->nregions++;
-			} else if (r->start < skip_start) {
-				r->end = skip_start;
-			} else if (r->end > skip_end) {
-				r->start = skip_end;
-			} else {
-				continue;
-			}
-		}
+		/* Leave out the scratch arena and the incremental table (incr.c). */
+		uint64_t tbl_start, tbl_end;
+		incr_skip_range(&tbl_start, &tbl_end);
+		if (skip_out(c, r, skip_start, skip_end) || skip_out(c, r, tbl_start, tbl_end))
+			continue;
 		if (++c->nregions >= MAX_REGIONS - 1)
 			return cap_fail(c, "too many memory mappings", 0, -12);
 	}
@@ -422,6 +434,8 @@ int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
 		const struct region *r = &c->regions[i];
 		if (r->save == SAVE_NONE || cap_region_volatile(r) != (pass == PASS_VOLATILE))
 			continue;
+		if (pass == PASS_PRIVATE && incr_write_region(c, &w, i))
+			continue;
 		uint64_t run_start = 0, run_len = 0;
 		for (uint64_t addr = r->start; addr < r->end && !e;) {
 			uint64_t n = (r->end - addr) / PAGE;
@@ -449,10 +463,16 @@ int cap_write_chunks(struct capture *c, struct img_out *o, enum chunk_pass pass)
 		if (run_len && !e)
 			emit_run(c, &w, r, mem_fd, run_start, run_len);
 	}
+	incr_flush_pages(&w);
 	cw_finish(&w);
 	sys_close(pm_fd);
 	sys_close(mem_fd);
 	return e;
+}
+
+void cap_emit_run(struct capture *c, struct cw *w, const struct region *r, int mem_fd, uint64_t addr, uint64_t n)
+{
+	emit_run(c, w, r, mem_fd, addr, n);
 }
 
 /* ---- threads ---- */
@@ -708,6 +728,8 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 	agent_mark("maps");
 	int fd = -1;
 	struct img_out o;
+	if (!e)
+		incr_plan(&c, path);
 	if (!e) {
 		fd = (int)sys_openat(-100, tmp, K_O_WRONLY | K_O_CREAT | K_O_TRUNC | K_O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -715,7 +737,10 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 	}
 	if (!e) {
 		img_open(&o, fd, stagebuf, 4u << 20);
+		if (incr_header_flags())
+			img_set_flags(&o, incr_header_flags());
 		write_info(&o, ckpt_id);
+		incr_write_parents(&o);
 		e = write_process(&c, &o);
 	}
 	agent_mark("process");
@@ -752,8 +777,10 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 		       : cap_fail(&c, "out of scratch memory", 0, -12);
 	}
 	agent_mark("kstate");
-	if (!e)
+	if (!e) {
+		incr_write_refs(&o);
 		e = cap_write_chunks(&c, &o, PASS_VOLATILE);
+	}
 	agent_mark("shared memory");
 	/* In the writer, writer_fork() does not return. */
 	int forked = !e && writer_fork(&c, &o, fd, tmp, path, out);
@@ -769,6 +796,7 @@ int agent_write_image(const char *path, uint64_t ckpt_id, struct agent_capture_o
 		else if (fd >= 0)
 			cap_discard(fd, tmp);
 	}
+	incr_plan_end(path, ckpt_id, !e);
 	sys_munmap((void *)base, ARENA_SIZE);
 	if (dumpable == 0)
 		sys_prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0);

@@ -354,6 +354,13 @@ void cw_chunk(struct cw *w, uint64_t addr, const void *mem, uint64_t len, int vo
 		;
 }
 
+void cw_drain(struct cw *w)
+{
+	if (w->sh)
+		while (write_next(w, 1))
+			;
+}
+
 void cw_finish(struct cw *w)
 {
 	struct cw_shared *sh = w->sh;

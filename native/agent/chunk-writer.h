@@ -44,6 +44,10 @@ void cw_start(struct cw *w, struct img_out *o, int compress, int workers);
  * buffer), so the writer copies it; otherwise mem stays as it is until cw_finish. */
 void cw_chunk(struct cw *w, uint64_t addr, const void *mem, uint64_t len, int volatile_mem);
 
+/* Writes every chunk in flight now, so that the caller may write a record of its own
+ * after them (incremental images' PAGES, incr.c). The threads stay. */
+void cw_drain(struct cw *w);
+
 /* Writes what is still in flight, stops the threads and frees the memory. Errors are the
  * image's (o->err). */
 void cw_finish(struct cw *w);

@@ -76,12 +76,14 @@ static void stage(struct img_out *o, const void *p, size_t n)
 		long w = write_all_v(o->fd, &v, 1);
 		if (w < 0 && !o->err)
 			o->err = w;
-	} else {
-		const uint8_t *s = p;
-		for (size_t i = 0; i < n; i++)
-			o->buf[o->blen + i] = s[i];
-		o->blen += n;
+		o->off += n;
+		kick_writeback(o);
+		return;
 	}
+	const uint8_t *s = p;
+	for (size_t i = 0; i < n; i++)
+		o->buf[o->blen + i] = s[i];
+	o->blen += n;
 	o->off += n;
 }
 
@@ -244,6 +246,41 @@ long img_finish(struct img_out *o)
 	img_record(o, REC_END, p, sizeof(p));
 	flush(o);
 	return o->err;
+}
+
+/* ---- for records written outside this file (image-incr.c) ---- */
+
+void img_set_flags(struct img_out *o, uint64_t flags)
+{
+	/* The header is still staged: nothing is written before the first flush. */
+	if (o->off - o->blen != 0 || o->blen < IMG_HEADER_SIZE) {
+		if (!o->err)
+			o->err = -22;
+		return;
+	}
+	struct wbuf w;
+	wb_init(&w, o->buf + 16, 8);
+	wb_u64(&w, flags);
+	wb_init(&w, o->buf + 24, 4);
+	wb_u32(&w, crc32c(0, o->buf, 24));
+}
+
+void img_put_bytes(struct img_out *o, const void *p, size_t n)
+{
+	stage(o, p, n);
+}
+
+void img_put_iov(struct img_out *o, struct iovec *v, int n)
+{
+	flush(o);
+	size_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += v[i].iov_len;
+	long w = o->err ? 0 : write_all_v(o->fd, v, n);
+	if (w < 0 && !o->err)
+		o->err = w;
+	o->off += len;
+	kick_writeback(o);
 }
 
 /* ---- record payloads, field by field as docs/image-format.md lists them ---- */

@@ -38,6 +38,12 @@ void img_chunk_stored(struct img_out *o, uint64_t addr, uint64_t raw_len, uint32
 void img_filedata(struct img_out *o, uint64_t file_id, uint64_t offset, const void *data, uint32_t len);
 /* Writes END and flushes. Returns 0 or the first error. */
 long img_finish(struct img_out *o);
+/* For records written elsewhere (image-incr.c): sets the file header's flags (only before
+ * anything is flushed), stages bytes, writes a vector of bytes straight to the file. */
+void img_set_flags(struct img_out *o, uint64_t flags);
+void img_put_bytes(struct img_out *o, const void *p, size_t n);
+struct iovec;
+void img_put_iov(struct img_out *o, struct iovec *v, int n);
 
 /* Strings are NUL-terminated; a `str` longer than 65535 bytes is an overflow. */
 

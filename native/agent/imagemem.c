@@ -13,9 +13,10 @@
  *   and others count on it), a file mapping's read the file again: the image-backed part
  *   of the range is replaced with fresh anonymous memory first;
  * - mremap() that grows: anonymous memory grows with zeros, a file mapping with the bytes
- *   that follow in the file (or SIGBUS past its end): the range becomes one anonymous
- *   mapping with the same contents first (a write another thread makes to the range
- *   meanwhile may be lost);
+ *   that follow in the file (or SIGBUS past its end); and mremap() that moves a range the
+ *   restart split into several mappings (the kernel moves one): the range becomes one
+ *   anonymous mapping with the same contents first (a write another thread makes to the
+ *   range meanwhile may be lost);
  * - glibc's realloc() of a block it got from mmap grows it with mremap() from inside libc,
  *   where no wrapper reaches: such a block in image-backed memory is moved instead
  *   (malloc, copy, free), as realloc may.
@@ -249,7 +250,10 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, 
 		va_end(ap);
 	}
 	uint64_t lo = (uint64_t)old, hi = lo + ((old_len + PAGE_ - 1) & ~(PAGE_ - 1));
-	if (new_len > old_len && !(lo & (PAGE_ - 1)) && meets_ranges(lo, hi))
+	/* Growing, or moving (the kernel moves one mapping only: a range the restart split
+	 * into a copied first page and mapped chunks would fail with EFAULT). */
+	int moves = (flags & MREMAP_FIXED) || (new_len > old_len);
+	if (moves && !(lo & (PAGE_ - 1)) && meets_ranges(lo, hi))
 		unite_as_anon(lo, hi);
 	long r = sys_mremap(old, old_len, new_len, flags, new_addr);
 	if (r < 0 && r > -4096) {

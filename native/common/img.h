@@ -28,8 +28,19 @@ enum img_rec {
 	REC_THREAD_STATE = 8,
 	REC_POSIX_TIMER = 9,
 	REC_SEM_UNDO = 13, /* the process's SEM_UNDO adjustments on one SysV semaphore set */
+	REC_REFS = 14,   /* pages whose bytes lie in a PARENT image */
 	REC_END = 15,
+	REC_PARENT = 16, /* an earlier image this one refers to (incremental images) */
+	REC_PAGES = 17,  /* scattered pages, packed: an address list, then their data */
 };
+
+/* File header flags. A reader refuses an image with a flag it does not know. */
+#define IMG_FLAG_INCREMENTAL 1ull /* may hold PARENT, REFS and PAGES records */
+#define IMG_MAX_PARENTS 64
+#define IMG_REF_SIZE 32           /* one REFS entry: addr, len, parent, reserved, record_at */
+#define IMG_REFS_MAX 65536        /* entries in one REFS record */
+#define IMG_PAGES_HEAD 16
+#define IMG_PAGES_MAX 2048        /* pages in one PAGES record (8 MiB) */
 
 enum img_region_kind {
 	RK_ANON = 0,
@@ -123,7 +134,7 @@ enum img_fd_kind {
  */
 #define RESTART_INFO_MAGIC 0x54525453u /* "STRT" */
 #define RI_DROP_CAPS 1u /* each thread drops the capabilities the restore needed */
-#define RI_VERSION 3    /* 2: the image files and address ranges the loader mapped; 3: bounds */
+#define RI_VERSION 4    /* 2: the image files and address ranges the loader mapped; 3: bounds; 4: write tracking */
 #define RI_MAX_IMAGES 8
 #define RI_MAX_RANGES 4096
 #define RI_MAX_BOUNDS 1024
@@ -154,5 +165,9 @@ struct restart_info {
 	unsigned int nbounds;
 	unsigned int reserved;
 	unsigned long bounds[RI_MAX_BOUNDS];
+	/* Incremental checkpoints (agent/incr.c, loader/track.c). */
+	unsigned int track;         /* agent -> loader: arm write tracking after the restore */
+	int uffd;                   /* loader -> agent: the armed userfaultfd, or -1 */
+	char image[4096];           /* loader -> agent: absolute path of the image restored */
 };
 #endif

@@ -1,5 +1,5 @@
 /*
- * Encoding and decoding of protocol v3 frames. Freestanding (no libc), so the agent can
+ * Encoding and decoding of protocol v4 frames. Freestanding (no libc), so the agent can
  * use it while application threads are stopped.
  */
 #include "proto.h"
@@ -82,6 +82,13 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
 		wb_bytes(&w, m->shares, (size_t)m->nshares * PROTO_SHARE_SIZE);
 		wb_u32(&w, m->nshm);
 		wb_bytes(&w, m->shm, (size_t)m->nshm * 8);
+		wb_u32(&w, m->flags);
+		wb_u32(&w, 0);
+		break;
+	case MSG_COMMIT:
+		wb_u64(&w, m->ckpt_id);
+		wb_u32(&w, m->flags);
+		wb_u32(&w, 0);
 		break;
 	case MSG_WRITTEN:
 		wb_u64(&w, m->ckpt_id);
@@ -123,6 +130,7 @@ const char *proto_type_name(uint16_t type)
 	case MSG_LIST: return "LIST";
 	case MSG_LISTED: return "LISTED";
 	case MSG_CAPTURED: return "CAPTURED";
+	case MSG_COMMIT: return "COMMIT";
 	case MSG_REQUEST: return "REQUEST";
 	case MSG_RESPONSE: return "RESPONSE";
 	case MSG_PROGRESS: return "PROGRESS";
@@ -467,6 +475,15 @@ int proto_decode(uint16_t type, const uint8_t *payload, uint32_t len, struct pro
 		m->shares = take_list(&r, m->nshares, PROTO_SHARE_SIZE);
 		m->nshm = rb_u32(&r);
 		m->shm = take_list(&r, m->nshm, 8);
+		m->flags = rb_u32(&r);
+		if (rb_u32(&r) != 0)
+			field_err = "bad-field";
+		break;
+	case MSG_COMMIT:
+		m->ckpt_id = rb_u64(&r);
+		m->flags = rb_u32(&r);
+		if (rb_u32(&r) != 0)
+			field_err = "bad-field";
 		break;
 	case MSG_WRITTEN:
 		m->ckpt_id = rb_u64(&r);

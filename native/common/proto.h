@@ -1,11 +1,11 @@
-/* Wire protocol v3 (docs/protocol.md, the one definition): the agent's side. */
+/* Wire protocol v4 (docs/protocol.md, the one definition): the agent's side. */
 #ifndef STASIS_PROTO_H
 #define STASIS_PROTO_H
 #include <stdint.h>
 #include <stddef.h>
 
 #define PROTO_MAGIC 0x50535453u /* bytes "STSP" */
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 #define PROTO_HEADER 12
 #define PROTO_MAX_PAYLOAD (1u << 20)
 
@@ -22,6 +22,7 @@ enum proto_type {
 	MSG_LIST = 0x0a,
 	MSG_LISTED = 0x0b,
 	MSG_CAPTURED = 0x0c,
+	MSG_COMMIT = 0x0d,
 	MSG_REQUEST = 0x20,
 	MSG_RESPONSE = 0x21,
 	MSG_PROGRESS = 0x22,
@@ -38,6 +39,9 @@ enum proto_type {
 #define SHARE_PTY 8u        /* an end of a pty whose master is in the computation, held by several */
 #define SHARE_PTY_OWNER 16u /* makes that pty on restore, saves its unread bytes */
 #define SHARE_PTY_CTTY 32u  /* that pty is a controlling terminal: stasis-init makes it on restore */
+#define WRITE_FLAG_TRACK 1u   /* WRITE: track written pages; refer to the last committed image */
+#define WRITE_FLAG_FULL 2u    /* WRITE: store every page (still track for the next one) */
+#define COMMIT_FLAG_COMMITTED 1u /* COMMIT: the generation counts */
 
 /* List entries, decoded one at a time from the payload (fixed width on the wire). */
 struct proto_share { int32_t fd; uint32_t flags; uint64_t share_id; };          /* WRITE: 16 bytes */
@@ -61,7 +65,7 @@ struct proto_ctty { uint32_t pid, pty; int32_t foreground; };                   
 /* Every message, decoded. Which fields are meaningful depends on `type`. */
 struct proto_msg {
 	uint16_t type;
-	uint32_t pid, ppid, flags, nthreads;
+	uint32_t pid, ppid, flags, nthreads; /* flags: HELLO's, WRITE's or COMMIT's */
 	int32_t status;
 	uint64_t proc_id, ckpt_id, image_bytes, pidns;
 	uint32_t writer_pid;  /* CAPTURED */

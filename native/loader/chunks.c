@@ -4,6 +4,7 @@
  */
 #include "chunks.h"
 #include "chunk-decode.h"
+#include "refs.h"
 #include "rt.h"
 #include "../common/crc32c.h"
 #include "../common/fmt.h"
@@ -199,6 +200,12 @@ int rst_next_chunk(struct meta *m, struct chunk *k)
 			m->content += k->raw;
 			rst_rec_skip(c, &h);
 			return 1;
+		}
+		if (h.type == REC_PAGES) {
+			m->content += rst_pages_record(m, &h);
+			m->nchunks++;
+			rst_rec_skip(c, &h);
+			continue;
 		}
 		if (h.type == REC_END) {
 			check_end(m, &h);

@@ -28,6 +28,8 @@
 #include "place.h"
 #include "meta.h"
 #include "broker.h"
+#include "refs.h"
+#include "track.h"
 #include "../common/broker.h"
 #include "rt.h"
 #include "../common/fmt.h"
@@ -557,10 +559,13 @@ static void stage2(void *argp)
 	rst_image_advice = 0;
 	move_vdso(m, a);
 	map_regions(m);
+	rst_refs_place(m); /* pages kept in earlier generations' images */
 	rst_image_advice = 1;
+	rst_pages_into_place = 1; /* PAGES records come among the chunks */
 	struct mapped_range *ranges = m_take(&arena, sizeof(*ranges) * RI_MAX_RANGES);
 	int nranges = rst_place_chunks(m, a->map, a->map ? rst_map_budget(m->nregions) : 0, ranges, RI_MAX_RANGES);
 	rst_image_advice = 0;
+	rst_track_arm(m, ranges, nranges); /* before anything else writes to the process's memory */
 	protect_regions(m);
 	restore_process(m);
 
@@ -678,7 +683,7 @@ static void stage2(void *argp)
 		sys_call1(SYS_set_tid_address_, (long)t->ctid);
 		*(int *)t->ctid = (int)sys_gettid();
 	}
-	sys_call3(SYS_close_range_, (long)c->stash_base, 0x7fffffff, 0);
+	rst_track_close_from(c->stash_base);
 	rst_switch((void *)((t->resume_sp - 1024) & ~15ul), entry, (void *)(long)leader);
 }
 
@@ -769,6 +774,7 @@ __attribute__((used)) static void stage1(long *sp)
 	check_vdso_layout(m, cur, ncur);
 	check_files(m);
 	rst_ks_check(m);
+	rst_refs_open(m, image);
 	if (check_only)
 		sys_exit_group(0);
 	if (rst_in_pidns && sys_getpid() != (long)m->proc.pid)

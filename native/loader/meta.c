@@ -8,6 +8,7 @@
 #include "meta.h"
 #include "decode-pool.h"
 #include "meta-records.h"
+#include "refs.h"
 #include "rt.h"
 #include "../common/crc32c.h"
 #include "../common/fmt.h"
@@ -27,32 +28,36 @@ void *m_take(struct m_arena *a, size_t n)
 
 /* ---- records: naming, dying, reading ---- */
 
-static const char *const type_names[16] = {
+static const char *const type_names[32] = {
 	[REC_INFO] = "INFO", [REC_PROCESS] = "PROCESS", [REC_REGION] = "REGION",
 	[REC_THREAD] = "THREAD", [REC_FD] = "FD", [REC_FILEDATA] = "FILEDATA", [REC_CHUNK] = "CHUNK",
 	[REC_FD_SHARE] = "FD_SHARE", [REC_FD_LOCK] = "FD_LOCK", [REC_PROC_STATE] = "PROC_STATE", [REC_THREAD_STATE] = "THREAD_STATE",
-	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_SEM_UNDO] = "SEM_UNDO", [REC_END] = "END",
+	[REC_POSIX_TIMER] = "POSIX_TIMER", [REC_SEM_UNDO] = "SEM_UNDO", [REC_END] = "END", [REC_PARENT] = "PARENT",
+	[REC_REFS] = "REFS", [REC_PAGES] = "PAGES",
 };
 
-#define RANK_END 13
+#define RANK_END 15
 
 /* Order rank of each known type (docs: record order); -1 for types of later versions. */
 static int rank_of(uint16_t type)
 {
 	switch (type) {
 	case REC_INFO: return 0;
-	case REC_PROCESS: return 1;
-	case REC_REGION: return 2;
-	case REC_THREAD: return 3;
-	case REC_FD: return 4;
-	case REC_FD_SHARE: return 5;
-	case REC_FD_LOCK: return 6;
-	case REC_FILEDATA: return 7;
-	case REC_PROC_STATE: return 8;
-	case REC_THREAD_STATE: return 9;
-	case REC_POSIX_TIMER: return 10;
-	case REC_SEM_UNDO: return 11;
-	case REC_CHUNK: return 12;
+	case REC_PARENT: return 1;
+	case REC_PROCESS: return 2;
+	case REC_REGION: return 3;
+	case REC_THREAD: return 4;
+	case REC_FD: return 5;
+	case REC_FD_SHARE: return 6;
+	case REC_FD_LOCK: return 7;
+	case REC_FILEDATA: return 8;
+	case REC_PROC_STATE: return 9;
+	case REC_THREAD_STATE: return 10;
+	case REC_POSIX_TIMER: return 11;
+	case REC_SEM_UNDO: return 12;
+	case REC_REFS: return 13;
+	case REC_CHUNK: return 14;
+	case REC_PAGES: return 14;
 	case REC_END: return RANK_END;
 	default: return -1;
 	}
@@ -61,7 +66,8 @@ static int rank_of(uint16_t type)
 /* Records of which an image holds at most one. */
 static int single(int rank)
 {
-	return rank <= 1 || rank == rank_of(REC_PROC_STATE) || rank == RANK_END;
+	return rank == rank_of(REC_INFO) || rank == rank_of(REC_PROCESS) || rank == rank_of(REC_PROC_STATE) ||
+	       rank == RANK_END;
 }
 
 void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type)
@@ -69,7 +75,7 @@ void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type)
 	sb_str(s, "record #");
 	sb_udec(s, c->index);
 	sb_str(s, " (");
-	if (type < 16 && type_names[type]) {
+	if (type < 32 && type_names[type]) {
 		sb_str(s, type_names[type]);
 	} else {
 		sb_str(s, "type ");
@@ -176,7 +182,7 @@ void rst_rec_order(struct img_cursor *c, const struct rec_head *h)
 		rst_rec_die(c, h->type, "", " is out of order");
 	if (r > 0 && !c->have_info)
 		rst_rec_die(c, h->type, "", " comes before the INFO record");
-	if (r > 1 && !c->have_process)
+	if (r > rank_of(REC_PROCESS) && !c->have_process)
 		rst_rec_die(c, h->type, "", " comes before the PROCESS record");
 	c->rank = r;
 }
@@ -251,7 +257,7 @@ static __attribute__((noreturn)) void die_path(const char *path, const char *a, 
 	rst_exit_failed();
 }
 
-static uint64_t check_header(int fd, const char *path)
+static uint64_t check_header(int fd, const char *path, uint64_t *flags_out)
 {
 	uint8_t h[IMG_HEADER_SIZE];
 	char mem[160];
@@ -296,7 +302,9 @@ static uint64_t check_header(int fd, const char *path)
 		sb_str(&s, ", expected 32");
 		die_path(path, sb_cstr(&s), 0);
 	}
-	if (flags) {
+	if (flags_out)
+		*flags_out = flags;
+	if (flags & ~IMG_FLAG_INCREMENTAL) {
 		sb_str(&s, ": image flags 0x");
 		sb_hex(&s, flags);
 		sb_str(&s, " are not supported by this stasis");
@@ -321,12 +329,12 @@ static uint64_t scan(int fd, const char *path, uint64_t size, int counts[16], ui
 		uint16_t type = rb_u16(&r);
 		rb_u16(&r);
 		uint32_t len = rb_u32(&r);
-		if (type == REC_CHUNK || type == REC_END || rst_rec_next(off, len) > size)
+		if (type == REC_CHUNK || type == REC_PAGES || type == REC_END || rst_rec_next(off, len) > size)
 			break;
 		if (counts && type < 16)
 			counts[type]++;
-		if (bulk && type == REC_FILEDATA)
-			*bulk += len;
+		if (bulk && (type == REC_FILEDATA || type == REC_REFS))
+			*bulk += len; /* streamed, not held */
 		off = rst_rec_next(off, len);
 	}
 	return off;
@@ -336,7 +344,7 @@ static uint64_t scan(int fd, const char *path, uint64_t size, int counts[16], ui
 uint64_t meta_size(int fd, const char *path)
 {
 	uint64_t bulk = 0;
-	return scan(fd, path, check_header(fd, path), 0, &bulk) - bulk;
+	return scan(fd, path, check_header(fd, path, 0), 0, &bulk) - bulk;
 }
 
 uint64_t meta_arena_size(uint64_t msize)
@@ -442,7 +450,7 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 	struct img_cursor *c = &m->cur;
 	c->fd = fd;
 	c->path = path;
-	c->size = check_header(fd, path);
+	c->size = check_header(fd, path, &c->flags);
 	c->off = IMG_HEADER_SIZE;
 	c->rank = -1;
 	int counts[16] = { 0 };
@@ -461,10 +469,15 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 		struct rec_head h;
 		rst_rec_head(c, &h);
 		rst_rec_order(c, &h);
-		if (h.type == REC_CHUNK || h.type == REC_END) {
+		if (h.type == REC_CHUNK || h.type == REC_PAGES || h.type == REC_END) {
 			m->pending = h;
 			m->have_pending = 1;
 			break;
+		}
+		if (h.type == REC_PARENT || h.type == REC_REFS) {
+			rst_incr_record(m, &h, a);
+			rst_rec_skip(c, &h);
+			continue;
 		}
 		if (h.type == REC_FILEDATA) {
 			if (m->nfdata > counts[REC_FILEDATA])

@@ -113,6 +113,7 @@ struct img_cursor {
 	int rank;           /* order rank of the last known record; -1 before any */
 	int have_info, have_process;
 	uint32_t page_size; /* from INFO */
+	uint64_t flags;     /* the file header's (IMG_FLAG_*) */
 };
 
 struct meta {
@@ -139,6 +140,7 @@ struct meta {
 	int nsem_undos;
 	uint32_t page_size;
 	uint64_t nunknown;     /* records of types this reader does not know, skipped */
+	struct m_incr *incr;   /* PARENT, REFS, PAGES (refs.c); null until one is met */
 
 	/* The walk over the chunks (chunks.c) goes on from where meta_read stopped. */
 	struct img_cursor cur;

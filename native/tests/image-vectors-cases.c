@@ -400,9 +400,9 @@ void bad_vectors(const struct image *minimal)
 	fix_header_crc(b);
 	bad("bad-header-size", b, minimal->n, "file header size 64, expected 32");
 	b = copy(minimal);
-	b[16] = 1;
+	b[16] = 2;
 	fix_header_crc(b);
-	bad("bad-header-flags", b, minimal->n, "image flags 0x1 are not supported");
+	bad("bad-header-flags", b, minimal->n, "image flags 0x2 are not supported");
 
 	/* Records in general, on a small image with one chunk (damaged copies of the rich
 	 * one would be 78 KiB each). */

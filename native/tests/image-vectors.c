@@ -125,6 +125,8 @@ void build(const struct content *c, struct image *img)
 	struct img_out o;
 	struct wbuf w;
 	img_open(&o, fd, stage, sizeof(stage));
+	if (c->incremental)
+		img_set_flags(&o, IMG_FLAG_INCREMENTAL);
 	img->nrec = 0;
 	if (!c->no_info) {
 		wb_init(&w, buf, sizeof(buf));
@@ -133,9 +135,19 @@ void build(const struct content *c, struct image *img)
 			wb_bytes(&w, "", 1);
 		record(img, &o, REC_INFO, &w);
 	}
-	wb_init(&w, buf, sizeof(buf));
-	img_put_process(&w, &c->proc);
-	record(img, &o, REC_PROCESS, &w);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == (c->parents_late ? 0 : 1)) {
+			wb_init(&w, buf, sizeof(buf));
+			img_put_process(&w, &c->proc);
+			record(img, &o, REC_PROCESS, &w);
+			continue;
+		}
+		for (int i = 0; i < c->nparents; i++) {
+			wb_init(&w, buf, sizeof(buf));
+			img_put_parent(&w, &c->parents[i]);
+			record(img, &o, REC_PARENT, &w);
+		}
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == (c->threads_first ? 1 : 0)) {
 			for (int i = 0; i < c->nregions; i++) {
@@ -191,6 +203,11 @@ void build(const struct content *c, struct image *img)
 		img_put_sem_undo(&w, &c->sem_undos[i]);
 		record(img, &o, REC_SEM_UNDO, &w);
 	}
+	if (c->nrefs) {
+		wb_init(&w, buf, sizeof(buf));
+		img_put_refs(&w, c->refs, (uint32_t)c->nrefs);
+		record(img, &o, REC_REFS, &w);
+	}
 	later(img, &o, c, -1);
 	/* The agent's chunk writer, compressing without workers: each chunk is written before
 	 * cw_chunk returns, so its offset is known here. */
@@ -216,6 +233,18 @@ void build(const struct content *c, struct image *img)
 		later(img, &o, c, i);
 	}
 	cw_finish(&cw);
+	for (int i = 0; i < c->npages; i++) {
+		const struct pages_spec *ps = &c->pages[i];
+		const void *ptr[64];
+		if (ps->n > 64)
+			die("a PAGES vector of more than 64 pages");
+		fill(data, (size_t)ps->n * PAGE, ps->seed);
+		for (uint32_t k = 0; k < ps->n; k++)
+			ptr[k] = data + (size_t)k * PAGE;
+		note(img, &o, REC_PAGES, 0);
+		img_pages(&o, ps->addr, ptr, ps->n);
+		img->rec[img->nrec - 1].len = (uint32_t)(o.off - img->rec[img->nrec - 1].off - IMG_REC_HEADER);
+	}
 	if (c->filedata_last)
 		filedata(img, &o, c);
 	note(img, &o, REC_END, 32);
@@ -457,6 +486,55 @@ static void j_kernel_state(struct jw *j, const struct content *c)
 	j_close(j);
 }
 
+/* PARENT, REFS and PAGES (src/image/incr.ts), in images with the INCREMENTAL flag. */
+static void j_incremental(struct jw *j, const struct content *c, const struct image *img)
+{
+	j_open(j, "incremental", '{');
+	j_open(j, "parents", '[');
+	for (int i = 0; i < c->nparents; i++) {
+		const struct img_parent *p = &c->parents[i];
+		j_open(j, 0, '{');
+		j_u64(j, "fileSize", p->file_size);
+		j_num(j, "infoCrc", p->info_crc);
+		j_u64(j, "refBytes", p->ref_bytes);
+		j_str(j, "path", p->path);
+		j_close(j);
+	}
+	j_close(j);
+	j_open(j, "refs", '[');
+	for (int i = 0; i < c->nrefs; i++) {
+		const struct img_ref *e = &c->refs[i];
+		j_open(j, 0, '{');
+		j_u64(j, "addr", e->addr);
+		j_u64(j, "len", e->len);
+		j_num(j, "parent", e->parent);
+		j_u64(j, "recordAt", e->record_at);
+		j_close(j);
+	}
+	j_close(j);
+	j_open(j, "pages", '[');
+	for (int i = 0, k = 0; i < img->nrec; i++) {
+		if (img->rec[i].type != REC_PAGES)
+			continue;
+		const struct pages_spec *ps = &c->pages[k++];
+		uint64_t list_end = img->rec[i].off + IMG_REC_HEADER + IMG_PAGES_HEAD + (uint64_t)ps->n * 8;
+		j_open(j, 0, '{');
+		j_num(j, "offset", (int64_t)img->rec[i].off);
+		j_num(j, "encoding", 0);
+		j_num(j, "storedLen", (int64_t)ps->n * PAGE);
+		j_num(j, "dataOffset", (int64_t)((list_end + PAGE - 1) & ~(uint64_t)(PAGE - 1)));
+		j_open(j, "addrs", '[');
+		for (uint32_t a = 0; a < ps->n; a++) {
+			j_item(j, 0);
+			fprintf(j->f, "\"%llu\"", (unsigned long long)ps->addr[a]);
+		}
+		j_close(j);
+		j_close(j);
+	}
+	j_close(j);
+	j_close(j);
+}
+
 static void write_json(const char *file, const struct content *c, const struct image *img)
 {
 	FILE *f = fopen(file, "w");
@@ -652,9 +730,11 @@ static void write_json(const char *file, const struct content *c, const struct i
 		content += (uint64_t)s->pages * PAGE;
 	}
 	j_close(&j);
+	for (int i = 0; i < c->npages; i++)
+		content += (uint64_t)c->pages[i].n * PAGE;
 	j_open(&j, "end", '{');
 	j_u64(&j, "records", (uint64_t)img->nrec - 1);
-	j_u64(&j, "chunks", (uint64_t)c->nchunks);
+	j_u64(&j, "chunks", (uint64_t)c->nchunks + (uint64_t)c->npages);
 	j_u64(&j, "contentBytes", content);
 	j_u64(&j, "endOffset", img->rec[img->nrec - 1].off);
 	j_close(&j);
@@ -662,7 +742,7 @@ static void write_json(const char *file, const struct content *c, const struct i
 	for (int i = 0; i < img->nrec; i++) {
 		uint16_t t = img->rec[i].type;
 		if ((t >= REC_INFO && t <= REC_POSIX_TIMER) || t == REC_FILEDATA || t == REC_FD_SHARE || t == REC_FD_LOCK ||
-		    t == REC_SEM_UNDO || t == REC_END)
+		    t == REC_SEM_UNDO || t == REC_END || t == REC_PARENT || t == REC_REFS || t == REC_PAGES)
 			continue;
 		j_open(&j, 0, '{');
 		j_num(&j, "type", t);
@@ -672,6 +752,8 @@ static void write_json(const char *file, const struct content *c, const struct i
 	}
 	j_close(&j);
 	j_lit(&j, "verified", "true");
+	if (c->incremental)
+		j_incremental(&j, c, img);
 	j_close(&j);
 	fputc('\n', f);
 	if (fclose(f))
@@ -781,13 +863,14 @@ const char *name_of(const struct image *img, int i)
 {
 	static char s[8][96];
 	static int k;
-	static const char *const names[16] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
+	static const char *const names[32] = { [1] = "INFO", [2] = "PROCESS", [3] = "REGION",
 					       [4] = "THREAD", [5] = "FD", [6] = "CHUNK", [7] = "PROC_STATE",
 					       [8] = "THREAD_STATE", [9] = "POSIX_TIMER", [10] = "FILEDATA",
-					       [11] = "FD_SHARE", [12] = "FD_LOCK", [13] = "SEM_UNDO", [15] = "END" };
+					       [11] = "FD_SHARE", [12] = "FD_LOCK", [13] = "SEM_UNDO", [14] = "REFS",
+					       [15] = "END", [16] = "PARENT", [17] = "PAGES" };
 	char *out = s[k++ % 8], t[16];
 	uint16_t type = img->rec[i].type;
-	if (type < 16 && names[type])
+	if (type < 32 && names[type])
 		snprintf(t, sizeof(t), "%s", names[type]);
 	else
 		snprintf(t, sizeof(t), "type %u", type);
@@ -813,5 +896,9 @@ int main(int argc, char **argv)
 	c = minimal_content();
 	good("minimal", &c, &minimal);
 	bad_vectors(&minimal);
+	struct image incremental;
+	c = incremental_content();
+	good("incremental", &c, &incremental);
+	incremental_bad_vectors();
 	return 0;
 }

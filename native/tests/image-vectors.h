@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../agent/image.h"
+#include "../agent/image-incr.h"
 #include "../common/img.h"
 #include "../res/res.h"
 
@@ -46,6 +47,12 @@ struct filedata_spec {
 	uint32_t len, seed;
 };
 
+/* A PAGES record: n pages at these addresses, filled from seed. */
+struct pages_spec {
+	const uint64_t *addr;
+	uint32_t n, seed;
+};
+
 /* A record of a type this version does not define, which readers must skip. */
 struct later_rec {
 	uint16_t type;
@@ -80,8 +87,16 @@ struct content {
 	int nshares;
 	const struct img_fd_lock *locks;     /* FD_LOCK records, after those */
 	int nlocks;
+	/* Incremental images (image-vectors-incr.c). */
+	int incremental;                     /* the file header's INCREMENTAL flag */
+	const struct img_parent *parents;    /* PARENT records, after INFO */
+	int nparents;
+	const struct img_ref *refs;          /* one REFS record, before the chunks */
+	int nrefs;
+	const struct pages_spec *pages;      /* PAGES records, after the chunks */
+	int npages;
 	/* Damage that needs the writer's help. */
-	int no_info, threads_first, filedata_last;
+	int no_info, threads_first, filedata_last, parents_late;
 	uint32_t info_trailing; /* zero bytes after INFO's last field */
 };
 
@@ -129,4 +144,8 @@ void setup(void);
 struct content rich_content(void);
 struct content minimal_content(void);
 void bad_vectors(const struct image *minimal);
+
+/* image-vectors-incr.c */
+struct content incremental_content(void);
+void incremental_bad_vectors(void);
 #endif

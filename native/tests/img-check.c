@@ -9,6 +9,7 @@
  */
 #include "../loader/chunks.h"
 #include "../loader/meta.h"
+#include "../loader/refs.h"
 #include "../loader/rt.h"
 #include "../common/fmt.h"
 #include "../common/img.h"
@@ -99,6 +100,54 @@ struct chunk_row {
 	uint64_t addr, raw, data_at;
 	uint32_t enc, stored;
 };
+
+/* PARENT, REFS and PAGES: the parents, how many references (and the first ones), how many
+ * PAGES records (and the first ones): src/image/incr.ts's view, summarised alike. */
+static void print_incremental(const struct meta *m)
+{
+	const struct m_incr *x = m->incr;
+	key("incremental", 0);
+	out("{");
+	key("parents", 1);
+	out("[");
+	for (int i = 0; x && i < x->nparents; i++) {
+		const struct m_parent *p = &x->parents[i];
+		out(i ? ",{" : "{");
+		k_u("infoCrc", p->info_crc, 1);
+		k_str("path", p->path);
+		k_s64("fileSize", p->file_size);
+		k_s64("refBytes", p->ref_bytes);
+		out("}");
+	}
+	out("]");
+	k_u("nrefs", x ? x->nrefs : 0, 0);
+	k_s64("refBytes", x ? x->ref_bytes : 0);
+	key("refs", 0);
+	out("[");
+	for (uint64_t i = 0; x && i < x->nrefs && i < RST_LIST_ROWS; i++) {
+		const struct m_ref_row *e = &x->refs[i];
+		out(i ? ",{" : "{");
+		k_u("parent", e->parent, 1);
+		k_s64("addr", e->addr);
+		k_s64("len", e->len);
+		k_s64("recordAt", e->record_at);
+		out("}");
+	}
+	out("]");
+	k_u("npages", x ? x->npages_recs : 0, 0);
+	key("pages", 0);
+	out("[");
+	for (uint64_t i = 0; x && i < x->npages_recs && i < RST_LIST_ROWS; i++) {
+		const struct m_pages_row *g = &x->pages[i];
+		out(i ? ",{" : "{");
+		k_u("dataOffset", g->data_at, 1);
+		k_u("pages", g->npages, 0);
+		k_s64("first", g->first);
+		k_s64("last", g->last);
+		out("}");
+	}
+	out("]}");
+}
 
 static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n)
 {
@@ -296,7 +345,10 @@ static void print(const struct meta *m, const struct chunk_row *rows, uint64_t n
 	k_s64("chunks", m->end_chunks);
 	k_s64("contentBytes", m->end_content);
 	k_s64("endOffset", m->end_offset);
-	out("}}\n");
+	out("}");
+	if (m->cur.flags & IMG_FLAG_INCREMENTAL)
+		print_incremental(m);
+	out("}\n");
 	out_flush();
 }
 

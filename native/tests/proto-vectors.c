@@ -100,7 +100,10 @@ int main(int argc, char **argv)
 		printf("],\"shmSkip\":[");
 		for (uint32_t i = 0; i < m.nshm; i++)
 			printf("%s{\"key\":\"%llu\"}", i ? "," : "", (unsigned long long)proto_shm_skip_at(&m, i));
-		printf("]");
+		printf("],\"flags\":%u", m.flags);
+		break;
+	case MSG_COMMIT:
+		printf(",\"ckptId\":\"%llu\",\"flags\":%u", (unsigned long long)m.ckpt_id, m.flags);
 		break;
 	case MSG_LISTED:
 		printf(",\"ckptId\":\"%llu\",\"procs\":[", (unsigned long long)m.ckpt_id);

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { errnoCode } from '../errors';
+import { withDependencies } from './deps';
 import { Manifest, MANIFEST_FILE, serializeManifest } from './manifest';
 
 export const LATEST_LINK = 'latest';
@@ -108,7 +109,8 @@ export async function readLatest(ckptDir: string): Promise<string | null> {
 
 /**
  * Removes incomplete generations and complete ones beyond the `keep` newest. Never removes
- * `current` nor what `latest` points to.
+ * `current`, what `latest` points to, nor a generation one of those kept depends on (an
+ * incremental generation's images refer to earlier ones: ckpt-dir/deps.ts).
  */
 export async function pruneGenerations(ckptDir: string, keep: number, current: string): Promise<string[]> {
   const latest = await readLatest(ckptDir);
@@ -117,9 +119,10 @@ export async function pruneGenerations(ckptDir: string, keep: number, current: s
   const keepNames = new Set(complete.slice(0, Math.max(1, keep)).map((g) => g.name));
   keepNames.add(current);
   if (latest !== null) keepNames.add(latest);
+  const kept = await withDependencies(ckptDir, keepNames);
   const removed: string[] = [];
   for (const g of gens) {
-    if (keepNames.has(g.name)) continue;
+    if (kept.has(g.name)) continue;
     await fsp.rm(g.path, { recursive: true, force: true });
     removed.push(g.name);
   }

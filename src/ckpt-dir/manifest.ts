@@ -23,6 +23,8 @@ export interface ManifestProcess {
   /** File name of the image inside the generation folder. */
   image: string;
   bytes: number;
+  /** Bytes of memory the image takes from earlier generations (incremental images; absent: 0). */
+  refBytes?: number;
 }
 
 export interface Manifest {
@@ -40,6 +42,8 @@ export interface Manifest {
   semaphores: ManifestSemaphore[];
   /** The namespace's SysV shared memory segments, recreated with their ids. */
   sharedSegments: ManifestShmSeg[];
+  /** Earlier generations its images refer to (incremental checkpoints): kept while it is. Absent: none. */
+  dependsOn?: number[];
   /** The namespace's SysV message queues, recreated with their ids and messages. */
   messageQueues: ManifestMsgQueue[];
   /** Ptys of the computation that are a session's controlling terminal. */
@@ -137,7 +141,9 @@ export function parseManifest(text: string, where: string): Manifest {
     if (seen.has(p.image)) throw bad(`image ${p.image} is listed twice`);
     seen.add(p.image);
     const [ppid, pgid, sid] = ids(p, `processes[${i}]`);
-    return { procId, pid, ppid, pgid, sid, name: p.name, image: p.image, bytes };
+    const refBytes = p.refBytes === undefined ? 0 : nonNegativeInt(p.refBytes);
+    if (refBytes === null) throw bad(`processes[${i}].refBytes must be a non-negative integer`);
+    return { procId, pid, ppid, pgid, sid, name: p.name, image: p.image, bytes, refBytes };
   });
   if (typeof raw.namespace !== 'boolean') throw bad('"namespace" must be true or false');
   if (!Array.isArray(raw.zombies)) throw bad('"zombies" must be an array');
@@ -216,6 +222,11 @@ export function parseManifest(text: string, where: string): Manifest {
     sysvData = raw.sysvData;
   }
   if (messageQueues.some((q) => q.messages > 0) && sysvData === undefined) throw bad('message queues hold messages but "sysvData" names no file with them');
+  const dependsOn = raw.dependsOn === undefined ? [] : raw.dependsOn;
+  if (!Array.isArray(dependsOn) || !dependsOn.every((g) => nonNegativeInt(g) !== null && (g as number) >= 1 && (g as number) < generation)
+    || new Set(dependsOn).size !== dependsOn.length) {
+    throw bad('"dependsOn" must list distinct earlier generation numbers');
+  }
   const pids = new Set<number>();
   for (const x of [...processes, ...zombies]) {
     if (pids.has(x.pid)) throw bad(`pid ${x.pid} is listed twice`);
@@ -225,6 +236,7 @@ export function parseManifest(text: string, where: string): Manifest {
     format: MANIFEST_FORMAT, version: MANIFEST_VERSION, generation, ckptId, created: raw.created,
     namespace: raw.namespace, processes, zombies, semaphores, sharedSegments, messageQueues, terminals,
     ...(sysvData !== undefined ? { sysvData } : {}),
+    dependsOn: (dependsOn as number[]).slice().sort((a, b) => a - b),
   };
 
   function ids(o: Record<string, unknown>, at: string): [number, number, number] {

@@ -17,12 +17,13 @@ import { Command, coordAddressIPv4 } from './common';
 const spec: CommandSpec = {
   name: 'checkpoint',
   summary: 'Checkpoint every process connected to the coordinator and print the new generation folder.',
-  usage: '[--json] [--coord-port N]',
+  usage: '[--full] [--json] [--coord-port N]',
   details:
     'Returns once the images are durable. On stderr: "stasis: paused P ms; complete in D ms: N processes,\n' +
     'B bytes", and "stasis: not forked: process NAME (pid PID): REASON" for each process whose image\n' +
     'was written while it was paused.',
   options: [
+    { name: 'full', help: 'store every page: refer to no earlier generation (incremental checkpoints)' },
     { name: 'json', help: 'print the coordinator\'s answer as JSON instead (pauseMs, durationMs, notForked, ...)' },
   ],
   maxPositionals: 0,
@@ -47,7 +48,8 @@ export function checkpointSummary(body: JsonObject): string {
 async function run(args: ParsedArgs): Promise<number> {
   const addr = await coordAddressIPv4(spec, args);
   const json = flag(args, 'json');
-  const body = expectOk(await sendRequest(addr, { cmd: 'checkpoint' }, { onProgress: process.stderr.isTTY && !json ? showProgress : undefined }));
+  const request: JsonObject = flag(args, 'full') ? { cmd: 'checkpoint', full: true } : { cmd: 'checkpoint' };
+  const body = expectOk(await sendRequest(addr, request, { onProgress: process.stderr.isTTY && !json ? showProgress : undefined }));
   if (json) {
     process.stdout.write(`${JSON.stringify(body)}\n`);
     return 0;

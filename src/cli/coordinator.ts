@@ -12,7 +12,7 @@ import { Command, coordTarget } from './common';
 const spec: CommandSpec = {
   name: 'coordinator',
   summary: 'Run the coordinator that agents and the stasis CLI connect to.',
-  usage: '[--port N] [--daemon] [--interval S] [--keep N]',
+  usage: '[--port N] [--daemon] [--interval S] [--keep N] [--no-incremental] [--full-every N]',
   details:
     'In the foreground it logs to stderr until SIGINT/SIGTERM or `stasis shutdown`. With --daemon it\n' +
     'starts itself in the background, prints the port it listens on and exits.',
@@ -21,7 +21,9 @@ const spec: CommandSpec = {
     { name: 'host', value: 'H', help: 'address to listen on (default: --coord-host)' },
     { name: 'daemon', help: 'run in the background; print the port and exit' },
     { name: 'interval', value: 'S', help: 'also checkpoint every S seconds' },
-    { name: 'keep', value: 'N', help: 'complete generations to keep per checkpoint directory (default 2)' },
+    { name: 'keep', value: 'N', help: 'complete generations to keep per checkpoint directory, with those they depend on (default 2)' },
+    { name: 'no-incremental', help: 'write full images only: no write tracking, no references to earlier generations' },
+    { name: 'full-every', value: 'N', help: 'a full generation at least every N (default 8; 1: always full)' },
     { name: 'log', value: 'FILE', help: 'with --daemon: append the log to FILE (default /dev/null)' },
     { name: 'exit-when-idle', help: 'exit once the last process has disconnected' },
     { name: 'ready-fd', value: 'FD', help: 'write "listening <port>" to FD when ready', hidden: true },
@@ -36,12 +38,14 @@ async function run(args: ParsedArgs): Promise<number> {
   const intervalSec = intOption(spec, args, 'interval', 1, 365 * 24 * 3600);
   const keep = intOption(spec, args, 'keep', 1, 100000);
   const exitWhenIdle = flag(args, 'exit-when-idle');
+  const noIncremental = flag(args, 'no-incremental');
+  const fullEvery = intOption(spec, args, 'full-every', 1, 100000);
   const readyFd = intOption(spec, args, 'ready-fd', 3, 65535);
 
   if (flag(args, 'daemon')) {
     const log = stringOption(args, 'log');
     const d = await startDetachedCoordinator({
-      host, port, exitWhenIdle, intervalSec, keep, logFile: log === undefined ? null : path.resolve(log),
+      host, port, exitWhenIdle, intervalSec, keep, noIncremental, fullEvery, logFile: log === undefined ? null : path.resolve(log),
     });
     process.stdout.write(`${d.port}\n`);
     return 0;
@@ -49,7 +53,9 @@ async function run(args: ParsedArgs): Promise<number> {
 
   let server;
   try {
-    server = await startCoordinatorServer({ host, port, intervalSec, keep, exitWhenIdle, log: stderrLogger() });
+    server = await startCoordinatorServer({
+      host, port, intervalSec, keep, exitWhenIdle, incremental: !noIncremental, fullEvery, log: stderrLogger(),
+    });
   } catch (err) {
     if (readyFd !== undefined && err instanceof StasisError) tellParent(readyFd, `error ${err.code} ${err.message}`);
     throw err;

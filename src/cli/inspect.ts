@@ -4,7 +4,8 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { resolveGeneration } from '../ckpt-dir/resolve';
 import { errnoCode, StasisError } from '../errors';
-import { describeImage, imageToJson } from '../image/describe';
+import { generationName } from '../ckpt-dir/generations';
+import { describeImage, formatBytes, imageToJson } from '../image/describe';
 import { readImage } from '../image/reader';
 import { CommandSpec, flag, ParsedArgs, usageError } from './args';
 import { Command } from './common';
@@ -47,6 +48,12 @@ async function run(args: ParsedArgs): Promise<number> {
   }
   const m = gen.manifest;
   const parts = [`generation ${gen.path} (number ${m.generation}, checkpoint ${m.ckptId}, created ${m.created}, ${m.processes.length} processes)`];
+  const deps = m.dependsOn ?? [];
+  if (deps.length > 0) {
+    const bytes = m.processes.reduce((s, p) => s + p.bytes, 0);
+    const referred = m.processes.reduce((s, p) => s + (p.refBytes ?? 0), 0);
+    parts[0] += `\nincremental: ${formatBytes(bytes)} of images, ${formatBytes(referred)} of memory referred to in generation(s) ${deps.map(generationName).join(', ')}, which are kept while this one is`;
+  }
   for (const img of images) parts.push(describeImage(img));
   process.stdout.write(parts.join('\n\n') + '\n');
   return 0;

@@ -18,7 +18,7 @@ import { ckptDirFrom, CKPT_DIR_OPTION, Command, coordAddressIPv4 } from './commo
 const spec: CommandSpec = {
   name: 'launch',
   summary: 'Run PROGRAM so that it can be checkpointed with `stasis checkpoint`.',
-  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-compress] [--no-fork] [--no-thp] -- PROGRAM [ARGS...]',
+  usage: '[--ckpt-dir D] [--interval S] [--keep N] [--no-compress] [--no-fork] [--no-thp] [--no-incremental] [--full-every N] -- PROGRAM [ARGS...]',
   details:
     'If no coordinator answers at the coordinator address, one is started in the background; it\n' +
     'exits when the last launched process does. The exit status is PROGRAM\'s (128+N if signal N\n' +
@@ -37,6 +37,8 @@ const spec: CommandSpec = {
     { name: 'no-compress', help: 'save memory raw, without zstd: larger images, which a restart can map in place' },
     { name: 'no-fork', help: 'write every image while the program is paused (STASIS_NO_FORK=1)' },
     { name: 'no-thp', help: 'no transparent huge pages for large memory (STASIS_NO_THP=1)' },
+    { name: 'no-incremental', help: 'only full checkpoints (for a coordinator that launch starts)' },
+    { name: 'full-every', value: 'N', help: 'a full checkpoint at least every N (for a coordinator that launch starts; default 8)' },
   ],
   maxPositionals: Infinity,
   stopAtFirstPositional: true,
@@ -70,15 +72,17 @@ async function run(args: ParsedArgs): Promise<number> {
   if (program === undefined || program === '') throw usageError(spec, 'no program to launch: `stasis launch -- PROGRAM [ARGS...]`');
   const intervalSec = intOption(spec, args, 'interval', 1, 365 * 24 * 3600);
   const keep = intOption(spec, args, 'keep', 1, 100000);
+  const noIncremental = flag(args, 'no-incremental');
+  const fullEvery = intOption(spec, args, 'full-every', 1, 100000);
   const agent = requireNative('agent');
   const init = requireNative('init');
   const addr = await coordAddressIPv4(spec, args);
   const ckptDir = ckptDirFrom(args);
   fs.mkdirSync(ckptDir, { recursive: true, mode: 0o700 });
 
-  const ensured = await ensureCoordinator({ addr, logFile: path.join(ckptDir, 'coordinator.log'), intervalSec, keep });
-  if (!ensured.started && (intervalSec !== undefined || keep !== undefined)) {
-    process.stderr.write(`stasis: note: using the running coordinator at ${formatAddress(addr)}; --interval and --keep apply only to one that launch starts\n`);
+  const ensured = await ensureCoordinator({ addr, logFile: path.join(ckptDir, 'coordinator.log'), intervalSec, keep, noIncremental, fullEvery });
+  if (!ensured.started && (intervalSec !== undefined || keep !== undefined || noIncremental || fullEvery !== undefined)) {
+    process.stderr.write(`stasis: note: using the running coordinator at ${formatAddress(addr)}; --interval, --keep, --no-incremental and --full-every apply only to one that launch starts\n`);
   }
   try {
     const coord = formatAddress(addr);

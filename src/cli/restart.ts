@@ -12,6 +12,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkDependencies } from '../ckpt-dir/deps';
 import { resolveGeneration } from '../ckpt-dir/resolve';
 import { formatAddress } from '../client/client';
 import { ensureCoordinator, releaseCoordinator } from '../client/ensure-coordinator';
@@ -52,6 +53,7 @@ async function run(args: ParsedArgs): Promise<number> {
   const verify = flag(args, 'verify');
   const images: ImageMetadata[] = [];
   for (const image of gen.images) images.push(verify ? await readImage(image.path, { verify }) : await readImageMetadata(image.path));
+  await checkDependencies(gen, images);
   const plan = planRestart(gen, images);
 
   const restorer = requireNative('restorer');

@@ -21,6 +21,9 @@ export interface DetachedCoordinatorOptions {
   exitWhenIdle?: boolean;
   intervalSec?: number;
   keep?: number;
+  /** Incremental checkpoints off (`--no-incremental`), or a full one every N (`--full-every`). */
+  noIncremental?: boolean;
+  fullEvery?: number;
   /** Where its log goes; null: /dev/null. */
   logFile: string | null;
   /** Safety net only; readiness is signalled (default 20 s). */
@@ -37,6 +40,8 @@ export async function startDetachedCoordinator(opts: DetachedCoordinatorOptions)
   if (opts.exitWhenIdle) args.push('--exit-when-idle');
   if (opts.intervalSec !== undefined) args.push('--interval', String(opts.intervalSec));
   if (opts.keep !== undefined) args.push('--keep', String(opts.keep));
+  if (opts.noIncremental) args.push('--no-incremental');
+  if (opts.fullEvery !== undefined) args.push('--full-every', String(opts.fullEvery));
   const logFd = fs.openSync(opts.logFile ?? '/dev/null', 'a', 0o600);
   let child;
   try {
@@ -88,6 +93,8 @@ export interface EnsureOptions {
   logFile: string | null;
   intervalSec?: number;
   keep?: number;
+  noIncremental?: boolean;
+  fullEvery?: number;
 }
 
 export interface EnsureResult {
@@ -127,6 +134,8 @@ export async function ensureCoordinator(opts: EnsureOptions): Promise<EnsureResu
       exitWhenIdle: true,
       intervalSec: opts.intervalSec,
       keep: opts.keep,
+      noIncremental: opts.noIncremental,
+      fullEvery: opts.fullEvery,
       logFile: opts.logFile,
     });
     return { started: true, pid: started.pid };

@@ -6,7 +6,8 @@
  *   generation folder(s) ─▶ WRITE to each, with what it shares (and to the init of a
  *   namespace with SysV message queues or shared memory segments: their data) ─▶
  *   CAPTURED from all (and the inits' WRITTEN) ─▶ RESUME all ─▶ RESUMED (with each pause)
- *   and WRITTEN from all ─▶ commit (manifest, `latest`, prune) ─▶ reply
+ *   and WRITTEN from all ─▶ commit (manifest with what it depends on, `latest`, prune) ─▶
+ *   COMMIT to each (whether its image counts: incremental checkpoints) ─▶ reply
  *
  * CAPTURED is the global barrier of a forked checkpoint: every process's state is in its
  * image or in its writer's copy, and none runs on before all are (they talk to each
@@ -33,11 +34,12 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { StasisError } from '../errors';
+import { generationDeps, GenerationDeps, IncrementalPolicy, WriteMode, writeModeFor } from '../ckpt-dir/deps';
 import { commitGeneration, createGeneration, discardGeneration, GenerationEntry } from '../ckpt-dir/generations';
 import { Manifest, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestSemaphore, ManifestTerminal, SYSV_DATA_FILE } from '../ckpt-dir/manifest';
 import {
-  CAPTURED_FORKED, CapturedMessage, CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage, ShareEntry,
-  SuspendedMessage, WrittenMessage,
+  CAPTURED_FORKED, CapturedMessage, COMMIT_COMMITTED, CoordToAgent, JsonObject, LISTED_STATIC, LISTED_ZOMBIE, ListedMessage, ResumedMessage,
+  ShareEntry, SuspendedMessage, WrittenMessage,
 } from '../protocol/messages';
 import { describeStatus } from './errno';
 import { Logger, silentLogger } from './log';
@@ -99,6 +101,10 @@ export interface BarrierOptions {
   initFor?: (nsKey: string) => InitPeer | undefined;
   /** How long to wait for a listed process that has not joined (default 10 s). */
   joinTimeoutMs?: number;
+  /** Incremental checkpoints (ckpt-dir/deps.ts); absent: off. */
+  incremental?: IncrementalPolicy;
+  /** This checkpoint stores every page (`stasis checkpoint --full`). */
+  forceFull?: boolean;
   progress?: (body: JsonObject) => void;
   log?: Logger;
 }
@@ -113,6 +119,8 @@ interface Participant {
   lost: boolean;
   sentWrite: boolean;
   sentResume: boolean;
+  /** COMMIT was sent (after its writer answered; incremental checkpoints). */
+  sentCommit: boolean;
   suspended: boolean;
   /** CAPTURED came; `captureOk` when its status was 0. */
   captured: boolean;
@@ -299,12 +307,26 @@ export class CheckpointBarrier {
       }
       return m;
     };
+    /** The WRITE flags per checkpoint directory, also worked out before anyone is paused. */
+    const modes = new Map<string, Promise<WriteMode>>();
+    const modeFor = (dir: string): Promise<WriteMode> => {
+      let m = modes.get(dir);
+      if (!m) {
+        m = writeModeFor(dir, this.opts.incremental ?? { enabled: false, fullEvery: 1 }, this.opts.forceFull === true);
+        void m.catch(() => undefined);
+        modes.set(dir, m);
+      }
+      return m;
+    };
     const committed = new Set<GenerationEntry>();
     /** The inits' SysV data being written: awaited before a failed generation is removed. */
     let sysvDone: Promise<void> = Promise.resolve();
     try {
       // The folders are made while the processes still run: not part of anyone's pause.
-      for (const p of this.parts) void folderFor(p.peer.ckptDir);
+      for (const p of this.parts) {
+        void folderFor(p.peer.ckptDir);
+        void modeFor(p.peer.ckptDir);
+      }
       for (const p of this.parts) {
         p.peer.state = 'suspending';
         p.peer.send({ type: 'SUSPEND', ckptId: id });
@@ -312,14 +334,18 @@ export class CheckpointBarrier {
       this.progress({ phase: 'suspending', processes: n });
       await this.suspendEveryone();
       this.admitting = false;
+      this.throwIfNobodyLeft();
       this.progress({ phase: 'suspended', processes: this.live().length });
 
+      const flags = new Map<string, number>();
       for (const p of this.live()) {
         let gen = gens.get(p.peer.ckptDir);
         if (!gen) {
           gen = await folderFor(p.peer.ckptDir);
+          const mode = await modeFor(p.peer.ckptDir);
           gens.set(p.peer.ckptDir, gen);
-          this.log(`checkpoint ${this.ckptId}: writing ${gen.path}`);
+          flags.set(p.peer.ckptDir, mode.flags);
+          this.log(`checkpoint ${this.ckptId}: writing ${gen.path}${mode.why ? ` (full images: ${mode.why})` : ''}`);
         }
         p.gen = gen;
         p.imageName = this.imageNameFor(p, gen);
@@ -330,7 +356,7 @@ export class CheckpointBarrier {
         p.peer.state = 'writing';
         p.peer.send({
           type: 'WRITE', ckptId: id, imagePath: path.join(p.gen!.path, p.imageName),
-          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer),
+          shares: this.sharesOf(p.peer), shmSkip: this.shmSkipOf(p.peer), flags: flags.get(p.peer.ckptDir) ?? 0,
         });
       }
       const sysv = this.writeSysvData();
@@ -352,13 +378,20 @@ export class CheckpointBarrier {
       await this.phase('WRITE', (p) => !p.captureOk || p.written);
       this.throwIfFailed();
       await this.judgeEndedEarly();
+      // What each generation depends on, from its images' PARENT records (complete now).
+      const imaged = this.parts.filter((p) => p.written);
+      const deps = new Map<GenerationEntry, GenerationDeps>();
+      for (const gen of gens.values()) {
+        deps.set(gen, await generationDeps(gen.path, gen.number, imaged.filter((p) => p.gen === gen).map((p) => p.imageName)));
+      }
+      this.throwIfFailed();
 
+      this.throwIfNobodyLeft();
       this.committing = true;
       const results: GenerationResult[] = [];
-      const imaged = this.parts.filter((p) => p.written);
       for (const gen of gens.values()) {
         const members = imaged.filter((p) => p.gen === gen);
-        const manifest = this.manifestFor(gen, members);
+        const manifest = this.manifestFor(gen, members, deps.get(gen)!);
         await commitGeneration(gen, manifest, this.opts.keep);
         committed.add(gen);
         const bytes = members.reduce((s, p) => s + p.bytes, 0);
@@ -368,6 +401,7 @@ export class CheckpointBarrier {
       this.progress({ phase: 'committed', generation: results[0]?.path ?? '' });
       await this.discardUnused(making, gens);
 
+      this.tellCommitted(committed);
       const bytes = results.reduce((s, r) => s + r.bytes, 0);
       const notForked = imaged.filter((p) => !p.forked)
         .map((p) => ({ pid: p.peer.pid, procId: p.peer.procId, name: p.peer.name, reason: p.notForked }));
@@ -384,6 +418,7 @@ export class CheckpointBarrier {
       await this.phase('RESUME', (p) => p.resumed, false);
       // Writers still at work (the inits' too) finish (or fail) before their folder goes.
       await this.phase('WRITE', (p) => !p.captureOk || p.written, false);
+      this.tellCommitted(committed);
       await sysvDone;
       await this.discardUnused(making, gens);
       for (const gen of gens.values()) {
@@ -563,7 +598,7 @@ export class CheckpointBarrier {
         clearTimeout(timer);
         resolve(m);
       });
-      init.send({ type: 'WRITE', ckptId: BigInt(this.ckptId), imagePath: file, shares: [], shmSkip: [] });
+      init.send({ type: 'WRITE', ckptId: BigInt(this.ckptId), imagePath: file, shares: [], shmSkip: [], flags: 0 });
     });
   }
 
@@ -618,7 +653,22 @@ export class CheckpointBarrier {
     return listed.shmOwners.filter((o) => o.pid !== peer.pid).map((o) => ({ key: o.key }));
   }
 
-  private manifestFor(gen: GenerationEntry, members: Participant[]): Manifest {
+  /**
+   * COMMIT to every agent that was sent WRITE, once its writer is done (WRITTEN, or the
+   * checkpoint failed and every writer has answered): whether its image counts. An agent
+   * refers its next image to this one only if it does (incremental checkpoints).
+   */
+  private tellCommitted(committed: Set<GenerationEntry>): void {
+    const id = BigInt(this.ckptId);
+    for (const p of this.live()) {
+      if (!p.sentWrite || p.sentCommit) continue;
+      p.sentCommit = true;
+      const counts = p.written && p.gen !== null && committed.has(p.gen);
+      p.peer.send({ type: 'COMMIT', ckptId: id, flags: counts ? COMMIT_COMMITTED : 0 });
+    }
+  }
+
+  private manifestFor(gen: GenerationEntry, members: Participant[], deps: GenerationDeps): Manifest {
     const nsKeys = new Set(members.map((p) => p.peer.nsKey));
     const listed = [...nsKeys].map((k) => this.listed.get(k));
     const namespace = nsKeys.size === 1 && listed[0] !== undefined;
@@ -636,6 +686,7 @@ export class CheckpointBarrier {
       namespace,
       processes: members.map((p) => ({
         procId: p.peer.procId, pid: p.peer.pid, ...ids(p.peer.pid), name: p.peer.name, image: p.imageName, bytes: p.bytes,
+        refBytes: deps.refBytes.get(p.imageName) ?? 0,
       })),
       zombies: procs.filter((x) => (x.flags & LISTED_ZOMBIE) !== 0)
         .map((x) => ({ pid: x.pid, ppid: x.ppid, pgid: x.pgid, sid: x.sid, status: x.status })),
@@ -646,6 +697,7 @@ export class CheckpointBarrier {
       })) : [],
       terminals: namespace ? terminalsOf(listed[0]!) : [],
       ...(namespace && this.sysvWritten.has([...nsKeys][0]!) ? { sysvData: SYSV_DATA_FILE } : {}),
+      dependsOn: deps.dependsOn,
     };
   }
 
@@ -675,6 +727,17 @@ export class CheckpointBarrier {
 
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Every process left while the checkpoint ran (the computation was killed while it was
+   * being suspended: its init's list then shows nothing to wait for): a checkpoint of nothing
+   * is a failure, not an empty generation reported as a success.
+   */
+  private throwIfNobodyLeft(): void {
+    this.throwIfFailed();
+    if (this.parts.some((p) => !p.lost || p.written)) return;
+    throw this.failWith(new StasisError('AGENT_LOST', `every process of checkpoint ${this.ckptId} ended before its image was written — the previous generation is intact`));
   }
 
   private resumeAll(): void {
@@ -759,7 +822,7 @@ function terminalsOf(l: ListedMessage): ManifestTerminal[] {
 
 function newParticipant(peer: BarrierPeer): Participant {
   return {
-    peer, lost: false, sentWrite: false, sentResume: false, suspended: false,
+    peer, lost: false, sentWrite: false, sentResume: false, sentCommit: false, suspended: false,
     captured: false, captureOk: false, forked: false, notForked: '', written: false, endedEarly: false,
     resumed: false, pauseNs: null, gen: null, imageName: '', bytes: 0,
   };

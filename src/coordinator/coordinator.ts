@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { StasisError } from '../errors';
 import { ProtocolError } from '../protocol/frame';
 import { CoordToAgent, HELLO_INIT, HELLO_RESTARTED, HelloMessage, JsonObject, Message } from '../protocol/messages';
+import { DEFAULT_FULL_EVERY } from '../ckpt-dir/deps';
 import { AgentState, BarrierPeer, CheckpointBarrier, CheckpointOutcome, describePeer, NotForked } from './barrier';
 import { scanHostPids } from './host-pids';
 import { Logger, silentLogger } from './log';
@@ -36,6 +37,9 @@ export interface CoordinatorOptions {
   keep?: number;
   /** Seconds between periodic checkpoints; 0 or absent: none. */
   intervalSec?: number;
+  /** Incremental checkpoints (default on) and how often a full one is forced (default 8). */
+  incremental?: boolean;
+  fullEvery?: number;
   /**
    * Call onIdle once the last agent has gone (after at least one came) and no checkpoint
    * runs — or when no agent has come within firstAgentTimeoutMs (the program it was started
@@ -275,7 +279,7 @@ export class Coordinator {
     try {
       switch (body.cmd) {
         case 'checkpoint': {
-          const out = await this.checkpoint((p) => reply.progress(p));
+          const out = await this.checkpoint((p) => reply.progress(p), body.full === true);
           reply.respond({ ok: true, ...summarize(out) });
           return;
         }
@@ -304,8 +308,8 @@ export class Coordinator {
     }
   }
 
-  /** Runs one checkpoint of every connected agent, after any running one. */
-  async checkpoint(progress?: (body: JsonObject) => void): Promise<CheckpointOutcome> {
+  /** Runs one checkpoint of every connected agent, after any running one; `full`: no incremental images. */
+  async checkpoint(progress?: (body: JsonObject) => void, full = false): Promise<CheckpointOutcome> {
     while (this.running) {
       try {
         await this.running;
@@ -321,6 +325,8 @@ export class Coordinator {
       keep: this.keep,
       phaseTimeoutMs: this.opts.phaseTimeoutMs ?? DEFAULT_PHASE_TIMEOUT_MS,
       initFor: (nsKey) => this.inits.get(nsKey),
+      incremental: { enabled: this.opts.incremental ?? true, fullEvery: Math.max(1, this.opts.fullEvery ?? DEFAULT_FULL_EVERY) },
+      forceFull: full,
       progress,
       log: this.log,
     });
@@ -358,7 +364,10 @@ export class Coordinator {
         ckptDir: a.ckptDir, state: a.state, restarted: a.restarted,
       }));
     return {
-      coordinator: { host: this.address.host, port: this.address.port, pid: process.pid, keep: this.keep, intervalSec: this.opts.intervalSec ?? 0 },
+      coordinator: {
+        host: this.address.host, port: this.address.port, pid: process.pid, keep: this.keep, intervalSec: this.opts.intervalSec ?? 0,
+        incremental: this.opts.incremental ?? true, fullEvery: this.opts.fullEvery ?? DEFAULT_FULL_EVERY,
+      },
       checkpointRunning: this.running !== null,
       processes,
       lastCheckpoint: this.last,

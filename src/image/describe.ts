@@ -11,6 +11,7 @@ import {
   SHARE_OWNER, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, SIGEV_NAMES, THREAD_CKPT, THREAD_LEADER, THREAD_STATE_NO_NEW_PRIVS,
   REGION_GROWSDOWN, REGION_HUGEPAGE, REGION_NOHUGEPAGE, REGION_SHARED, ChunkEncoding,
 } from './format';
+import { describeIncremental } from './incr';
 
 export function toJsonValue(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
@@ -50,7 +51,7 @@ function protString(prot: number, flags: number): string {
   return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}${flags & REGION_SHARED ? 's' : 'p'}`;
 }
 
-/** Bytes of memory the chunks save of each region (chunks may span adjacent regions). */
+/** Bytes of memory the chunks and PAGES records save of each region (chunks may span adjacent regions). */
 function storedPerRegion(img: ParsedImage): Map<ImageRegion, bigint> {
   const out = new Map<ImageRegion, bigint>(img.regions.map((r) => [r, 0n]));
   for (const c of img.chunks) {
@@ -59,6 +60,12 @@ function storedPerRegion(img: ParsedImage): Map<ImageRegion, bigint> {
       const lo = r.start > c.addr ? r.start : c.addr;
       const hi = r.end < cEnd ? r.end : cEnd;
       if (hi > lo) out.set(r, out.get(r)! + (hi - lo));
+    }
+  }
+  for (const g of img.incremental?.pages ?? []) {
+    for (const a of g.addrs) {
+      const r = img.regions.find((x) => x.start <= a && a < x.end);
+      if (r) out.set(r, out.get(r)! + BigInt(img.info.pageSize));
     }
   }
   return out;
@@ -190,6 +197,7 @@ export function describeImage(img: ParsedImage): string {
     `totals   ${img.chunks.length} chunks (${zstd} zstd): ${formatBytes(rawTotal)} of memory stored in ${formatBytes(storedTotal)}${ratio}, ` +
       `${storedTotal} bytes; file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`,
   );
+  lines.push(...describeIncremental(img, formatBytes));
   if (img.unknownRecords.length > 0) lines.push(`note     ${img.unknownRecords.length} records of unknown types were skipped`);
   return lines.join('\n');
 }

@@ -29,8 +29,14 @@ export const RecordType = {
   THREAD_STATE: 8,
   POSIX_TIMER: 9,
   SEM_UNDO: 13,
+  REFS: 14,
   END: 15,
+  PARENT: 16,
+  PAGES: 17,
 } as const;
+
+/** File header flags: an incremental image may hold PARENT, REFS and PAGES records. */
+export const IMAGE_FLAG_INCREMENTAL = 1n;
 
 const RECORD_NAMES = new Map<number, string>(Object.entries(RecordType).map(([k, v]) => [v, k]));
 
@@ -346,8 +352,45 @@ export interface ParsedImage {
   chunks: ImageChunk[];
   end: ImageEnd;
   unknownRecords: UnknownRecord[];
+  /** Only in images with the INCREMENTAL header flag (src/image/incr.ts). */
+  incremental?: IncrementalParts;
   /** True when chunk data CRCs were checked too. */
   verified: boolean;
+}
+
+/** An earlier image this one refers to; the n-th PARENT record is parent n. */
+export interface ImageParent {
+  fileSize: bigint;
+  /** The CRC of the earlier image's INFO record: which image it is. */
+  infoCrc: number;
+  /** Bytes of this image's memory its REFS take from that image. */
+  refBytes: bigint;
+  /** `gen-NNNNNN/NAME`, beside this image's own generation folder. */
+  path: string;
+}
+
+/** Pages whose bytes are in the CHUNK or PAGES record at `recordAt` of parent `parent`. */
+export interface ImageRef {
+  addr: bigint;
+  len: bigint;
+  parent: number;
+  recordAt: bigint;
+}
+
+/** A PAGES record: scattered pages, their data page-aligned in the file. */
+export interface ImagePages {
+  offset: number;
+  encoding: number;
+  storedLen: number;
+  /** File offset of the data (a multiple of 4096). */
+  dataOffset: number;
+  addrs: bigint[];
+}
+
+export interface IncrementalParts {
+  parents: ImageParent[];
+  refs: ImageRef[];
+  pages: ImagePages[];
 }
 
 /** An image's records before its chunks (readImageMetadata), checked as readImage checks them. */

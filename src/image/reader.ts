@@ -4,7 +4,7 @@
  * CRC-checked; the 32-byte head of a CHUNK or FILEDATA record is parsed and its data
  * skipped, unless `verify` asks for the data's CRC too (then it is streamed in 1 MiB pieces,
  * and a zstd chunk is also decoded, as the loader would: ./zstd.ts).
- * readImageMetadata stops at the first CHUNK: what `stasis restart` needs to plan, while
+ * readImageMetadata stops at the first CHUNK (or PAGES): what `stasis restart` needs to plan, while
  * stasis-restore --check walks the chunks and END in C before anything starts.
  *
  * The structure is checked as a loader would need it: record order, exact payload lengths,
@@ -21,7 +21,7 @@ import { errnoCode, StasisError } from '../errors';
 import { crc32c } from './crc32c';
 import { decodeZstdChunk } from './zstd';
 import {
-  align, ChunkEncoding, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
+  align, ChunkEncoding, IMAGE_FLAG_INCREMENTAL, IncrementalParts, FdKind, FdLock, FdShare, SHARE_PIPE, SHARE_PIPE_OWNER, SHARE_PTY, SHARE_PTY_CTTY, SHARE_PTY_OWNER, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, FILEDATA_HEAD_SIZE,
   ImageFileData, MAX_FILEDATA_BYTES, IMAGE_MAGIC, IMAGE_VERSION, ImageChunk, ImageFd, ImageInfo, ImagePosixTimer, ImageProcess, ImageSemUndo,
   ImageMetadata, ImageProcState, ImageRegion, ImageThread, ImageThreadState, MAX_CHUNK_BYTES, ParsedImage, RECORD_ALIGN, RECORD_HEADER_SIZE,
   RECORD_MAGIC, recordTypeName, RecordType, UnknownRecord, ImageEnd, RegionKind, REGION_CONTENT, REGION_SHARED,
@@ -30,6 +30,9 @@ import {
   chunkFromHead, decodeChunkHead, decodeEnd, decodeFileDataHead, decodeFd, decodeFdLock, decodeFdShare, decodeInfo, decodePosixTimer, decodeSemUndo,
   decodeProcess, decodeProcState, decodeRegion, decodeThread, decodeThreadState,
 } from './records';
+import {
+  checkParent, decodeParent, decodeRefs, emptyIncrementalParts, PagesError, readPagesRecord,
+} from './incr';
 
 export interface ReadImageOptions {
   /** Also check the CRC of every CHUNK's data, and decode zstd chunks (reads the whole file). */
@@ -49,19 +52,22 @@ const CRC_PIECE = 1024 * 1024;
 /** Order rank of each known record type; records may not go back to a lower rank. */
 const RANK: { [type: number]: number } = {
   [RecordType.INFO]: 0,
-  [RecordType.PROCESS]: 1,
-  [RecordType.REGION]: 2,
-  [RecordType.THREAD]: 3,
-  [RecordType.FD]: 4,
-  [RecordType.FD_SHARE]: 5,
-  [RecordType.FD_LOCK]: 6,
-  [RecordType.FILEDATA]: 7,
-  [RecordType.PROC_STATE]: 8,
-  [RecordType.THREAD_STATE]: 9,
-  [RecordType.POSIX_TIMER]: 10,
-  [RecordType.SEM_UNDO]: 11,
-  [RecordType.CHUNK]: 12,
-  [RecordType.END]: 13,
+  [RecordType.PARENT]: 1,
+  [RecordType.PROCESS]: 2,
+  [RecordType.REGION]: 3,
+  [RecordType.THREAD]: 4,
+  [RecordType.FD]: 5,
+  [RecordType.FD_SHARE]: 6,
+  [RecordType.FD_LOCK]: 7,
+  [RecordType.FILEDATA]: 8,
+  [RecordType.PROC_STATE]: 9,
+  [RecordType.THREAD_STATE]: 10,
+  [RecordType.POSIX_TIMER]: 11,
+  [RecordType.SEM_UNDO]: 12,
+  [RecordType.REFS]: 13,
+  [RecordType.CHUNK]: 14,
+  [RecordType.PAGES]: 14,
+  [RecordType.END]: 15,
 };
 /** Ranks of records an image holds at most one of. */
 const SINGLE = new Set([RecordType.INFO, RecordType.PROCESS, RecordType.PROC_STATE, RecordType.END].map((t) => RANK[t]!));
@@ -156,7 +162,7 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
   if (hdr.readUInt32LE(24) !== crc32c(hdr.subarray(0, 24))) throw bad('CRC mismatch in the file header at offset 0');
   if (hdr.readUInt32LE(12) !== FILE_HEADER_SIZE) throw bad(`file header size ${hdr.readUInt32LE(12)}, expected ${FILE_HEADER_SIZE}`);
   const flags = hdr.readBigUInt64LE(16);
-  if (flags !== 0n) {
+  if ((flags & ~IMAGE_FLAG_INCREMENTAL) !== 0n) {
     throw new StasisError('BAD_IMAGE', `${file}: image flags 0x${flags.toString(16)} are not supported by this stasis — use a matching stasis`);
   }
 
@@ -175,6 +181,10 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
   const chunks: ImageChunk[] = [];
   const unknownRecords: UnknownRecord[] = [];
   let end: ImageEnd | null = null;
+  /** PARENT, REFS, PAGES: only in images with the INCREMENTAL flag. */
+  const incremental = (flags & IMAGE_FLAG_INCREMENTAL) !== 0n;
+  const incr: IncrementalParts = emptyIncrementalParts();
+  const refsEnd = { value: 0n };
   let rank = -1;
   let contentBytes = 0n;
   let index = 0;
@@ -200,11 +210,11 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
     if (r !== undefined) {
       if (r < rank || (r === rank && SINGLE.has(r))) throw bad(`${name} is out of order`);
       if (r > 0 && info === null) throw bad(`${name} comes before the INFO record`);
-      if (r > 1 && proc === null) throw bad(`${name} comes before the PROCESS record`);
+      if (r > RANK[RecordType.PROCESS]! && proc === null) throw bad(`${name} comes before the PROCESS record`);
       rank = r;
     }
 
-    if (depth === 'metadata' && (type === RecordType.CHUNK || type === RecordType.END)) break;
+    if (depth === 'metadata' && (type === RecordType.CHUNK || type === RecordType.PAGES || type === RecordType.END)) break;
     if (type === RecordType.CHUNK) {
       if (len < CHUNK_HEAD_SIZE) throw bad(`${name} is ${len} bytes, shorter than a chunk head`);
       const head = decodeChunkHead(new ByteReader(await f.read(payloadAt, CHUNK_HEAD_SIZE)));
@@ -239,6 +249,22 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
       }
       chunks.push(chunkFromHead(head, dataAt));
       contentBytes += head.rawLen;
+    } else if (type === RecordType.PAGES) {
+      if (!incremental) throw bad(`${name} needs the INCREMENTAL flag in the file header`);
+      let got;
+      try {
+        got = await readPagesRecord((o, n) => f.read(o, n), payloadAt, len, info!.pageSize, regions);
+      } catch (err) {
+        if (err instanceof PagesError) throw bad(`${name}${err.message}`);
+        throw err;
+      }
+      if (verify) {
+        let sum = crc32c(Buffer.concat(got.headCrc));
+        sum = await f.crcOf(got.pages.dataOffset, got.pages.storedLen, sum);
+        if (sum !== crc) throw bad(`CRC mismatch in ${name} (pages data)`);
+      }
+      incr.pages.push(got.pages);
+      contentBytes += BigInt(got.pages.storedLen);
     } else if (type === RecordType.FILEDATA) {
       if (len < FILEDATA_HEAD_SIZE) throw bad(`${name} is ${len} bytes, shorter than a file data head`);
       const head = decodeFileDataHead(new ByteReader(await f.read(payloadAt, FILEDATA_HEAD_SIZE)));
@@ -263,6 +289,9 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
     } else if (r === undefined && len > MAX_META_RECORD) {
       unknownRecords.push({ type, offset, length: len }); // a later version's bulk record: skip unread
     } else {
+      if ((type === RecordType.PARENT || type === RecordType.REFS) && !incremental) {
+        throw bad(`${name} needs the INCREMENTAL flag in the file header`);
+      }
       if (len > MAX_META_RECORD) throw bad(`${name} is ${len} bytes, implausibly large`);
       const raw = await f.read(payloadAt, next - payloadAt);
       const payload = raw.subarray(0, len);
@@ -282,6 +311,15 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
           case RecordType.THREAD_STATE: threadStates.push(decodeThreadState(pr)); break;
           case RecordType.POSIX_TIMER: posixTimers.push(decodePosixTimer(pr)); break;
           case RecordType.SEM_UNDO: semUndo.push(decodeSemUndo(pr)); break;
+          case RecordType.PARENT: {
+            const p = decodeParent(pr);
+            pr.end('payload');
+            const why = checkParent(incr.parents, p);
+            if (why) throw new DecodeError('short', why);
+            incr.parents.push(p);
+            break;
+          }
+          case RecordType.REFS: decodeRefs(pr, len, incr, regions, refsEnd); break;
           case RecordType.END: end = decodeEnd(pr); break;
           default: unknownRecords.push({ type, offset, length: len }); pr.bytes(pr.remaining);
         }
@@ -301,7 +339,7 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
         const e = end!;
         const expect: [string, bigint, bigint][] = [
           ['records', e.records, BigInt(index)],
-          ['chunks', e.chunks, BigInt(chunks.length)],
+          ['chunks', e.chunks, BigInt(chunks.length + incr.pages.length)],
           ['content_bytes', e.contentBytes, contentBytes],
           ['end_offset', e.endOffset, BigInt(offset)],
         ];
@@ -321,12 +359,15 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
     return {
       path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, procState, threadStates,
       posixTimers, semUndo, unknownRecords,
+      // PARENT and REFS come before the memory; PAGES are among the chunks (not read here).
+      ...(incremental ? { incremental: incr } : {}),
     };
   }
   return {
     path: file, fileSize: f.size, version, info: info!, process: proc, regions, threads, fds, fileData, procState, threadStates,
     posixTimers, semUndo, chunks, end: end!, // the walk stops before END only for metadata
     unknownRecords, verified: verify,
+    ...(incremental ? { incremental: incr } : {}),
   };
 }
 

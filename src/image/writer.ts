@@ -8,9 +8,10 @@ import * as fsp from 'node:fs/promises';
 import { ByteWriter } from '../binary/cursor';
 import { crc32c } from './crc32c';
 import {
-  align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_MAGIC, IMAGE_VERSION, ImageFd, ImageInfo,
+  align, CHUNK_DATA_ALIGN, CHUNK_HEAD_SIZE, FILE_HEADER_SIZE, IMAGE_FLAG_INCREMENTAL, IMAGE_MAGIC, IMAGE_VERSION, ImageFd, ImageInfo, ImageParent, ImageRef,
   ImageProcess, ImageRegion, ImageThread, RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_MAGIC, RecordType,
 } from './format';
+import { encodeParent, encodeRefs } from './incr';
 import { encodeChunkHead, encodeEnd, encodeFd, encodeFdLock, encodeFdShare, encodeInfo, encodeProcess, encodeRegion, encodeThread } from './records';
 
 export interface ImageContent {
@@ -23,6 +24,8 @@ export interface ImageContent {
   chunks: { addr: bigint; data: Buffer }[];
   /** Records of types this reader does not know, written just before END. */
   extraRecords?: { type: number; payload: Buffer }[];
+  /** An incremental image: the header flag, PARENT records after INFO, one REFS record before the chunks. */
+  incremental?: { parents: ImageParent[]; refs: ImageRef[] };
 }
 
 /** Where each record landed, for tests that damage one on purpose. */
@@ -50,7 +53,7 @@ export function encodeImage(content: ImageContent): EncodedImage {
   IMAGE_MAGIC.copy(header, 0);
   header.writeUInt32LE(IMAGE_VERSION, 8);
   header.writeUInt32LE(FILE_HEADER_SIZE, 12);
-  header.writeBigUInt64LE(0n, 16);
+  header.writeBigUInt64LE(content.incremental ? IMAGE_FLAG_INCREMENTAL : 0n, 16);
   header.writeUInt32LE(crc32c(header.subarray(0, 24)), 24);
   push(header);
 
@@ -67,12 +70,14 @@ export function encodeImage(content: ImageContent): EncodedImage {
   };
 
   record(RecordType.INFO, build((w) => encodeInfo(w, content.info)));
+  for (const p of content.incremental?.parents ?? []) record(RecordType.PARENT, build((w) => encodeParent(w, p)));
   record(RecordType.PROCESS, build((w) => encodeProcess(w, content.process)));
   for (const r of content.regions) record(RecordType.REGION, build((w) => encodeRegion(w, r)));
   for (const t of content.threads) record(RecordType.THREAD, build((w) => encodeThread(w, t)));
   for (const f of content.fds) record(RecordType.FD, build((w) => encodeFd(w, f)));
   for (const f of content.fds) if (f.share) record(RecordType.FD_SHARE, build((w) => encodeFdShare(w, f.share!)));
   for (const f of content.fds) for (const l of f.locks ?? []) record(RecordType.FD_LOCK, build((w) => encodeFdLock(w, l)));
+  if (content.incremental?.refs.length) record(RecordType.REFS, build((w) => encodeRefs(w, content.incremental!.refs)));
   let contentBytes = 0n;
   for (const c of content.chunks) {
     const headAt = offset + RECORD_HEADER_SIZE;

@@ -12,7 +12,7 @@
 import { StasisError } from '../errors';
 
 export const FRAME_MAGIC = Buffer.from('STSP', 'latin1');
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const FRAME_HEADER_SIZE = 12;
 export const MAX_PAYLOAD = 1048576;
 

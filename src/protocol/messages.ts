@@ -35,7 +35,11 @@ export interface WriteMessage {
   shares: ShareEntry[];
   /** Shared memory objects another process saves: this one leaves their content out. */
   shmSkip: { key: bigint }[];
+  /** WRITE_TRACK, WRITE_FULL (incremental checkpoints); unknown bits are ignored. */
+  flags: number;
 }
+/** Whether the generation an agent wrote an image for counts (sent after the commit, or its failure). */
+export interface CommitMessage { type: 'COMMIT'; ckptId: bigint; flags: number }
 export interface WrittenMessage {
   type: 'WRITTEN';
   ckptId: bigint;
@@ -96,7 +100,7 @@ export interface ProgressMessage { type: 'PROGRESS'; body: JsonObject }
 /** Sent by an agent to the coordinator. */
 export type AgentToCoord = HelloMessage | SuspendedMessage | CapturedMessage | WrittenMessage | ResumedMessage | ListedMessage;
 /** Sent by the coordinator to an agent (or to a namespace's init). */
-export type CoordToAgent = WelcomeMessage | SuspendMessage | WriteMessage | ResumeMessage | KillMessage | ListMessage;
+export type CoordToAgent = WelcomeMessage | SuspendMessage | WriteMessage | ResumeMessage | KillMessage | ListMessage | CommitMessage;
 export type AgentMessage = AgentToCoord | CoordToAgent;
 export type ClientMessage = RequestMessage | ResponseMessage | ProgressMessage;
 export type Message = AgentMessage | ClientMessage;
@@ -126,6 +130,12 @@ export const SHARE_PTY = 8;
 export const SHARE_PTY_OWNER = 16;
 /** Share flags: that pty is a process's controlling terminal; stasis-init makes it on restart. */
 export const SHARE_PTY_CTTY = 32;
+/** WRITE flags: track written pages for the next checkpoint, and refer to the last committed image. */
+export const WRITE_TRACK = 1;
+/** WRITE flags: store every page, refer to nothing (tracking goes on for the next one). */
+export const WRITE_FULL = 2;
+/** COMMIT flags: the generation was committed. */
+export const COMMIT_COMMITTED = 1;
 
 type ScalarKind = 'u32' | 'i32' | 'u64' | 'str' | 'json' | 'reserved32';
 /** A u32 count, then that many entries of fixed-width scalar fields. */
@@ -161,7 +171,7 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
     direction: 'coord-to-agent',
     fields: [
       ['ckptId', 'u64'], ['imagePath', 'str'], ['shares', { list: [['fd', 'i32'], ['flags', 'u32'], ['shareId', 'u64']] }],
-      ['shmSkip', { list: [['key', 'u64']] }],
+      ['shmSkip', { list: [['key', 'u64']] }], ['flags', 'u32'], ['', 'reserved32'],
     ],
   },
   WRITTEN: {
@@ -173,6 +183,7 @@ const SPECS: { readonly [K in MessageName]: MessageSpec } = {
   RESUMED: { code: 0x08, direction: 'agent-to-coord', fields: [['ckptId', 'u64'], ['pauseNs', 'u64']] },
   KILL: { code: 0x09, direction: 'coord-to-agent', fields: [] },
   LIST: { code: 0x0a, direction: 'coord-to-agent', fields: [['ckptId', 'u64']] },
+  COMMIT: { code: 0x0d, direction: 'coord-to-agent', fields: [['ckptId', 'u64'], ['flags', 'u32'], ['', 'reserved32']] },
   LISTED: {
     code: 0x0b,
     direction: 'agent-to-coord',

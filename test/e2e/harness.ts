@@ -195,6 +195,7 @@ export const PROGRAMS = {
   waiter: { c: 'waiter.c' },
   sysvipc: { c: 'sysvipc.c' },
   ctty: { c: 'ctty.c' },
+  incr: { c: 'incr.c' },
   mapped: { c: 'mapped.c' },
   hugemem: { c: 'hugemem.c' },
 } satisfies Record<string, ProgramSpec>;
@@ -596,8 +597,8 @@ export class Box {
   }
 
   /** A foreground `stasis coordinator` owned by the test, ready when this resolves. */
-  async coordinator(port: number): Promise<Proc> {
-    const p = this.startStasis(['coordinator', '--port', String(port)]);
+  async coordinator(port: number, options: string[] = []): Promise<Proc> {
+    const p = this.startStasis(['coordinator', '--port', String(port), ...options]);
     await waitForStderr(p, new RegExp(`listening on 127\\.0\\.0\\.1:${port} `), 20000);
     return p;
   }

@@ -5,10 +5,13 @@
  * blocks, heap, sparse memory) is checkpointed and restarted; while it runs, its large
  * regions must be mappings of the image (or the test proves nothing). It is checkpointed
  * again: the newer image must hold that memory as anonymous memory, never as a mapping of
- * the older image, which is then deleted before the newer generation is restarted (with
- * --verify: every chunk's checksum is checked first). Both that restart and one with
- * --no-map must end byte-identical to an uninterrupted run. As root and as an
- * unprivileged user.
+ * the older image. Without incremental checkpoints it stores all of it, and the older image
+ * is deleted before the newer generation is restarted (with --verify: every chunk's
+ * checksum is checked first); with them, what the program did not write since the restart
+ * is referred back to the older image (docs/architecture.md, "Incremental checkpoints":
+ * memory a fast restart mapped), which the newer generation then depends on. Both that
+ * restart and one with --no-map must end byte-identical to an uninterrupted run. As root
+ * and as an unprivileged user.
  */
 
 import assert from 'node:assert/strict';
@@ -36,12 +39,13 @@ function mappingsOf(pid: number, file: string): [bigint, bigint][] {
     });
 }
 
-for (const v of variants()) {
-  test(`memory restored by mapping the image is saved again as anonymous memory, and the old image is not needed — ${v.name}`, { skip: v.skip }, async (t) => {
+for (const v of variants()) for (const incremental of [false, true]) {
+  const what = incremental ? 'referred back to the old image, which is kept' : 'and the old image is not needed';
+  test(`memory restored by mapping the image is saved again as anonymous memory, ${what} — ${v.name}`, { skip: v.skip }, async (t) => {
     const box = Box.create(t, v.identity());
     const ref = reference('mapped', ARGS);
     const port = await freePort();
-    await box.coordinator(port);
+    await box.coordinator(port, incremental ? [] : ['--no-incremental']);
 
     const launched = await launchUntil(box, port, 'mapped', ARGS, 8);
     const gen1 = await checkpoint(box, port);
@@ -64,21 +68,39 @@ for (const v of variants()) {
     const img = await readImage(onlyImage(gen2));
     const fileRegions = img.regions.filter((g) => g.path.includes('.img'));
     assert.deepEqual(fileRegions.map((g) => g.path), [], 'the newer image must not refer to an image');
+    const overlap = (a: bigint, len: bigint, start: bigint, end: bigint): bigint => {
+      const lo = a > start ? a : start, hi = a + len < end ? a + len : end;
+      return hi > lo ? hi - lo : 0n;
+    };
+    let mappedBytes = 0n, referredBytes = 0n;
     for (const [start, end] of stillMapped) {
       const g = img.regions.find((x) => x.start <= start && end <= x.end);
       assert.ok(g, `memory 0x${start.toString(16)}-0x${end.toString(16)} mapped from the image is missing from the newer image`);
       assert.ok(g.kind === RegionKind.ANON || g.kind === RegionKind.HEAP,
         `memory 0x${start.toString(16)}-0x${end.toString(16)} is saved as region kind ${g.kind}, not as anonymous memory`);
-      assert.ok(img.chunks.some((k) => k.addr < end && start < k.addr + k.rawLen), `memory 0x${start.toString(16)} mapped from the image has no chunk in the newer image`);
+      const stored = img.chunks.reduce((n, k) => n + overlap(k.addr, k.rawLen, start, end), 0n) +
+        (img.incremental?.pages ?? []).reduce((n, pg) => n + pg.addrs.reduce((m, a) => m + overlap(a, 4096n, start, end), 0n), 0n);
+      const referred = (img.incremental?.refs ?? []).filter((e) => img.incremental!.parents[e.parent]!.path.startsWith('gen-000001/'))
+        .reduce((n, e) => n + overlap(e.addr, e.len, start, end), 0n);
+      assert.ok(stored + referred > 0n, `memory 0x${start.toString(16)} mapped from the image is neither stored nor referred to in the newer image`);
+      mappedBytes += end - start;
+      referredBytes += referred;
+    }
+    if (incremental) {
+      // The program rewrote a few MiB since the restart: most of what is still mapped is not
+      // stored again but referred back to the image it is mapped from.
+      assert.ok(referredBytes * 2n > mappedBytes, `${referredBytes} of the ${mappedBytes} bytes still mapped from the image are referred to it`);
+    } else {
+      assert.equal(img.incremental, undefined, 'with --no-incremental, a full image');
     }
 
     scribbleAfter(launched.out, first.stdoutOffset);
     const copied = box.startStasis(['restart', '--coord-port', String(port), '--no-map', gen1]);
     await expectFinishesLikeReference(copied, launched.out, r, 'restart --no-map of the first generation');
 
-    fs.rmSync(gen1, { recursive: true });
+    if (!incremental) fs.rmSync(gen1, { recursive: true });
     scribbleAfter(launched.out, (await imageFacts(gen2)).stdoutOffset);
     const last = box.startStasis(['restart', '--coord-port', String(port), '--verify', launched.ckptDir]);
-    await expectFinishesLikeReference(last, launched.out, r, 'restart --verify of the generation the restarted program wrote, the first one deleted');
+    await expectFinishesLikeReference(last, launched.out, r, `restart --verify of the generation the restarted program wrote, ${incremental ? 'which refers to the first' : 'the first one deleted'}`);
   });
 }

@@ -38,11 +38,14 @@ export const GOOD: GoodVector[] = [
   { name: 'suspend', message: { type: 'SUSPEND', ckptId: 3n } },
   { name: 'suspended-ok', message: { type: 'SUSPENDED', ckptId: 3n, status: 0, nthreads: 4 } },
   { name: 'suspended-error', message: { type: 'SUSPENDED', ckptId: 3n, status: -12, nthreads: 0 } },
-  { name: 'write', message: { type: 'WRITE', ckptId: 3n, imagePath: `${CKPT}/gen-000001/app-4242.img`, shares: [], shmSkip: [] } },
-  { name: 'write-shares', message: { type: 'WRITE', ckptId: 4n, imagePath: `${CKPT}/gen-000002/sort-7.img`, shares: [{ fd: 0, flags: 4, shareId: 0x600000003n }, { fd: 1, flags: 3, shareId: 0x700000001n }, { fd: -1, flags: 0xffffffff, shareId: (1n << 64n) - 1n }], shmSkip: [{ key: 0x1000000000123n }, { key: (1n << 64n) - 1n }] } },
+  { name: 'write', message: { type: 'WRITE', ckptId: 3n, imagePath: `${CKPT}/gen-000001/app-4242.img`, shares: [], shmSkip: [], flags: 0 } },
+  { name: 'write-shares', message: { type: 'WRITE', ckptId: 4n, imagePath: `${CKPT}/gen-000002/sort-7.img`, shares: [{ fd: 0, flags: 4, shareId: 0x600000003n }, { fd: 1, flags: 3, shareId: 0x700000001n }, { fd: -1, flags: 0xffffffff, shareId: (1n << 64n) - 1n }], shmSkip: [{ key: 0x1000000000123n }, { key: (1n << 64n) - 1n }], flags: 1 } },
+  { name: 'write-full', message: { type: 'WRITE', ckptId: 5n, imagePath: `${CKPT}/gen-000003/app-4242.img`, shares: [], shmSkip: [], flags: 3 } },
+  { name: 'commit', message: { type: 'COMMIT', ckptId: 4n, flags: 1 } },
+  { name: 'commit-failed', message: { type: 'COMMIT', ckptId: 5n, flags: 0 } },
   { name: 'hello-init', message: { type: 'HELLO', pid: 1, ppid: 0, flags: 2, procId: 0n, pidns: 4026532901n, name: 'stasis-init', ckptDir: CKPT, hostname: 'node1' } },
   { name: 'list', message: { type: 'LIST', ckptId: 5n } },
-  { name: 'write-init', message: { type: 'WRITE', ckptId: 5n, imagePath: `${CKPT}/gen-000003/sysv-ipc.bin`, shares: [], shmSkip: [] } },
+  { name: 'write-init', message: { type: 'WRITE', ckptId: 5n, imagePath: `${CKPT}/gen-000003/sysv-ipc.bin`, shares: [], shmSkip: [], flags: 0 } },
   { name: 'listed-empty', message: { type: 'LISTED', ckptId: 5n, procs: [], shares: [], sems: [], semvals: [], shmOwners: [], shmSegs: [], msgQueues: [], cttys: [] } },
   { name: 'listed-tree', message: { type: 'LISTED', ckptId: 5n, procs: [{ pid: 2, ppid: 1, pgid: 2, sid: 1, status: -1, flags: 0 }, { pid: 7, ppid: 2, pgid: 2, sid: 1, status: 256, flags: 1 }], shares: [{ pid: 2, fd: 1, flags: 1, shareId: 0x200000001n }, { pid: 7, fd: 1, flags: 0, shareId: 0x200000001n }], sems: [{ id: 0, key: 0, mode: 0o600, uid: 1000, gid: 1000, nsems: 2 }, { id: 32769, key: 0x1234abcd, mode: 0o666, uid: 0, gid: 0, nsems: 1 }], semvals: [{ value: 3 }, { value: 0 }, { value: 32767 }], shmOwners: [{ pid: 2, key: 0x1000000000123n }], shmSegs: [{ id: 0, key: 0, mode: 0o600, uid: 1000, gid: 1000, size: 8192n }, { id: 65537, key: 0x5eed, mode: 0o640, uid: 0, gid: 0, size: (1n << 40n) }], msgQueues: [{ id: 0, key: 0, mode: 0o600, uid: 1000, gid: 1000, messages: 3, bytes: 4113n, qbytes: 16384n }, { id: 98305, key: 0xfeedbeef, mode: 0o644, uid: 0, gid: 0, messages: 0, bytes: 0n, qbytes: 1n << 33n }], cttys: [{ pid: 7, pty: 3, foreground: 7 }, { pid: 9, pty: 300, foreground: -1 }] } },
   { name: 'written-ok', message: { type: 'WRITTEN', ckptId: 3n, status: 0, imageBytes: 1234567890123n, message: '' } },
@@ -105,6 +108,7 @@ const WRITTEN = messageCode('WRITTEN');
 const CAPTURED = messageCode('CAPTURED');
 const RESUMED = messageCode('RESUMED');
 const KILL = messageCode('KILL');
+const COMMIT = messageCode('COMMIT');
 const WRITE = messageCode('WRITE');
 const LISTED = messageCode('LISTED');
 const REQUEST = messageCode('REQUEST');
@@ -115,8 +119,8 @@ export const BAD: BadVector[] = [
   { name: 'bad-magic', bytes: Buffer.concat([header('STSQ', 1, WELCOME, 8), u64(1n)]), reason: 'bad-magic' },
   { name: 'bad-magic-http', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), reason: 'bad-magic' },
   { name: 'bad-version-0', bytes: Buffer.concat([header('STSP', 0, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
-  { name: 'bad-version-2', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION - 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
-  { name: 'bad-version-4', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION + 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-3', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION - 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
+  { name: 'bad-version-5', bytes: Buffer.concat([header('STSP', PROTOCOL_VERSION + 1, WELCOME, 8), u64(1n)]), reason: 'bad-version' },
   { name: 'unknown-type-0', bytes: frame(0x00, Buffer.alloc(0)), reason: 'unknown-type' },
   { name: 'unknown-type-0x10', bytes: frame(0x10, u64(1n)), reason: 'unknown-type' },
   { name: 'too-long', bytes: header('STSP', PROTOCOL_VERSION, WELCOME, 1048577), reason: 'too-long' },
@@ -131,6 +135,8 @@ export const BAD: BadVector[] = [
   { name: 'bad-field-hello-reserved', bytes: frame(HELLO, helloPayload(5, Buffer.from('app'))), reason: 'bad-field' },
   { name: 'bad-field-written-reserved', bytes: frame(WRITTEN, Buffer.concat([u64(3n), u32(0), u32(1), u64(10n), str(Buffer.alloc(0))])), reason: 'bad-field' },
   { name: 'bad-field-captured-reserved', bytes: frame(CAPTURED, Buffer.concat([u64(3n), u32(0), u32(1), u32(7), u32(2), str(Buffer.alloc(0))])), reason: 'bad-field' },
+  { name: 'bad-field-commit-reserved', bytes: frame(COMMIT, Buffer.concat([u64(4n), u32(1), u32(9)])), reason: 'bad-field' },
+  { name: 'short-payload-write-v3', bytes: frame(WRITE, Buffer.concat([u64(3n), str(Buffer.from('/x')), u32(0), u32(0)])), reason: 'short-payload' },
   { name: 'short-payload-resumed-v2', bytes: frame(RESUMED, u64(3n)), reason: 'short-payload' },
   { name: 'short-payload-write-shares', bytes: frame(WRITE, Buffer.concat([u64(3n), str(Buffer.from('/x')), u32(2), u32(1), u32(0), u64(1n), u32(0)])), reason: 'short-payload' },
   { name: 'short-payload-listed-count', bytes: frame(LISTED, Buffer.concat([u64(3n), u32(0xffffffff)])), reason: 'short-payload' },

@@ -1,0 +1,111 @@
+/*
+ * Incremental checkpoints with the other speed features turned off one at a time, and
+ * with a forked writer that fails (docs/architecture.md, "Incremental checkpoints"), on
+ * test/programs/incr.c (its last line checksums all its memory: a stale or missing page
+ * changes the output).
+ *   - `--no-fork` (the image written in the pause) with a `--no-map` restart (memory
+ *     copied), on compressible memory: the generations after the first refer back into its
+ *     zstd chunks, and the one taken after the restart too;
+ *   - `--no-compress` (raw chunks, which a restart maps from the image): the checkpoint
+ *     after a mapped restart of the full generation refers the memory mapped from the image
+ *     back to it instead of storing it again;
+ *   - a forked writer killed mid-image: that generation fails, the next image is a full one
+ *     (the pages written before the failed pause are stored, not lost), the one after it is
+ *     incremental again, and a restart of it ends like the uninterrupted run.
+ * As root and as an unprivileged user.
+ */
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { parseManifest } from '../../src/ckpt-dir/manifest';
+import { ChunkEncoding } from '../../src/image/format';
+import { readImage } from '../../src/image/reader';
+import {
+  checkpoint, expectFinishesLikeReference, imageFacts, killLaunched, killRestart, launchUntil, LIMIT, onlyImage, scribbleAfter,
+  startRestart, waitRestoredWrites,
+} from './flows';
+import { Box, countLines, freePort, Proc, reference, removeShared, variants, waitForLines, writeMark } from './harness';
+
+after(removeShared);
+
+const ARGS = ['32', '400', '20'];
+const MIB = 32 << 20;
+
+function refBytes(gen: string): number {
+  const file = path.join(gen, 'MANIFEST.json');
+  return parseManifest(fs.readFileSync(file, 'utf8'), file).processes[0]!.refBytes ?? 0;
+}
+
+async function steps(out: string, n: number, abortOn: Proc[]): Promise<void> {
+  await waitForLines(out, countLines(out) + n, { timeoutMs: LIMIT.run, abortOn });
+}
+
+async function parentsOf(gen: string): Promise<string[]> {
+  return ((await readImage(onlyImage(gen), { verify: true })).incremental?.parents ?? []).map((p) => p.path);
+}
+
+for (const v of variants()) {
+  for (const mode of [
+    // Compressible memory: the references land inside zstd chunks of earlier images.
+    { name: '--no-fork, restarted with --no-map', launch: ['--no-fork'], restart: ['--no-map'], args: [...ARGS, 'text'], zstd: true },
+    { name: '--no-compress, restarted mapped', launch: ['--no-compress'], restart: [] as string[], args: ARGS, zstd: false },
+  ]) {
+    test(`incremental with ${mode.name}: every generation refers back and restarts exactly — ${v.name}`, { skip: v.skip, timeout: 300000 }, async (t) => {
+      const box = Box.create(t, v.identity());
+      const ref = reference('incr', mode.args);
+      const port = await freePort();
+      const launched = await launchUntil(box, port, 'incr', mode.args, 3, LIMIT.start, mode.launch);
+      const gen1 = await checkpoint(box, port);
+      const zstd = (await readImage(onlyImage(gen1))).chunks.filter((c) => c.encoding === ChunkEncoding.ZSTD).length;
+      assert.equal(zstd > 0, mode.zstd, `the first image has ${zstd} zstd chunks`);
+      await steps(launched.out, 12, [launched.proc]);
+      const gen2 = await checkpoint(box, port);
+      await killLaunched(box, port, launched);
+      assert.deepEqual(await parentsOf(gen1), []);
+      assert.ok((await parentsOf(gen2)).length > 0, 'the second generation refers to the first');
+      assert.ok(refBytes(gen2) > MIB / 2, `most of the memory is referred to: ${refBytes(gen2)} bytes`);
+
+      // Restarted from the full image, it runs on; its next checkpoint refers to what it was
+      // restored from (mapped from that image, or copied), not storing it again.
+      scribbleAfter(launched.out, (await imageFacts(gen1)).stdoutOffset);
+      const mark = writeMark(launched.out);
+      const again = box.startStasis(['restart', '--coord-port', String(port), ...mode.restart, gen1]);
+      await waitRestoredWrites(launched.out, mark, again);
+      await steps(launched.out, 12, [again]);
+      const gen3 = await checkpoint(box, port);
+      const facts3 = await imageFacts(gen3);
+      await killRestart(again);
+      assert.ok((await parentsOf(gen3)).includes(`gen-000001/${path.basename(onlyImage(gen1))}`), 'the generation after the restart refers back');
+      assert.ok(refBytes(gen3) > MIB / 2, `the memory restored (${mode.restart.length ? 'copied' : 'mapped from the image'}) is referred to, not stored again: ${refBytes(gen3)} bytes`);
+      assert.ok(fs.statSync(onlyImage(gen3)).size * 4 < fs.statSync(onlyImage(gen1)).size, 'and the image is small');
+
+      scribbleAfter(launched.out, facts3.stdoutOffset);
+      await expectFinishesLikeReference(box.startStasis(['restart', '--coord-port', String(port), ...mode.restart, gen3]),
+        launched.out, await ref, `restart of ${path.basename(gen3)} (${mode.name})`);
+    });
+  }
+
+  test(`a forked writer that fails: the next image is full, the one after refers back, and it restarts exactly — ${v.name}`, { skip: v.skip, timeout: 300000 }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const ref = reference('incr', ARGS);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'incr', ARGS, 3, LIMIT.start, [], { STASIS_FI: 'writer-kill:2' });
+    await checkpoint(box, port);
+    await steps(launched.out, 12, [launched.proc]);
+    const failed = await box.stasis(['checkpoint', '--coord-port', String(port)], LIMIT.checkpoint);
+    assert.equal(failed.status, 1, `the checkpoint whose writer was killed fails: ${failed.stderr}`);
+    await steps(launched.out, 12, [launched.proc]);
+    const gen2 = await checkpoint(box, port);
+    assert.equal(path.basename(gen2), 'gen-000002');
+    assert.deepEqual(await parentsOf(gen2), [], 'after a generation that did not count, a full image');
+    await steps(launched.out, 12, [launched.proc]);
+    const gen3 = await checkpoint(box, port);
+    assert.ok((await parentsOf(gen3)).includes(`gen-000002/${path.basename(onlyImage(gen2))}`), 'the next one refers to it');
+    const facts3 = await imageFacts(gen3);
+    await killLaunched(box, port, launched);
+    scribbleAfter(launched.out, facts3.stdoutOffset);
+    await expectFinishesLikeReference(startRestart(box, port, launched.ckptDir), launched.out, await ref, 'restart after a failed writer');
+  });
+}
