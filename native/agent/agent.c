@@ -304,16 +304,18 @@ static void serve(void)
 			agent_trace_flush();
 			if (g_agent.writer_pid)
 				report_writer(m.ckpt_id, &out, why, sizeof(why));
-			/* The threads run and the writer is gone: make the next pause short. */
-			agent_thp_collapse();
 			continue;
 		case MSG_KILL:
 			sys_call2(SYS_kill_, sys_getpid(), 9);
 			continue;
 		case MSG_COMMIT:
 			incr_commit(m.ckpt_id, (m.flags & COMMIT_FLAG_COMMITTED) != 0);
-			if (!g_agent.suspending)
+			if (!g_agent.suspending) {
 				incr_idle(); /* COMMIT after RESUME */
+				/* The checkpoint is over, its writer gone: make the next pause short.
+				 * (Before COMMIT, the collapse would stop at once to read it.) */
+				agent_thp_collapse();
+			}
 			continue;
 		default:
 			agent_log("unexpected message from the coordinator: ", proto_type_name(m.type), 0);
