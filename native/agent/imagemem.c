@@ -99,27 +99,17 @@ struct vma {
 static int parse_vma(const char *line, struct vma *v)
 {
 	const char *p = line;
-	v->start = parse_hex(&p);
-	if (*p++ != '-')
+	struct maps_line m;
+	if (parse_maps_line(&p, &m))
 		return -1;
-	v->end = parse_hex(&p);
-	if (*p++ != ' ' || !p[0] || !p[1] || !p[2] || !p[3])
-		return -1;
-	v->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) | (p[2] == 'x' ? PROT_EXEC : 0);
-	v->shared = p[3] == 's';
-	p += 5;
-	parse_hex(&p); /* offset */
-	p++;
-	uint64_t major = parse_hex(&p);
-	p++;
-	uint64_t minor = parse_hex(&p);
-	p++;
-	uint64_t ino = parse_dec(&p);
-	uint64_t dev = (minor & 0xff) | (major << 8) | ((minor & ~0xffull) << 12);
-	while (*p == ' ')
-		p++;
-	v->image = !v->shared && agent_image_backed(dev, ino);
-	v->anon = !v->shared && !ino && (*p != '/');
+	v->start = m.start;
+	v->end = m.end;
+	v->prot = (m.perms[0] == 'r' ? PROT_READ : 0) | (m.perms[1] == 'w' ? PROT_WRITE : 0) |
+		  (m.perms[2] == 'x' ? PROT_EXEC : 0);
+	v->shared = m.perms[3] == 's';
+	uint64_t dev = (m.minor & 0xff) | ((uint64_t)m.major << 8) | (((uint64_t)m.minor & ~0xffull) << 12);
+	v->image = !v->shared && agent_image_backed(dev, m.ino);
+	v->anon = !v->shared && !m.ino && (*p != '/');
 	return 0;
 }
 

@@ -142,23 +142,12 @@ void agent_thp_collapse(void)
 	while (n > 0 && text[n - 1] != '\n')
 		text[--n] = 0;
 	for (const char *p = text; pm >= 0 && *p;) {
-		uint64_t start = parse_hex(&p);
-		p++;
-		uint64_t end = parse_hex(&p);
-		p++;
-		int rw_private = p[0] == 'r' && p[1] == 'w' && p[3] == 'p';
-		p += 5;
-		parse_hex(&p); /* offset */
-		p++;
-		uint64_t major = parse_hex(&p);
-		p++;
-		uint64_t minor = parse_hex(&p);
-		p++;
-		uint64_t ino = parse_dec(&p);
-		while (*p == ' ')
-			p++;
+		struct maps_line m;
+		int ok = !parse_maps_line(&p, &m);
+		int rw_private = ok && m.perms[0] == 'r' && m.perms[1] == 'w' && m.perms[3] == 'p';
 		/* Anonymous memory: no path (or the heap), no device, no inode. */
-		int anon = !major && !minor && !ino && (*p == '\n' || str_starts(p, "[heap]"));
+		int anon = ok && !m.major && !m.minor && !m.ino && (*p == '\n' || str_starts(p, "[heap]"));
+		uint64_t start = m.start, end = m.end;
 		while (*p && *p != '\n')
 			p++;
 		if (*p)

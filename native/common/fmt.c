@@ -107,6 +107,37 @@ uint64_t parse_dec(const char **p)
 	return v;
 }
 
+int parse_maps_line(const char **p, struct maps_line *m)
+{
+	const char *s = *p;
+	m->start = parse_hex(&s);
+	if (*s++ != '-')
+		return -1;
+	m->end = parse_hex(&s);
+	if (*s++ != ' ')
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (!s[i] || s[i] == '\n')
+			return -1;
+		m->perms[i] = s[i];
+	}
+	s += 4;
+	if (*s++ != ' ')
+		return -1;
+	m->offset = parse_hex(&s);
+	s++;
+	m->major = (uint32_t)parse_hex(&s);
+	if (*s++ != ':')
+		return -1;
+	m->minor = (uint32_t)parse_hex(&s);
+	s++;
+	m->ino = parse_dec(&s);
+	while (*s == ' ')
+		s++;
+	*p = s;
+	return 0;
+}
+
 uint64_t parse_oct(const char **p)
 {
 	uint64_t v = 0;

@@ -28,6 +28,14 @@ uint64_t parse_dec(const char **p);
 /* "A.B.C.D:PORT": ip in network byte order, port; 0, or -1 if malformed. */
 int parse_ipv4_port(const char *s, uint32_t *ip, uint16_t *port);
 uint64_t parse_oct(const char **p);
+/* The fields of a /proc/PID/maps line up to the path: *p is left at the path (or at the
+ * line's end when there is none). 0, or -1 if the line is not one. */
+struct maps_line {
+	uint64_t start, end, offset, ino;
+	uint32_t major, minor;
+	char perms[4]; /* "rwxp" */
+};
+int parse_maps_line(const char **p, struct maps_line *m);
 
 const char *strerror_short(long neg_errno); /* "ENOENT", ... */
 int str_eq(const char *a, const char *b);

@@ -129,6 +129,16 @@ static __attribute__((noreturn)) void die_entry(const struct img_cursor *c, uint
 	rst_rec_die(c, REC_REFS, sb_cstr(&s), b);
 }
 
+/* One REFS row, as docs/image-format.md lays it out. */
+static void read_ref_row(struct rbuf *r, struct m_ref_row *e)
+{
+	e->addr = rb_u64(r);
+	e->len = rb_u64(r);
+	e->parent = rb_u32(r);
+	rb_u32(r); /* reserved */
+	e->record_at = rb_u64(r);
+}
+
 static void check_entry(struct meta *m, uint64_t k, const struct m_ref_row *e)
 {
 	const struct img_cursor *c = &m->cur;
@@ -197,11 +207,7 @@ static void parse_refs(struct meta *m, const struct rec_head *h, struct m_arena 
 		rb_init(&r, piece, (size_t)k * IMG_REF_SIZE);
 		for (uint32_t j = 0; j < k; j++) {
 			struct m_ref_row e;
-			e.addr = rb_u64(&r);
-			e.len = rb_u64(&r);
-			e.parent = rb_u32(&r);
-			rb_u32(&r);
-			e.record_at = rb_u64(&r);
+			read_ref_row(&r, &e);
 			check_entry(m, x->nrefs, &e);
 			if (x->nrefs < RST_LIST_ROWS)
 				x->refs[x->nrefs] = e;
@@ -471,11 +477,7 @@ static void each_ref(struct meta *m, void (*fn)(struct meta *m, const struct m_r
 			rb_init(&r, piece, (size_t)k * IMG_REF_SIZE);
 			for (uint32_t q = 0; q < k; q++) {
 				struct m_ref_row e;
-				e.addr = rb_u64(&r);
-				e.len = rb_u64(&r);
-				e.parent = rb_u32(&r);
-				rb_u32(&r);
-				e.record_at = rb_u64(&r);
+				read_ref_row(&r, &e);
 				fn(m, &e, ctx);
 			}
 		}
