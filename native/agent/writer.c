@@ -38,7 +38,6 @@
 #include "../common/sys.h"
 
 #define WRITER_NAME "stasis-writer"
-#define WRITER_NICE 10
 #define HUGETLBFS_MAGIC 0x958458f6
 #define P_PID 1
 #define K_WEXITED 4
@@ -291,10 +290,6 @@ static __attribute__((noreturn)) void writer_main(struct capture *c, struct img_
 		sys_write(adj, "1000", 4);
 		sys_close(adj);
 	}
-
-	/* Background work: on a busy machine the application's threads, not the writer and its
-	 * compression workers (which inherit this), get the CPU first. */
-	sys_call3(141 /* setpriority */, 0 /* PRIO_PROCESS */, 0, WRITER_NICE);
 
 	if (g_agent.faults & AGENT_FAULT_WRITER_HOLD)
 		hold_until_go();
