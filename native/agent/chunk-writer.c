@@ -272,6 +272,7 @@ void cw_start(struct cw *w, struct img_out *o, int compress, int workers)
 	w->submitted = w->written = 0;
 	w->raw_bytes = w->stored_bytes = 0;
 	w->last_enc = w->last_stored = 0;
+	w->by_enc[0] = w->by_enc[1] = w->by_enc[2] = 0;
 	if (!compress)
 		return;
 	if (workers > CW_MAX_WORKERS)
@@ -327,6 +328,7 @@ static void emit(struct cw *w, const struct cw_slot *s)
 	w->stored_bytes += s->stored;
 	w->last_enc = s->enc;
 	w->last_stored = s->stored;
+	w->by_enc[s->enc]++;
 }
 
 /* Writes the oldest chunk in flight if it is done (or, with wait, once it is). Returns 1
@@ -358,6 +360,7 @@ void cw_chunk(struct cw *w, uint64_t addr, const void *mem, uint64_t len, int vo
 		w->stored_bytes += len;
 		w->last_enc = IMG_ENC_RAW;
 		w->last_stored = (uint32_t)len;
+		w->by_enc[IMG_ENC_RAW]++;
 		return;
 	}
 	if (!sh->nworkers) {
