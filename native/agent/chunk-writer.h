@@ -28,6 +28,7 @@ struct cw {
 	uint32_t submitted, written;
 	uint64_t raw_bytes, stored_bytes;
 	uint32_t last_enc, last_stored; /* the chunk written last (for the vector tool) */
+	uint32_t by_enc[3];             /* chunks written in each encoding (for tests) */
 };
 
 /* CPUs this thread may run on (sched_getaffinity), at least 1. */

@@ -13,6 +13,7 @@
 /* CHUNK encodings. */
 #define IMG_ENC_RAW 0
 #define IMG_ENC_ZSTD 1 /* one zstd frame that decompresses to exactly raw_len bytes */
+#define IMG_ENC_SHUF8_ZSTD 2 /* the same, of the memory byte-shuffled by 8 (common/shuffle.h) */
 
 enum img_rec {
 	REC_INFO = 1,

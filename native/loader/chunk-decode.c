@@ -20,6 +20,7 @@
 #include "meta.h"
 #include "rt.h"
 #include "../common/img.h"
+#include "../common/shuffle.h"
 #include "../common/sys.h"
 
 void *malloc(size_t n);
@@ -55,10 +56,11 @@ size_t rst_unzstd_dctx_size(void)
 	return ZSTD_estimateDCtxSize();
 }
 
-int rst_unzstd_setup(struct rst_unzstd *z, void *dctx_mem, uint8_t *in)
+int rst_unzstd_setup(struct rst_unzstd *z, void *dctx_mem, uint8_t *in, uint8_t *shuf)
 {
 	size_t len = ZSTD_estimateDCtxSize();
 	z->in = in;
+	z->shuf = shuf;
 	z->dctx = ZSTD_initStaticDCtx(dctx_mem, len);
 	z->tcb[0] = (uint64_t)z->tcb;
 	return z->dctx ? 0 : -12;
@@ -67,10 +69,10 @@ int rst_unzstd_setup(struct rst_unzstd *z, void *dctx_mem, uint8_t *in)
 void rst_unzstd_init(struct rst_unzstd *z, struct m_arena *a)
 {
 	size_t len = ZSTD_estimateDCtxSize();
-	if (len + IMG_CHUNK_MAX > RST_UNZSTD_ARENA)
+	if (len + 2 * IMG_CHUNK_MAX > RST_UNZSTD_ARENA)
 		rst_die("the zstd decoder needs more memory than the loader has", 0, -12);
-	uint8_t *in = m_take(a, IMG_CHUNK_MAX);
-	if (rst_unzstd_setup(z, m_take(a, len), in))
+	uint8_t *in = m_take(a, IMG_CHUNK_MAX), *shuf = m_take(a, IMG_CHUNK_MAX);
+	if (rst_unzstd_setup(z, m_take(a, len), in, shuf))
 		rst_die("cannot set up the zstd decoder", 0, -12);
 }
 
@@ -109,7 +111,8 @@ static int64_t frame_size(const uint8_t *src, uint32_t n, uint32_t single, uint3
 	}
 }
 
-int rst_unzstd(const struct rst_unzstd *z, const uint8_t *src, uint32_t n, void *dst, uint64_t raw, struct sbuf *why)
+int rst_unzstd(const struct rst_unzstd *z, const uint8_t *src, uint32_t n, void *dst, uint64_t raw, int shuffled,
+	       struct sbuf *why)
 {
 	if (n < 5 || le(src, 4) != 0xfd2fb528u) {
 		sb_str(why, "is not a zstd frame");
@@ -141,8 +144,10 @@ int rst_unzstd(const struct rst_unzstd *z, const uint8_t *src, uint32_t n, void 
 	int ok = frame_size(src, n, single, at + fcs_len) == n;
 	if (ok) {
 		sys_arch_prctl(0x1002 /* ARCH_SET_FS */, (long)z->tcb);
-		size_t r = ZSTD_decompressDCtx(z->dctx, dst, raw, src, n);
+		size_t r = ZSTD_decompressDCtx(z->dctx, shuffled ? z->shuf : dst, raw, src, n);
 		ok = !ZSTD_isError(r) && r == raw;
+		if (ok && shuffled)
+			unshuffle8(dst, z->shuf, raw);
 	}
 	if (!ok) {
 		sb_str(why, "does not decompress to ");

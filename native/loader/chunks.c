@@ -77,13 +77,13 @@ static void check_chunk(struct meta *m, const struct rec_head *h, struct chunk *
 		sb_udec(&s, h->len);
 		rst_rec_die(c, REC_CHUNK, sb_cstr(&s), "");
 	}
-	if (enc > IMG_ENC_ZSTD)
+	if (enc > IMG_ENC_SHUF8_ZSTD)
 		die_num(c, " uses chunk encoding ", enc, ", not supported by this stasis");
 	if (enc == IMG_ENC_RAW ? stored != raw : stored >= raw) {
 		char mem[96];
 		struct sbuf s;
 		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, enc == IMG_ENC_RAW ? ": raw chunk stores " : ": zstd chunk stores ");
+		sb_str(&s, enc == IMG_ENC_RAW ? ": raw chunk stores " : enc == IMG_ENC_ZSTD ? ": zstd chunk stores " : ": shuffled zstd chunk stores ");
 		sb_udec(&s, stored);
 		sb_str(&s, " bytes for ");
 		sb_udec(&s, raw);
@@ -194,7 +194,7 @@ int rst_next_chunk(struct meta *m, struct chunk *k)
 		}
 		if (h.type == REC_CHUNK) {
 			check_chunk(m, &h, k);
-			if (k->enc == IMG_ENC_ZSTD && !m->unzstd.in)
+			if (k->enc != IMG_ENC_RAW && !m->unzstd.in)
 				rst_unzstd_init(&m->unzstd, m->arena);
 			m->nchunks++;
 			m->content += k->raw;
@@ -244,7 +244,7 @@ int rst_chunk_decode(const struct rst_unzstd *z, const struct chunk *k, const ui
 {
 	if (crc32c(k->crc_head, data, k->stored) != k->crc)
 		return 1;
-	if (k->enc == IMG_ENC_ZSTD && rst_unzstd(z, data, k->stored, dst, k->raw, why))
+	if (k->enc != IMG_ENC_RAW && rst_unzstd(z, data, k->stored, dst, k->raw, k->enc == IMG_ENC_SHUF8_ZSTD, why))
 		return 2;
 	return 0;
 }
@@ -255,7 +255,7 @@ void rst_read_chunk(const struct meta *m, const struct chunk *k, void *dst)
 	c.index = k->index;
 	c.off = k->off;
 	/* A zstd chunk's data goes through the decoder's buffer, checked before it is decoded. */
-	uint8_t *data = k->enc == IMG_ENC_ZSTD ? m->unzstd.in : dst;
+	uint8_t *data = k->enc != IMG_ENC_RAW ? m->unzstd.in : dst;
 	rst_pread_all(&c, data, k->stored, k->data_at);
 	char whymem[128];
 	struct sbuf why;

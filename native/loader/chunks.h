@@ -13,7 +13,7 @@
 
 struct chunk {
 	uint64_t addr, raw;   /* memory it covers */
-	uint32_t enc;         /* IMG_ENC_RAW or IMG_ENC_ZSTD (only raw data can be mapped in place) */
+	uint32_t enc;         /* IMG_ENC_* (only raw data can be mapped in place) */
 	uint32_t stored;
 	uint64_t data_at;     /* file offset of the data */
 	uint32_t crc;         /* the record's CRC */

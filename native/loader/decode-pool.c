@@ -132,7 +132,7 @@ struct rst_pool *rst_pool_start(struct m_arena *a)
 	size_t dctx = (rst_unzstd_dctx_size() + 63) & ~(size_t)63;
 	for (int i = 0; i < n; i++) {
 		p->workers[i].p = p;
-		if (rst_unzstd_setup(&p->workers[i].z, m_take(a, dctx), 0))
+		if (rst_unzstd_setup(&p->workers[i].z, m_take(a, dctx), 0, m_take(a, IMG_CHUNK_MAX)))
 			return 0;
 	}
 

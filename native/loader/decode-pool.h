@@ -14,7 +14,7 @@
 
 /* Arena bytes rst_pool_start may take (meta_arena_size reserves them; NORESERVE memory,
  * touched only as far as it is used). */
-#define RST_POOL_ARENA ((RST_POOL_MAX_WORKERS + 2) * (8ul << 20) + RST_POOL_MAX_WORKERS * (512ul << 10) + (64ul << 10))
+#define RST_POOL_ARENA ((2 * RST_POOL_MAX_WORKERS + 2) * (8ul << 20) + RST_POOL_MAX_WORKERS * (512ul << 10) + (64ul << 10))
 
 struct rst_pool;
 

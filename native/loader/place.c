@@ -65,11 +65,11 @@ int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_ran
 	int n = 0, tried_pool = 0;
 	struct rst_pool *pool = 0;
 	while (rst_next_chunk(m, &k)) {
-		if (k.enc == IMG_ENC_ZSTD && !tried_pool) {
+		if (k.enc != IMG_ENC_RAW && !tried_pool) {
 			pool = rst_pool_start(m->arena);
 			tried_pool = 1;
 		}
-		if (k.enc == IMG_ENC_ZSTD && pool) {
+		if (k.enc != IMG_ENC_RAW && pool) {
 			rst_pool_chunk(pool, m, &k);
 			continue;
 		}

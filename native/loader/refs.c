@@ -526,7 +526,7 @@ static void check_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 	if (k->r.type == REC_CHUNK) {
 		if (e->addr < k->r.addr || e->addr + e->len > k->r.addr + k->r.raw)
 			die_ref(m, e, ": the CHUNK it names does not hold those pages");
-		if (k->r.enc > IMG_ENC_ZSTD)
+		if (k->r.enc > IMG_ENC_SHUF8_ZSTD)
 			die_ref(m, e, ": the CHUNK it names uses an encoding this version cannot read");
 	} else if (k->r.type == REC_PAGES) {
 		if (pages_index(k->ph.n, e->addr, e->len) < 0)
@@ -631,7 +631,7 @@ static void load_data(struct meta *m, const struct m_ref_row *e, struct place_ct
 	pc.off = e->record_at;
 	uint32_t crc;
 	uint64_t data_at, len;
-	int zstd = k->r.type == REC_CHUNK && k->r.enc == IMG_ENC_ZSTD;
+	int zstd = k->r.type == REC_CHUNK && (k->r.enc == IMG_ENC_ZSTD || k->r.enc == IMG_ENC_SHUF8_ZSTD);
 	if (k->r.type == REC_CHUNK) {
 		uint8_t head[IMG_CHUNK_HEAD];
 		rst_pread_all(&pc, head, sizeof(head), e->record_at + IMG_REC_HEADER);
@@ -656,7 +656,7 @@ static void load_data(struct meta *m, const struct m_ref_row *e, struct place_ct
 	char whymem[128], mem[512];
 	struct sbuf why, s;
 	sb_init(&why, whymem, sizeof(whymem));
-	if (rst_unzstd(&m->unzstd, in, (uint32_t)len, dst, k->r.raw, &why)) {
+	if (rst_unzstd(&m->unzstd, in, (uint32_t)len, dst, k->r.raw, k->r.enc == IMG_ENC_SHUF8_ZSTD, &why)) {
 		sb_init(&s, mem, sizeof(mem));
 		rst_rec_name(&s, &pc, REC_CHUNK);
 		sb_str(&s, ": chunk data ");
@@ -708,7 +708,7 @@ static void place_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 			pc.off = e->record_at;
 			struct rec_head h = { REC_PAGES, k->r.len, k->r.crc };
 			read_pages_head(&pc, &h, 0, (uint32_t)PAGE, &k->ph);
-		} else if (k->r.type != REC_CHUNK || k->r.enc > IMG_ENC_ZSTD) {
+		} else if (k->r.type != REC_CHUNK || k->r.enc > IMG_ENC_SHUF8_ZSTD) {
 			die_ref(m, e, ": no CHUNK or PAGES record is at the offset it names");
 		}
 	}

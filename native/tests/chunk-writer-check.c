@@ -4,8 +4,12 @@
  * checkpoint's writer is (no atfork handlers, none of libc's thread bookkeeping), it must
  * write with worker threads exactly the bytes it writes without them here, and never call
  * malloc, calloc, realloc, free or pthread_create while it runs: in the copy, those end it
- * with status 3. Memory is a mix of random, compressible and all-zero pieces, submitted in
- * chunks of one page to 8 MiB, some from a buffer that is reused at once.
+ * with status 3. Memory is a mix of random, compressible, all-zero and float64-field
+ * pieces, submitted in chunks of one page to 8 MiB, some from a buffer that is reused at
+ * once; every encoding must be used.
+ * First, the byte shuffle of encoding 2 (common/shuffle.h) is held to its definition, and
+ * unshuffled back, for every size up to 1100 bytes (whole words or not, the fast blocks
+ * and the tails) and for some large ones.
  * Prints "ok: ..." and exits 0, or says what differs and exits 1.
  */
 #define _GNU_SOURCE
@@ -21,6 +25,7 @@
 #include <unistd.h>
 #include "../agent/chunk-writer.h"
 #include "../common/img.h"
+#include "../common/shuffle.h"
 
 #define MIB (1ul << 20)
 #define SIZE (48 * MIB)
@@ -114,15 +119,52 @@ static uint64_t write_all(int fd, const uint8_t *mem, int workers, struct cw *w)
 	return o.off;
 }
 
+/* shuffle8 against plane k = byte k of every word, tail as it is; unshuffle8 back. */
+static int check_shuffle(void)
+{
+	static uint8_t src[3 * MIB + 77], sh[sizeof(src)], back[sizeof(src)];
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)mix(i);
+	size_t big[] = { 3 * MIB, 3 * MIB + 8, 3 * MIB + 77, 8 * 4096 + 5 * 8 };
+	for (size_t t = 0; t < 1101 + 4; t++) {
+		size_t n = t < 1101 ? t : big[t - 1101], words = n / 8;
+		memset(sh, 0xee, n + 1 <= sizeof(sh) ? n + 1 : n);
+		shuffle8(sh, src, n);
+		for (size_t j = 0; j < n; j++) {
+			uint8_t want = j < 8 * words ? src[8 * (j % (words ? words : 1)) + j / (words ? words : 1)] : src[j];
+			if (sh[j] != want) {
+				fprintf(stderr, "chunk-writer-check: shuffle8 of %zu bytes: byte %zu is %#x, not %#x\n", n, j, sh[j], want);
+				return 1;
+			}
+		}
+		if (n < sizeof(sh) && sh[n] != 0xee) {
+			fprintf(stderr, "chunk-writer-check: shuffle8 of %zu bytes wrote past them\n", n);
+			return 1;
+		}
+		unshuffle8(back, sh, n);
+		if (memcmp(back, src, n)) {
+			fprintf(stderr, "chunk-writer-check: unshuffle8 of %zu bytes does not give them back\n", n);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(void)
 {
+	if (check_shuffle())
+		return 1;
 	uint8_t *mem = mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return perror("mmap"), 1;
 	uint64_t *q = (uint64_t *)mem;
 	for (uint64_t i = 0; i < SIZE / 8; i++) {
 		uint64_t piece = i / 8192; /* 64 KiB pieces */
-		q[i] = piece % 3 == 0 ? mix(i) : piece % 3 == 1 ? (i % 97) * 3 + (i / 512) : 0;
+		double field = (double)(float)(1.0 + (double)i / 4096.0 * (1.0 - (double)i / (SIZE / 8.0)));
+		if (piece % 4 == 3)
+			memcpy(&q[i], &field, 8);
+		else
+			q[i] = piece % 4 == 0 ? mix(i) : piece % 4 == 1 ? (i % 97) * 3 + (i / 512) : 0;
 	}
 	int fd_child = memfd_create("child", 0), fd_here = memfd_create("here", 0);
 	if (fd_child < 0 || fd_here < 0)
@@ -157,7 +199,14 @@ int main(void)
 			(unsigned long long)w.stored_bytes, (unsigned long long)w.raw_bytes);
 		return 1;
 	}
-	printf("ok: %llu bytes of memory in %llu stored, the same %llu-byte image with 3 workers in a cloned copy and without\n",
-	       (unsigned long long)w.raw_bytes, (unsigned long long)w.stored_bytes, (unsigned long long)n);
+	if (!w.by_enc[IMG_ENC_RAW] || !w.by_enc[IMG_ENC_ZSTD] || !w.by_enc[IMG_ENC_SHUF8_ZSTD]) {
+		fprintf(stderr, "chunk-writer-check: not every encoding was used (%u raw, %u zstd, %u shuffled)\n",
+			w.by_enc[0], w.by_enc[1], w.by_enc[2]);
+		return 1;
+	}
+	printf("ok: %llu bytes of memory in %llu stored (%u chunks raw, %u zstd, %u shuffled), the same %llu-byte image "
+	       "with 3 workers in a cloned copy and without; shuffle8 round trips\n",
+	       (unsigned long long)w.raw_bytes, (unsigned long long)w.stored_bytes, w.by_enc[0], w.by_enc[1], w.by_enc[2],
+	       (unsigned long long)n);
 	return 0;
 }

@@ -49,6 +49,7 @@ static const struct img_region rich_regions[] = {
 	{ 0x7f0000010000, 0x7f0000012000, 0, 3, RF_SHARED, RK_FILE, 0x1a, 77, 8192, -1000000000ll, "/dev/shm/vec-seg" },
 	{ 0x7f0000020000, 0x7f0000024000, 0, 3, RF_SHARED, RK_SHMEM_ANON, 0x1, 4242, 0, 0, "/dev/zero (deleted)" },
 	{ 0x7f0000100000, 0x7f0000200000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
+	{ 0x7f0000300000, 0x7f0000340000, 0, 3, 0, RK_ANON, 0, 0, 0, 0, "" },
 	{ 0x7ffff7fc0000, 0x7ffff7fc4000, 0, 1, 0, RK_VVAR, 0, 0, 0, 0, "[vvar]" },
 	{ 0x7ffff7fc4000, 0x7ffff7fc5000, 0, 1, 0, RK_VVAR_VCLOCK, 0, 0, 0, 0, "[vvar_vclock]" },
 	{ 0x7ffff7fc5000, 0x7ffff7fc7000, 0, 5, 0, RK_VDSO, 0, 0, 0, 0, "[vdso]" },
@@ -125,6 +126,7 @@ static const struct chunk_spec rich_chunks[] = {
 	{ 0x7f0000008000, 8, 9, 1 }, /* zstd, several pages */
 	{ 0x7f0000020000, 1, 5 },   /* shared anonymous */
 	{ 0x7f0000100000, 256, 10, 1 }, /* 1 MiB of text: a zstd frame with a window descriptor */
+	{ 0x7f0000300000, 64, 11, 2 }, /* 256 KiB of a float64 field: byte-shuffled, then zstd */
 	{ 0x7fffffffd000, 2, 6 },   /* stack */
 };
 
@@ -338,6 +340,15 @@ static void zstd_vectors(void)
 	fix_crc(b, &z.rec[i]);
 	bad("zstd-content-size-mismatch", b, z.n, "%s: chunk data is a zstd frame of 4096 bytes, the chunk covers 8192",
 	    name_of(&z, i));
+	/* Encoding 2 checks its frame as encoding 1 does: one that declares 4100 bytes (not
+	 * even whole 8-byte words) for a chunk of 8192. */
+	b = copy(&z);
+	put32(b + head + 16, IMG_ENC_SHUF8_ZSTD);
+	b[fcs_at] = (4100 - 256) & 0xff;
+	b[fcs_at + 1] = (4100 - 256) >> 8;
+	fix_crc(b, &z.rec[i]);
+	bad("shuffle-content-size-mismatch", b, z.n,
+	    "%s: chunk data is a zstd frame of 4100 bytes, the chunk covers 8192", name_of(&z, i));
 	/* The first block's type set to the reserved one. */
 	b = copy(&z);
 	b[block] |= 0x06;
@@ -470,9 +481,14 @@ void bad_vectors(const struct image *minimal)
 	i = find(s, REC_CHUNK, 0);
 	uint64_t head = s->rec[i].off + IMG_REC_HEADER;
 	b = copy(s);
-	put32(b + head + 16, 2);
+	put32(b + head + 16, 3);
 	fix_crc(b, &s->rec[i]);
-	bad("chunk-encoding-unknown", b, s->n, "%s uses chunk encoding 2, not supported by this stasis", name_of(s, i));
+	bad("chunk-encoding-unknown", b, s->n, "%s uses chunk encoding 3, not supported by this stasis", name_of(s, i));
+	b = copy(s);
+	put32(b + head + 16, IMG_ENC_SHUF8_ZSTD);
+	fix_crc(b, &s->rec[i]);
+	bad("chunk-shuffle-not-smaller", b, s->n, "%s: shuffled zstd chunk stores 4096 bytes for 4096, not fewer",
+	    name_of(s, i));
 	b = copy(s);
 	put32(b + head + 16, IMG_ENC_ZSTD);
 	fix_crc(b, &s->rec[i]);

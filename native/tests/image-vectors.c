@@ -51,6 +51,15 @@ void fill_text(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
+void fill_field(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n / 8; i++) {
+		double x = (double)i / 512.0, v = 1.0 + seed + x * (1.0 - x / 1024.0);
+		double d = (double)(float)v;
+		memcpy(p + 8 * i, &d, 8);
+	}
+}
+
 static void note(struct image *img, const struct img_out *o, uint16_t type, uint32_t len)
 {
 	if (img->nrec == (int)(sizeof(img->rec) / sizeof(img->rec[0])))
@@ -215,7 +224,9 @@ void build(const struct content *c, struct image *img)
 	cw_start(&cw, &o, 1, 0);
 	for (int i = 0; i < c->nchunks; i++) {
 		size_t len = (size_t)c->chunks[i].pages * PAGE;
-		if (c->chunks[i].text)
+		if (c->chunks[i].text == 2)
+			fill_field(data, len, c->chunks[i].seed);
+		else if (c->chunks[i].text)
 			fill_text(data, len, c->chunks[i].seed);
 		else
 			fill(data, len, c->chunks[i].seed);

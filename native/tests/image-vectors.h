@@ -35,7 +35,8 @@ struct fd_spec {
 struct chunk_spec {
 	uint64_t addr;
 	uint32_t pages, seed;
-	int text; /* lines of text (compressible: written as zstd), not random bytes */
+	int text; /* 1: lines of text (compressible: written as zstd); 2: a smooth float64
+		   * field (written byte-shuffled, encoding 2); 0: random bytes */
 	/* Damage: these bytes, written as the chunk's zstd data as they are. */
 	const uint8_t *stored;
 	uint32_t stored_len;
@@ -122,6 +123,9 @@ struct image {
 void fill(uint8_t *p, size_t n, uint32_t seed);
 /* Numbered lines of text: memory that compresses well. */
 void fill_text(uint8_t *p, size_t n, uint32_t seed);
+/* A smooth float64 field rounded to float32 (as bench workload field4gib): memory the
+ * writer stores byte-shuffled. IEEE arithmetic only, so the same bytes everywhere. */
+void fill_field(uint8_t *p, size_t n, uint32_t seed);
 void build(const struct content *c, struct image *img);
 /* NAME.img and NAME.json in the output folder. */
 void good(const char *name, const struct content *c, struct image *img);

@@ -191,10 +191,11 @@ export function describeImage(img: ParsedImage): string {
   }
   const storedTotal = img.chunks.reduce((s, c) => s + c.storedLen, 0);
   const rawTotal = Number(img.chunks.reduce((s, c) => s + c.rawLen, 0n));
-  const zstd = img.chunks.filter((c) => c.encoding === ChunkEncoding.ZSTD).length;
+  const zstd = img.chunks.filter((c) => c.encoding !== ChunkEncoding.RAW).length;
+  const shuffled = img.chunks.filter((c) => c.encoding === ChunkEncoding.SHUF8_ZSTD).length;
   const ratio = rawTotal ? ` (${Math.round((storedTotal / rawTotal) * 100)}%)` : '';
   lines.push(
-    `totals   ${img.chunks.length} chunks (${zstd} zstd): ${formatBytes(rawTotal)} of memory stored in ${formatBytes(storedTotal)}${ratio}, ` +
+    `totals   ${img.chunks.length} chunks (${zstd} zstd${shuffled ? `, ${shuffled} of them byte-shuffled` : ''}): ${formatBytes(rawTotal)} of memory stored in ${formatBytes(storedTotal)}${ratio}, ` +
       `${storedTotal} bytes; file ${formatBytes(img.fileSize)} (${img.fileSize} bytes)`,
   );
   lines.push(...describeIncremental(img, formatBytes));

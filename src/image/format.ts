@@ -300,6 +300,8 @@ export const ChunkEncoding = {
   RAW: 0,
   /** One zstd frame that decompresses to exactly raw_len bytes. */
   ZSTD: 1,
+  /** The same, of the memory byte-shuffled by 8: plane k holds byte k of every 8-byte word. */
+  SHUF8_ZSTD: 2,
 } as const;
 
 export interface ImageChunk {

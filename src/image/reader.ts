@@ -222,9 +222,12 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
       const pageSize = BigInt(info!.pageSize);
       if (head.pad >= CHUNK_DATA_ALIGN || dataAt % CHUNK_DATA_ALIGN !== 0) throw bad(`${name}: data at offset ${dataAt} is not 4096-aligned`);
       if (CHUNK_HEAD_SIZE + head.pad + head.storedLen !== len) throw bad(`${name}: head says ${CHUNK_HEAD_SIZE + head.pad + head.storedLen} bytes, record has ${len}`);
-      if (head.encoding > ChunkEncoding.ZSTD) throw new StasisError('BAD_IMAGE', `${file}: ${name} uses chunk encoding ${head.encoding}, not supported by this stasis — use a matching stasis`);
+      if (head.encoding > ChunkEncoding.SHUF8_ZSTD) throw new StasisError('BAD_IMAGE', `${file}: ${name} uses chunk encoding ${head.encoding}, not supported by this stasis — use a matching stasis`);
       if (head.encoding === ChunkEncoding.RAW && BigInt(head.storedLen) !== head.rawLen) throw bad(`${name}: raw chunk stores ${head.storedLen} bytes for ${head.rawLen}`);
-      if (head.encoding === ChunkEncoding.ZSTD && BigInt(head.storedLen) >= head.rawLen) throw bad(`${name}: zstd chunk stores ${head.storedLen} bytes for ${head.rawLen}, not fewer`);
+      if (head.encoding !== ChunkEncoding.RAW && BigInt(head.storedLen) >= head.rawLen) {
+        const kind = head.encoding === ChunkEncoding.ZSTD ? 'zstd' : 'shuffled zstd';
+        throw bad(`${name}: ${kind} chunk stores ${head.storedLen} bytes for ${head.rawLen}, not fewer`);
+      }
       if (head.rawLen === 0n || head.rawLen > BigInt(MAX_CHUNK_BYTES) || head.rawLen % pageSize !== 0n || head.addr % pageSize !== 0n) {
         throw bad(`${name}: chunk 0x${head.addr.toString(16)}+${head.rawLen} is not a whole number of pages up to 8 MiB`);
       }
@@ -236,11 +239,11 @@ async function parse(file: string, f: WindowedFile, depth: Depth): Promise<Image
       if (verify) {
         const headAndPad = Buffer.from(await f.read(payloadAt, CHUNK_HEAD_SIZE + head.pad));
         if (!isZero(headAndPad.subarray(CHUNK_HEAD_SIZE))) throw bad(`${name}: nonzero bytes in the alignment pad`);
-        if (head.encoding === ChunkEncoding.ZSTD) {
+        if (head.encoding !== ChunkEncoding.RAW) {
           // At most 8 MiB: checked whole, then decoded as the loader would.
           const data = await f.read(dataAt, head.storedLen);
           if (crc32c(data, crc32c(headAndPad)) !== crc) throw bad(`CRC mismatch in ${name} (chunk data)`);
-          const decoded = decodeZstdChunk(data, Number(head.rawLen));
+          const decoded = decodeZstdChunk(data, Number(head.rawLen), head.encoding === ChunkEncoding.SHUF8_ZSTD);
           if (!decoded.ok) throw bad(`${name}: chunk data ${decoded.why}`);
         } else {
           const sum = await f.crcOf(dataAt, head.storedLen, crc32c(headAndPad));

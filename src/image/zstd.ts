@@ -1,6 +1,7 @@
 /*
- * CHUNK encoding 1 (docs/image-format.md): the chunk's data is one zstd frame that
- * decompresses to exactly its raw bytes. The frame header and the layout of its blocks are
+ * CHUNK encodings 1 and 2 (docs/image-format.md): the chunk's data is one zstd frame that
+ * decompresses to exactly its raw bytes (encoding 2: to those bytes byte-shuffled by 8,
+ * undone here by unshuffle8). The frame header and the layout of its blocks are
  * checked here by hand, in the order and with the words of the loader
  * (native/loader/chunk-decode.c), so that both take the same decision on any frame; the
  * blocks are then decoded by fzstd (pure JavaScript, no native code).
@@ -14,8 +15,11 @@ const MAX_BLOCK = 128 * 1024;
 
 export type ZstdChunk = { ok: true; bytes: Uint8Array } | { ok: false; why: string };
 
-/** Decodes the stored data of a zstd chunk of `raw` bytes; `why` continues "chunk data ...". */
-export function decodeZstdChunk(data: Uint8Array, raw: number): ZstdChunk {
+/**
+ * Decodes the stored data of a zstd chunk of `raw` bytes, unshuffling it if `shuffled`
+ * (encoding 2); `why` continues "chunk data ...".
+ */
+export function decodeZstdChunk(data: Uint8Array, raw: number, shuffled = false): ZstdChunk {
   const n = data.length;
   const le = (at: number, len: number): bigint => {
     let v = 0n;
@@ -38,10 +42,41 @@ export function decodeZstdChunk(data: Uint8Array, raw: number): ZstdChunk {
   if (frameSize(data, single, at + fcsLen) !== n) return notDecoded;
   try {
     const bytes = decompress(data, new Uint8Array(raw));
-    return bytes.length === raw ? { ok: true, bytes } : notDecoded;
+    if (bytes.length !== raw) return notDecoded;
+    return { ok: true, bytes: shuffled ? unshuffle8(bytes) : bytes };
   } catch {
     return notDecoded;
   }
+}
+
+/**
+ * The bytes whose byte shuffle by 8 is `planes` (native/common/shuffle.h): plane k, at
+ * k * words, holds byte k of every 8-byte word; bytes past the last whole word follow as
+ * they are.
+ */
+export function unshuffle8(planes: Uint8Array): Uint8Array {
+  const n = planes.length;
+  const words = Math.floor(n / 8);
+  const out = new Uint8Array(n);
+  for (let k = 0; k < 8; k++) {
+    const plane = k * words;
+    for (let i = 0; i < words; i++) out[8 * i + k] = planes[plane + i]!;
+  }
+  out.set(planes.subarray(8 * words), 8 * words);
+  return out;
+}
+
+/** The byte shuffle by 8 of `bytes`: the inverse of unshuffle8. */
+export function shuffle8(bytes: Uint8Array): Uint8Array {
+  const n = bytes.length;
+  const words = Math.floor(n / 8);
+  const out = new Uint8Array(n);
+  for (let k = 0; k < 8; k++) {
+    const plane = k * words;
+    for (let i = 0; i < words; i++) out[plane + i] = bytes[8 * i + k]!;
+  }
+  out.set(bytes.subarray(8 * words), 8 * words);
+  return out;
 }
 
 /** The frame's length by its block headers, or -1 when it does not hold together. */

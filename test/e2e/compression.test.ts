@@ -16,6 +16,10 @@
  * overtaken by a later one. A damaged chunk in the middle of the image (earlier ones still
  * being decoded) stops that restart with one line naming that chunk's record: its CRC,
  * which the loader checks as it decodes, or, with the CRC made to match, its frame.
+ *
+ * A smooth float64 field (test/programs/field.c) is stored byte-shuffled (CHUNK encoding
+ * 2): `stasis inspect --json` lists encoding-2 chunks, they pass --verify, and the restart,
+ * which unshuffles them on the decode threads, continues to the same output.
  */
 
 import assert from 'node:assert/strict';
@@ -62,12 +66,39 @@ for (const v of variants()) {
     const inspect = await box.stasis(['inspect', '--verify', gen]);
     assert.equal(inspect.status, 0, `stasis inspect --verify: ${inspect.stderr}`);
     assert.match(inspect.stdout, /chunk data verified/);
-    assert.match(inspect.stdout, /chunks \(\d+ zstd\): .* of memory stored in/);
+    assert.match(inspect.stdout, /chunks \(\d+ zstd(, \d+ of them byte-shuffled)?\): .* of memory stored in/);
 
     const r = await ref;
     assert.ok((await imageFacts(gen)).stdoutOffset < r.output.length, 'checkpointed mid-run');
     const restart = startRestart(box, port, launched.ckptDir);
     await expectFinishesLikeReference(restart, launched.out, r, `the compressed image restarted as ${box.who.label}`);
+  });
+
+  test(`a float64 field is stored byte-shuffled, restarted to the same output — ${v.name}`, { skip: v.skip }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const args = ['64', '4000'];
+    const ref = reference('field', args);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'field', args, 3);
+    const gen = await checkpoint(box, port);
+    await killLaunched(box, port, launched);
+
+    const inspect = await box.stasis(['inspect', '--json', onlyImage(gen)]);
+    assert.equal(inspect.status, 0, `stasis inspect --json: ${inspect.stderr}`);
+    const json = JSON.parse(inspect.stdout) as { chunks: { encoding: number; rawLen: string; storedLen: number }[] };
+    const shuffled = json.chunks.filter((c) => c.encoding === ChunkEncoding.SHUF8_ZSTD);
+    const fieldBytes = shuffled.reduce((s, c) => s + BigInt(c.rawLen), 0n);
+    assert.ok(fieldBytes * 10n >= 9n * (64n << 20n), `most of the 64 MiB field is in encoding-2 chunks: ${fieldBytes} bytes in ${shuffled.length}`);
+    const stored = shuffled.reduce((s, c) => s + c.storedLen, 0);
+    assert.ok(BigInt(stored) * 3n < fieldBytes, `the shuffled chunks store under a third of their memory: ${stored} of ${fieldBytes}`);
+    const verify = await box.stasis(['inspect', '--verify', gen]);
+    assert.equal(verify.status, 0, `stasis inspect --verify: ${verify.stderr}`);
+    assert.match(verify.stdout, /chunks \(\d+ zstd, \d+ of them byte-shuffled\)/);
+
+    const r = await ref;
+    assert.ok((await imageFacts(gen)).stdoutOffset < r.output.length, 'checkpointed mid-run');
+    const restart = startRestart(box, port, launched.ckptDir);
+    await expectFinishesLikeReference(restart, launched.out, r, `the byte-shuffled image restarted as ${box.who.label}`);
   });
 
   test(`a damaged zstd chunk mid-image stops the restart with one line naming it — ${v.name}`, { skip: v.skip }, async (t) => {

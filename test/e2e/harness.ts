@@ -176,6 +176,7 @@ export const PROGRAMS = {
   node: { script: 'compute.js', interpreter: process.execPath },
   bigheap: { c: 'bigheap.c' },
   records: { c: 'records.c' },
+  field: { c: 'field.c' },
   deleted: { c: 'deleted.c' },
   fifo: { c: 'fifo.c' },
   pty: { c: 'pty.c' },
