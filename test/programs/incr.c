@@ -7,10 +7,12 @@
  * checksum of everything, so a page restored stale (the data of an earlier generation
  * where the program had zapped it, say) changes the output. Deterministic.
  *
- *   incr [MIB] [STEPS] [STEP_MS] [text]     (defaults: 64 MiB, 100 steps, 20 ms)
+ *   incr [MIB] [STEPS] [STEP_MS] [text|field]     (defaults: 64 MiB, 100 steps, 20 ms)
  *
  * With "text", every byte written has 4 random bits only, so the images' chunks compress
- * (zstd): earlier generations' pages are then referred to inside compressed chunks.
+ * (zstd): earlier generations' pages are then referred to inside compressed chunks. With
+ * "field", only the low byte of each 64-bit word varies, as in arrays of numbers whose high
+ * bytes agree: the chunks are stored byte-shuffled (encoding 2), and referred to there.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
 	long step_ms = argc > 3 ? atol(argv[3]) : 20;
 	if (argc > 4 && argv[4][0] == 't')
 		mask = 0x0f0f0f0f0f0f0f0full;
+	if (argc > 4 && argv[4][0] == 'f')
+		mask = 0xffull;
 	size_t pages = mib << 8;
 	if (pages < 64) {
 		fprintf(stderr, "incr: MIB must be at least 1\n");
