@@ -508,21 +508,30 @@ static __attribute__((noreturn)) void die_ref(const struct meta *m, const struct
 	rst_exit_failed();
 }
 
+/* Reads the record a reference names (its head, and a PAGES record's page list) into r and
+ * ph unless *parent and *rec_at say they hold it already. Returns 1 if it was read. */
+static int ref_target(struct meta *m, const struct m_ref_row *e, int *parent, uint64_t *rec_at, struct prec *r,
+		      struct pages_head *ph)
+{
+	if (*parent == (int)e->parent && *rec_at == e->record_at)
+		return 0;
+	struct img_cursor pc;
+	parent_cursor(m, (int)e->parent, &pc);
+	*parent = (int)e->parent;
+	*rec_at = e->record_at;
+	read_prec(&pc, e->record_at, r);
+	if (r->type == REC_PAGES) {
+		pc.off = e->record_at;
+		struct rec_head h = { REC_PAGES, r->len, r->crc };
+		read_pages_head(&pc, &h, 0, (uint32_t)PAGE, ph);
+	}
+	return 1;
+}
+
 static void check_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 {
 	struct check_ctx *k = ctx;
-	struct img_cursor pc;
-	parent_cursor(m, (int)e->parent, &pc);
-	if (k->parent != (int)e->parent || k->rec_at != e->record_at) {
-		k->parent = (int)e->parent;
-		k->rec_at = e->record_at;
-		read_prec(&pc, e->record_at, &k->r);
-		if (k->r.type == REC_PAGES) {
-			pc.off = e->record_at;
-			struct rec_head h = { REC_PAGES, k->r.len, k->r.crc };
-			read_pages_head(&pc, &h, 0, (uint32_t)PAGE, &k->ph);
-		}
-	}
+	ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph);
 	if (k->r.type == REC_CHUNK) {
 		if (e->addr < k->r.addr || e->addr + e->len > k->r.addr + k->r.raw)
 			die_ref(m, e, ": the CHUNK it names does not hold those pages");
@@ -698,20 +707,9 @@ static int in_a_slot(const struct place_ctx *k)
 static void place_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 {
 	struct place_ctx *k = ctx;
-	if (k->parent != (int)e->parent || k->rec_at != e->record_at) {
-		struct img_cursor pc;
-		parent_cursor(m, (int)e->parent, &pc);
-		k->parent = (int)e->parent;
-		k->rec_at = e->record_at;
-		read_prec(&pc, e->record_at, &k->r);
-		if (k->r.type == REC_PAGES) {
-			pc.off = e->record_at;
-			struct rec_head h = { REC_PAGES, k->r.len, k->r.crc };
-			read_pages_head(&pc, &h, 0, (uint32_t)PAGE, &k->ph);
-		} else if (k->r.type != REC_CHUNK || k->r.enc > IMG_ENC_SHUF8_ZSTD) {
-			die_ref(m, e, ": no CHUNK or PAGES record is at the offset it names");
-		}
-	}
+	if (ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph) && k->r.type != REC_PAGES &&
+	    (k->r.type != REC_CHUNK || k->r.enc > IMG_ENC_SHUF8_ZSTD))
+		die_ref(m, e, ": no CHUNK or PAGES record is at the offset it names");
 	if (k->r.type == REC_CHUNK) {
 		if (e->addr < k->r.addr || e->addr + e->len > k->r.addr + k->r.raw)
 			die_ref(m, e, ": the CHUNK it names does not hold those pages");
