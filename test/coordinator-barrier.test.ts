@@ -7,27 +7,15 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test, TestContext } from 'node:test';
+import { test } from 'node:test';
 import { parseManifest } from '../src/ckpt-dir/manifest';
 import { sendRequest } from '../src/client/client';
 import { BarrierPeer, CheckpointBarrier, InitPeer } from '../src/coordinator/barrier';
-import { RunningServer, ServerOptions, startCoordinatorServer } from '../src/coordinator/net-server';
+import { RunningServer } from '../src/coordinator/net-server';
 import { COMMIT_COMMITTED, JsonObject, Message, WRITE_FULL, WRITE_TRACK } from '../src/protocol/messages';
-import { FakeAgent, FakeAgentOptions } from './helpers/fake-agent';
+import { FakeAgent } from './helpers/fake-agent';
+import { agent, server } from './helpers/coordinator';
 import { tmpDir } from './helpers/tmp';
-
-async function server(t: TestContext, opts: ServerOptions = {}): Promise<RunningServer & { logs: string[] }> {
-  const logs: string[] = [];
-  const s = await startCoordinatorServer({ port: 0, log: (l) => logs.push(l), ...opts });
-  t.after(() => s.close());
-  return Object.assign(s, { logs });
-}
-
-async function agent(t: TestContext, s: RunningServer, opts: Omit<FakeAgentOptions, 'port'>): Promise<FakeAgent> {
-  const a = await FakeAgent.connect({ port: s.port, ...opts });
-  t.after(() => a.kill());
-  return a;
-}
 
 function request(s: RunningServer, body: JsonObject, onProgress?: (p: JsonObject) => void): Promise<JsonObject> {
   return sendRequest({ host: '127.0.0.1', port: s.port }, body, { onProgress });

@@ -7,21 +7,15 @@
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
-import { test, TestContext } from 'node:test';
+import { test } from 'node:test';
 import { sendRequest } from '../src/client/client';
 import { StasisError } from '../src/errors';
 import { RunningServer, startCoordinatorServer } from '../src/coordinator/net-server';
 import { PROTOCOL_VERSION } from '../src/protocol/frame';
 import { decodeMessage, encodeMessage, newFrameReader } from '../src/protocol/messages';
 import { FakeAgent } from './helpers/fake-agent';
+import { server } from './helpers/coordinator';
 import { tmpDir } from './helpers/tmp';
-
-async function server(t: TestContext): Promise<RunningServer & { logs: string[] }> {
-  const logs: string[] = [];
-  const s = await startCoordinatorServer({ port: 0, log: (l) => logs.push(l) });
-  t.after(() => s.close());
-  return Object.assign(s, { logs });
-}
 
 /** Sends raw bytes (then optionally half-closes) and waits for the server to close the connection. */
 async function sendRaw(port: number, bytes: Buffer, endAfter = false): Promise<void> {

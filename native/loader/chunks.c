@@ -128,16 +128,7 @@ static void check_end(struct meta *m, const struct rec_head *h)
 {
 	struct img_cursor *c = &m->cur;
 	rst_rec_check_streaming(c, h);
-	if (h->len < 32)
-		rst_rec_die(c, REC_END, ": ", "a field runs past the end of the payload");
-	if (h->len > 32) {
-		char mem[48];
-		struct sbuf s;
-		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, ": payload has ");
-		sb_udec(&s, h->len - 32);
-		rst_rec_die(c, REC_END, sb_cstr(&s), " bytes after its last field");
-	}
+	rst_payload_fits(c, REC_END, h->len < 32, h->len, 32);
 	uint8_t e[32];
 	rst_pread_all(c, e, sizeof(e), c->off + IMG_REC_HEADER);
 	struct rbuf r;

@@ -102,6 +102,20 @@ void rst_rec_die(const struct img_cursor *c, uint16_t type, const char *sep, con
 	rst_img_die(c, &s);
 }
 
+void rst_payload_fits(const struct img_cursor *c, uint16_t type, int short_, uint64_t len, uint64_t used)
+{
+	if (short_)
+		rst_rec_die(c, type, ": ", "a field runs past the end of the payload");
+	if (len > used) {
+		char mem[48];
+		struct sbuf s;
+		sb_init(&s, mem, sizeof(mem));
+		sb_str(&s, ": payload has ");
+		sb_udec(&s, len - used);
+		rst_rec_die(c, type, sb_cstr(&s), " bytes after its last field");
+	}
+}
+
 void rst_pread_all(const struct img_cursor *c, void *buf, size_t n, uint64_t off)
 {
 	size_t got = 0;
@@ -557,16 +571,7 @@ void meta_read(int fd, const char *path, struct meta *m, struct m_arena *a)
 		}
 		if (why)
 			rst_rec_die(c, h.type, ": ", why);
-		if (r.bad)
-			rst_rec_die(c, h.type, ": ", "a field runs past the end of the payload");
-		if (r.off != r.len) {
-			char mem[48];
-			struct sbuf s;
-			sb_init(&s, mem, sizeof(mem));
-			sb_str(&s, ": payload has ");
-			sb_udec(&s, r.len - r.off);
-			rst_rec_die(c, h.type, sb_cstr(&s), " bytes after its last field");
-		}
+		rst_payload_fits(c, h.type, r.bad, r.len, r.off);
 		if (h.type == REC_INFO) {
 			uint32_t ps = c->page_size;
 			if (ps < 4096 || ps > (1u << 30) || (ps & (ps - 1))) {

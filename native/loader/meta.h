@@ -187,6 +187,9 @@ uint64_t rst_rec_next(uint64_t off, uint32_t len);
 /* "record #N (TYPE) at offset X" */
 void rst_rec_name(struct sbuf *s, const struct img_cursor *c, uint16_t type);
 __attribute__((noreturn)) void rst_img_die(const struct img_cursor *c, struct sbuf *s);
+/* Dies, naming the record, if its payload is short (a field ran past its end) or has len -
+ * used bytes after the last field. */
+void rst_payload_fits(const struct img_cursor *c, uint16_t type, int short_, uint64_t len, uint64_t used);
 __attribute__((noreturn)) void rst_rec_die(const struct img_cursor *c, uint16_t type, const char *sep,
 					   const char *what);
 #endif

@@ -97,16 +97,7 @@ static void parse_parent(struct meta *m, const struct rec_head *h, struct m_aren
 	const char *why = mr_get_str(&r, p->path, sizeof(p->path), "path");
 	if (why)
 		rst_rec_die(c, h->type, ": ", why);
-	if (r.bad)
-		rst_rec_die(c, h->type, ": ", "a field runs past the end of the payload");
-	if (r.off != r.len) {
-		char mem[48];
-		struct sbuf s;
-		sb_init(&s, mem, sizeof(mem));
-		sb_str(&s, ": payload has ");
-		sb_udec(&s, r.len - r.off);
-		rst_rec_die(c, h->type, sb_cstr(&s), " bytes after its last field");
-	}
+	rst_payload_fits(c, h->type, r.bad, r.len, r.off);
 	if (!plain_parent_path(p->path))
 		rst_rec_die(c, h->type, ": ", "path is not of the form gen-NNNNNN/NAME");
 	for (int k = 0; k < x->nparents; k++)
