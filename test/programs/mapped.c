@@ -10,7 +10,8 @@
  *   - grows an anonymous mapping with mremap(MREMAP_MAYMOVE), counts the non-zero words
  *     of its new part (anonymous memory grows with zeros) and fills them, and shrinks it
  *     back when large;
- *   - checks a sparse mapping (every other 256 KiB written) that nothing touches;
+ *   - checks a sparse mapping (every other 256 KiB written) that nothing touches; it lies
+ *     at SPARSE_ADDR, away from everything else, so that a test can find it in an image;
  * and prints a checksum of it all. Every line depends on the memory before it, so a page
  * restored wrong shows. Deterministic; exits 0.
  *
@@ -28,6 +29,7 @@
 #define SPARSE_LEN (16 * MIB)
 #define NBLOCKS 3000
 #define E_START (8 * MIB)
+#define SPARSE_ADDR ((void *)0x200000000000ul) /* test/e2e/mapped-restart.test.ts */
 
 static uint64_t seed = 0x4d4150504544ull;
 
@@ -64,9 +66,9 @@ static size_t nonzero(const void *p, size_t len)
 	return n;
 }
 
-static void *map(size_t len)
+static void *map_at(void *at, size_t len, int flags)
 {
-	void *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED) {
 		perror("mapped: mmap");
 		exit(2);
@@ -74,12 +76,17 @@ static void *map(size_t len)
 	return p;
 }
 
+static void *map(size_t len)
+{
+	return map_at(0, len, 0);
+}
+
 int main(int argc, char **argv)
 {
 	int steps = argc > 1 ? atoi(argv[1]) : 80;
 	uint8_t *a = map(A_LEN);
 	fill(a, A_LEN);
-	uint8_t *sparse = map(SPARSE_LEN);
+	uint8_t *sparse = map_at(SPARSE_ADDR, SPARSE_LEN, MAP_FIXED_NOREPLACE);
 	for (size_t off = 0; off < SPARSE_LEN; off += 512 * 1024)
 		fill(sparse + off, 256 * 1024);
 	uint64_t sparse_sum = sum(sparse, SPARSE_LEN);
