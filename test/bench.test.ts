@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import { renderChart } from '../src/bench/chart';
 import { criuCheckReason } from '../src/bench/criu';
 import { parseHelpOptions, parsePause, pauseFromStatus } from '../src/bench/features';
-import { beatGap, CheckpointSample, longestGap, WorkloadResult } from '../src/bench/measure';
+import { beatGap, beatTime, CheckpointSample, gapAcross, longestGap, WorkloadResult } from '../src/bench/measure';
 import { parseSlices } from '../src/bench/overhead';
-import { parseNotForked } from '../src/bench/stasis-driver';
+import { parseNotForked, pauseWindow } from '../src/bench/stasis-driver';
 import { median, summarize, summarizeExec, summarizeOverhead, Summary } from '../src/bench/summary';
 import { evaluateTargets } from '../src/bench/targets';
 import { WORKLOADS } from '../src/bench/workloads';
@@ -77,14 +77,36 @@ test('heartbeat gaps: read from the line, longest in the window', () => {
   near(beatGap('beat 3 ok rounds 9 gap_us 15000'), 0.015);
   assert.equal(beatGap('beat 3 ok'), null);
   const beats = [
-    { at: 100, gapS: 0.9 }, // before the window: the scratch write, not the checkpoint
-    { at: 205, gapS: 0.0011 },
-    { at: 900, gapS: 0.65 },
-    { at: 910, gapS: null },
-    { at: 1500, gapS: 0.7 }, // after the window
+    { at: 100, gapS: 0.9, atUs: null }, // before the window: the scratch write, not the checkpoint
+    { at: 205, gapS: 0.0011, atUs: null },
+    { at: 900, gapS: 0.65, atUs: null },
+    { at: 910, gapS: null, atUs: null },
+    { at: 1500, gapS: 0.7, atUs: null }, // after the window
   ];
   assert.equal(longestGap(beats, 200, 1000), 0.65);
   assert.equal(longestGap(beats, 1600, 2000), null);
+});
+
+test('heartbeat gaps: the pause is the gap of the beats that overlap the pause window', () => {
+  assert.equal(beatTime('beat 12 ok gap_us 1234 at_us 987654321'), 987654321);
+  assert.equal(beatTime('beat 12 ok gap_us 1234'), null);
+  // Beats every ~10 ms; the pause window is [50000, 62000] µs. The beat at 70000 carries
+  // the stop (its stretch 45000-70000 overlaps the window); those around it carry waits for
+  // a core while the writer ran (longer, but not the pause).
+  const beat = (atUs: number | null, gapUs: number | null) => ({ at: 0, atUs, gapS: gapUs === null ? null : gapUs / 1e6 });
+  const beats = [beat(25000, 1100), beat(35000, 30000), beat(45000, 1200), beat(70000, 14000), beat(80000, 40000), beat(90000, 2000)];
+  assert.equal(gapAcross(beats, [50000, 62000]), 0.014);
+  // A window that touches two beats' stretches takes the longer gap of the two.
+  assert.equal(gapAcross(beats, [44000, 62000]), 0.014);
+  assert.equal(gapAcross(beats, [40000, 62000]), 0.014);
+  assert.equal(gapAcross(beats, [30000, 62000]), 0.03);
+  // No timestamps, or a window outside every beat: nothing is known.
+  assert.equal(gapAcross(beats.map((b) => ({ ...b, atUs: null })), [50000, 62000]), null);
+  assert.equal(gapAcross(beats, [100000, 120000]), null);
+  assert.deepEqual(pauseWindow([5, 9]), [5, 9]);
+  assert.equal(pauseWindow([9, 5]), null);
+  assert.equal(pauseWindow(undefined), null);
+  assert.equal(pauseWindow([1, 'x']), null);
 });
 
 test('overhead.c output: slices by kind', () => {
@@ -98,7 +120,7 @@ test('overhead.c output: slices by kind', () => {
 
 function sample(wallS: number, ddS: number, extra: Partial<CheckpointSample> = {}): CheckpointSample {
   return {
-    wallS, coordS: wallS - 0.1, pauseAppS: wallS - 0.1, pauseCliS: null, imageBytes: 4 * 1024 ** 3, ddBytes: 4 * 1024 ** 3,
+    wallS, coordS: wallS - 0.1, pauseAppS: wallS - 0.1, stallAppS: wallS - 0.1, pauseCliS: null, imageBytes: 4 * 1024 ** 3, ddBytes: 4 * 1024 ** 3,
     ddFrom: 'images', ddS, ratio: wallS / ddS, ddSourceCached: 1, coldReadS: 1.5, notForked: [], ...extra,
   };
 }

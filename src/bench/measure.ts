@@ -8,8 +8,13 @@
  * pages (SIGUSR1) and takes a second checkpoint, whose time and bytes are the incremental
  * figures. Per checkpoint:
  *  - pause, as the application sees it: the longest gap its heartbeat loop reports in the
- *    beats that arrive from just before `stasis checkpoint` starts until the second beat
- *    after it returns; and the pause `stasis checkpoint` reports, when it reports one;
+ *    beats whose stretch of time (from the beat before to their own, both stamped with
+ *    CLOCK_MONOTONIC) overlaps the pause window the coordinator reports (SUSPEND sent to the
+ *    last RESUMED, on the same clock): the beat during which the threads were stopped, and
+ *    any other that touches that window; and the pause `stasis checkpoint` reports;
+ *  - stall: the longest gap in all the beats that arrive from just before `stasis
+ *    checkpoint` starts until the second beat after it returns: the pause, or a longer wait
+ *    for a core while the image writer competes with the program for the machine's two;
  *  - time until complete: `stasis checkpoint` from spawn to exit (the generation is then
  *    committed, every image fsynced);
  *  - image: the bytes of the generation's folder on disk;
@@ -52,8 +57,10 @@ export interface CheckpointSample {
   wallS: number;
   /** The coordinator's own figure (suspend to commit). */
   coordS: number;
-  /** Longest heartbeat gap around the checkpoint; null if no beat carried one. */
+  /** Longest heartbeat gap of the beats that overlap the pause window; null if none carried one. */
   pauseAppS: number | null;
+  /** Longest heartbeat gap from the start of `stasis checkpoint` until after it returned. */
+  stallAppS: number | null;
   /** What `stasis checkpoint` reported as the pause, if anything. */
   pauseCliS: number | null;
   /** Why `stasis checkpoint` says it did not fork, if it says so. */
@@ -109,12 +116,36 @@ export interface Beat {
   at: number;
   /** The longest loop gap the line reports, in seconds. */
   gapS: number | null;
+  /** When the program printed the line, CLOCK_MONOTONIC µs ("... at_us T"), or null. */
+  atUs: number | null;
 }
 
 /** A heartbeat line's gap figure ("... gap_us 1234"), in seconds, or null. */
 export function beatGap(text: string): number | null {
   const m = /\bgap_us (\d+)\b/.exec(text);
   return m ? Number(m[1]) / 1e6 : null;
+}
+
+/** A heartbeat line's own timestamp ("... at_us 1234"), CLOCK_MONOTONIC µs, or null. */
+export function beatTime(text: string): number | null {
+  const m = /\bat_us (\d+)\b/.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The longest gap of the beats whose stretch (after the beat before, up to their own
+ * timestamp) overlaps `window` (CLOCK_MONOTONIC µs); null if no such beat has a gap. The
+ * beat during which the program was stopped is one of them (it was printed after the
+ * pause began, the one before it before), so this is at least the pause the program saw.
+ */
+export function gapAcross(beats: readonly Beat[], window: [number, number]): number | null {
+  let max: number | null = null;
+  for (let i = 1; i < beats.length; i++) {
+    const prev = beats[i - 1]!.atUs, b = beats[i]!;
+    if (prev === null || b.atUs === null || b.gapS === null) continue;
+    if (b.atUs > window[0] && prev < window[1] && (max === null || b.gapS > max)) max = b.gapS;
+  }
+  return max;
 }
 
 /** The longest gap among the beats that arrived after `from` and up to `to`, or null. */
@@ -140,7 +171,7 @@ class Heartbeats {
     if (!BEAT.test(l.text)) return;
     this.count++;
     if (!BEAT_OK.test(l.text) && this.bad === null) this.bad = l.text;
-    this.recent.push({ at: l.at, gapS: beatGap(l.text) });
+    this.recent.push({ at: l.at, gapS: beatGap(l.text), atUs: beatTime(l.text) });
     if (this.recent.length > 4000) this.recent.splice(0, 2000);
   };
 
@@ -254,6 +285,7 @@ async function oneRun(ctx: Context, app: LiveProcess, i: number, reps: number): 
 interface Timed {
   c: CheckpointResult;
   pauseAppS: number | null;
+  stallAppS: number | null;
 }
 
 /**
@@ -269,7 +301,11 @@ async function timedCheckpoint(ctx: Context, app: LiveProcess, scratchSize: numb
   const c = await ctx.driver.checkpoint(ctx.ioTimeout, options);
   await app.waitForLine(BEAT, 10000, 'heartbeat after the checkpoint');
   const to = (await app.waitForLine(BEAT, 10000, 'second heartbeat after the checkpoint')).at;
-  return { c, pauseAppS: longestGap(ctx.beats.recent, from, to) };
+  const stallAppS = longestGap(ctx.beats.recent, from, to);
+  // Without a pause window (an older coordinator) or timestamped beats, the stall is all
+  // that is known of the pause.
+  const across = c.pauseWindowUs ? gapAcross(ctx.beats.recent, c.pauseWindowUs) : null;
+  return { c, pauseAppS: across ?? stallAppS, stallAppS };
 }
 
 /** Pairs a checkpoint with dd of as many bytes into the same folder, then reads it cold. */
@@ -302,6 +338,7 @@ async function pairWithDd(ctx: Context, t: Timed, anon: number | null, full: boo
     wallS: t.c.wallS,
     coordS: t.c.coordS,
     pauseAppS: t.pauseAppS,
+    stallAppS: t.stallAppS,
     pauseCliS: t.c.reportedPauseS,
     notForked: t.c.notForked,
     imageBytes: t.c.folderBytes,

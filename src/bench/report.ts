@@ -68,11 +68,11 @@ function mdTable(head: string[], rows: string[][], align?: string[]): string[] {
   return [`| ${head.join(' | ')} |`, `| ${sep.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
-const MAIN_HEAD = ['Workload', 'Resident', 'Image', 'Pause, app (ms)', 'Pause, reported (ms)', 'Checkpoint (s)', 'dd same bytes (s)', 'Checkpoint / dd', 'Cold read (s)', 'Restart, cold (s)', 'Restart, warm (s)'];
+const MAIN_HEAD = ['Workload', 'Resident', 'Image', 'Pause, app (ms)', 'Pause, reported (ms)', 'Stall, app (ms)', 'Checkpoint (s)', 'dd same bytes (s)', 'Checkpoint / dd', 'Cold read (s)', 'Restart, cold (s)', 'Restart, warm (s)'];
 
 function mainRow(s: Summary): string[] {
   const f = s.full;
-  return [s.label, gib(s.residentBytes), gib(f.imageBytes), msec(f.pauseAppS), msec(f.pauseCliS), sec(f.wallS), sec(f.ddS), ratio(f.ratio), sec(f.coldReadS), sec(s.restartColdS), sec(s.restartWarmS)];
+  return [s.label, gib(s.residentBytes), gib(f.imageBytes), msec(f.pauseAppS), msec(f.pauseCliS), msec(f.stallAppS), sec(f.wallS), sec(f.ddS), ratio(f.ratio), sec(f.coldReadS), sec(s.restartColdS), sec(s.restartWarmS)];
 }
 
 const VERDICT: Record<string, string> = { pass: '**pass**', fail: '**FAIL**', 'not measured': 'not measured' };
@@ -247,11 +247,11 @@ function rawRuns(results: WorkloadResult[]): string[] {
     r.runs.forEach((x, i) => {
       for (const [kind, c] of [['full', x.full], ['incremental', x.incremental]] as const) {
         if (!c) continue;
-        rows.push([`${i + 1}${r.workload.incremental ? ` ${kind}` : ''}`, sec(c.wallS), sec(c.coordS), msec(c.pauseAppS), msec(c.pauseCliS), String(c.imageBytes),
+        rows.push([`${i + 1}${r.workload.incremental ? ` ${kind}` : ''}`, sec(c.wallS), sec(c.coordS), msec(c.pauseAppS), msec(c.pauseCliS), msec(c.stallAppS), String(c.imageBytes),
           sec(c.ddS), `${String(c.ddBytes)} (${c.ddFrom})`, ratio(c.ratio), pct(c.ddSourceCached), sec(c.coldReadS)]);
       }
     });
-    out.push(...mdTable(['Run', 'Checkpoint (s)', 'Coordinator (s)', 'Pause, app (ms)', 'Pause, reported (ms)', 'Bytes on disk', 'dd (s)', 'dd bytes (source)', 'Ratio', 'dd source cached', 'Cold read (s)'], rows));
+    out.push(...mdTable(['Run', 'Checkpoint (s)', 'Coordinator (s)', 'Pause, app (ms)', 'Pause, reported (ms)', 'Stall, app (ms)', 'Bytes on disk', 'dd (s)', 'dd bytes (source)', 'Ratio', 'dd source cached', 'Cold read (s)'], rows));
     out.push('');
     out.push(...mdTable(
       ['Restart', 'Cache', 'Image cached before', 'To first heartbeat (s)'],
@@ -276,10 +276,16 @@ function method(r: Report, run: RunInfo): string[] {
     '  for each run, so each run\'s checkpoint is a first, full one.',
     '- **Heartbeats and pause**: each workload loops sleeping 1 ms per iteration and prints a line every',
     '  10 ms that checks its own state and carries the longest gap between two iterations since the last',
-    `  line. All ${r.results.reduce((n, x) => n + x.heartbeatsChecked, 0)} heartbeats of this run, before and after every checkpoint and restart, said \`ok\`.`,
-    '  *Pause, app* is the longest gap in the lines that arrive from just before `stasis checkpoint` starts',
-    '  until the second line after it returns: the application\'s own view, about 1.1 ms when nothing',
-    '  stops it. *Pause, reported* is what `stasis checkpoint` prints about the pause, when it prints anything.',
+    '  line and the line\'s CLOCK_MONOTONIC time.',
+    `  All ${r.results.reduce((n, x) => n + x.heartbeatsChecked, 0)} heartbeats of this run, before and after every checkpoint and restart, said \`ok\`.`,
+    '  *Pause, app* is the longest gap in the lines whose stretch of time (from the line before to their own)',
+    '  overlaps the pause window the coordinator reports (`pauseWindowUs`: from sending SUSPEND to the last',
+    '  RESUMED, on the same clock): the line during which the program was stopped, and any other touching',
+    '  that window. It is the application\'s own view of the pause, about 1.1 ms when nothing stops it.',
+    '  *Pause, reported* is what `stasis checkpoint` prints about the pause. *Stall, app* is the longest gap',
+    '  in all the lines from just before `stasis checkpoint` starts until the second line after it returns:',
+    '  the pause, or, when longer, a wait for a core while the image writer ran beside the program on the',
+    '  machine\'s two cores (the program runs on meanwhile, but a 1 ms sleep can take that long to be served).',
     '- **Checkpoint**: wall time of `stasis checkpoint`, from spawning the CLI until it exits, when',
     '  the generation is committed and every image fsynced. The coordinator\'s own figure (suspend to',
     '  commit) is in the per-run tables; the difference is starting the CLI and its round trips.',

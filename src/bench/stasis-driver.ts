@@ -54,10 +54,18 @@ export interface CheckpointResult {
   folderBytes: number;
   /** The pause `stasis checkpoint` printed (or the coordinator's status holds), if any. */
   reportedPauseS: number | null;
+  /** The coordinator's pause window (SUSPEND sent to last RESUMED), CLOCK_MONOTONIC µs, if it gives one. */
+  pauseWindowUs: [number, number] | null;
   /** Why processes were not checkpointed forked, as `stasis checkpoint` says ("not forked: ..."). */
   notForked: string[];
   generation: string;
   images: string[];
+}
+
+/** A `[from, to]` pair of numbers, or null. */
+export function pauseWindow(v: unknown): [number, number] | null {
+  return Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) && v[0] <= v[1]
+    ? [v[0] as number, v[1] as number] : null;
 }
 
 /** The reasons in "... not forked: REASON" lines. */
@@ -111,6 +119,7 @@ export class StasisDriver {
       bytes: last.bytes,
       folderBytes: folderBytes(gen.path),
       reportedPauseS: parsePause(`${r.stdout}\n${r.stderr}`) ?? pauseFromStatus(last as Record<string, unknown>),
+      pauseWindowUs: pauseWindow((last as Record<string, unknown>).pauseWindowUs),
       notForked: parseNotForked(r.stderr),
       generation: gen.path,
       images: gen.images.map((i) => i.path),

@@ -16,6 +16,8 @@ export interface CheckpointSummary {
   coordS: number;
   /** Median over the runs where the heartbeats carried a gap; null when none did. */
   pauseAppS: number | null;
+  /** Median longest gap during the whole checkpoint (the pause, or a wait for a core). */
+  stallAppS: number | null;
   pauseCliS: number | null;
   imageBytes: number;
   ddBytes: number;
@@ -127,6 +129,7 @@ export function summarizeCheckpoints(cs: CheckpointSample[]): CheckpointSummary 
     wallS: median(cs.map((c) => c.wallS)),
     coordS: median(cs.map((c) => c.coordS)),
     pauseAppS: pauses.length ? median(pauses) : null,
+    stallAppS: medianOrNull(cs.map((c) => c.stallAppS)),
     pauseCliS: medianOrNull(cs.map((c) => c.pauseCliS)),
     imageBytes: median(cs.map((c) => c.imageBytes)),
     ddBytes: median(cs.map((c) => c.ddBytes)),

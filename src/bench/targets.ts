@@ -100,7 +100,8 @@ export function evaluateTargets(inp: TargetInputs): TargetResult[] {
     else if (p === null) out.push({ target: t, short, measured: 'no pause figure (no heartbeat carried a gap)', headline: 'no figure', verdict: 'not measured' });
     else {
       const cli = big.full.pauseCliS === null ? '; `stasis checkpoint` reports no pause' : `; \`stasis checkpoint\` reports ${ms(big.full.pauseCliS)}`;
-      out.push(judged(t, short, p <= 0.05, `${ms(p)} as the application saw it${cli}`, `${ms(p)} as the application saw it`));
+      const stall = big.full.stallAppS === null ? '' : `; its longest stall while the image was written, waiting for a core: ${ms(big.full.stallAppS)}`;
+      out.push(judged(t, short, p <= 0.05, `${ms(p)} as the application saw it${cli}${stall}`, `${ms(p)} as the application saw it`));
     }
   }
 

@@ -44,6 +44,11 @@ import {
 import { describeStatus } from './errno';
 import { Logger, silentLogger } from './log';
 
+/** CLOCK_MONOTONIC now, in µs (process.hrtime reads that clock). */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 export type AgentState = 'running' | 'restoring' | 'suspending' | 'suspended' | 'writing' | 'captured' | 'resuming';
 
 export interface BarrierPeer {
@@ -87,6 +92,12 @@ export interface CheckpointOutcome {
   processes: number;
   /** The longest any process's threads were stopped (ms, 0.1 ms precision). */
   pauseMs: number;
+  /**
+   * When the coordinator sent SUSPEND and when the last RESUMED arrived, in CLOCK_MONOTONIC
+   * microseconds (this host's clock, the one clock_gettime(CLOCK_MONOTONIC) reads): the window
+   * every process's pause lies in, for lining the pause up with a program's own timeline.
+   */
+  pauseWindowUs: [number, number];
   /** How many processes' images forked writers wrote. */
   forked: number;
   notForked: NotForked[];
@@ -322,11 +333,11 @@ export class CheckpointBarrier {
     /** The inits' SysV data being written: awaited before a failed generation is removed. */
     let sysvDone: Promise<void> = Promise.resolve();
     try {
-      // The folders are made while the processes still run: not part of anyone's pause.
-      for (const p of this.parts) {
-        void folderFor(p.peer.ckptDir);
-        void modeFor(p.peer.ckptDir);
-      }
+      // The folders are made, and the write modes worked out, while the processes still
+      // run: not part of anyone's pause. (A process that joins during the suspend gets its
+      // folder made then, in the pause.)
+      await Promise.all(this.parts.flatMap((p) => [folderFor(p.peer.ckptDir), modeFor(p.peer.ckptDir)])).catch(() => undefined);
+      const suspendAt = monotonicUs();
       for (const p of this.parts) {
         p.peer.state = 'suspending';
         p.peer.send({ type: 'SUSPEND', ckptId: id });
@@ -372,6 +383,7 @@ export class CheckpointBarrier {
       this.resumeAll();
       // A process slow to say it resumed is logged, not a failure: its image decides.
       await this.phase('RESUME', (p) => p.resumed, false);
+      const pauseWindowUs: [number, number] = [suspendAt, monotonicUs()];
       this.throwIfFailed();
       const pauseMs = this.pauseMs();
       this.progress({ phase: 'resumed', pauseMs });
@@ -409,7 +421,7 @@ export class CheckpointBarrier {
       this.log(`checkpoint ${this.ckptId}: paused ${pauseMs} ms; ${forked} of ${imaged.length} processes forked`);
       return {
         ckptId: this.ckptId, generations: results, durationMs: Date.now() - t0, bytes, processes: imaged.length,
-        pauseMs, forked, notForked,
+        pauseMs, pauseWindowUs, forked, notForked,
       };
     } catch (err) {
       this.fail(err instanceof StasisError ? err

@@ -107,6 +107,8 @@ interface CheckpointSummary {
   processes: number;
   /** The longest any process was paused (threads stopped), ms. */
   pauseMs: number;
+  /** The window the pauses lie in: [SUSPEND sent, last RESUMED], CLOCK_MONOTONIC µs. */
+  pauseWindowUs: [number, number];
   /** Processes whose image a forked writer wrote while they ran on. */
   forked: number;
   /** Processes whose image was written while they were paused, and why. */
@@ -126,6 +128,7 @@ function summarize(out: CheckpointOutcome): CheckpointSummary {
     bytes: out.bytes,
     processes: out.processes,
     pauseMs: out.pauseMs,
+    pauseWindowUs: out.pauseWindowUs,
     forked: out.forked,
     notForked: out.notForked,
   };

@@ -36,6 +36,7 @@ interface Answer {
   generation: string;
   durationMs: number;
   pauseMs: number;
+  pauseWindowUs: [number, number];
   processes: number;
   forked: number;
   notForked: { pid: number; name: string; reason: string }[];
@@ -43,12 +44,18 @@ interface Answer {
 
 /** `stasis checkpoint --json`, which must succeed. */
 async function checkpointJson(box: Box, port: number): Promise<Answer> {
+  const before = Number(process.hrtime.bigint() / 1000n);
   const r = await box.stasis(['checkpoint', '--json', '--coord-port', String(port)], LIMIT.checkpoint);
+  const done = Number(process.hrtime.bigint() / 1000n);
   assert.equal(r.status, 0, `stasis checkpoint failed: ${r.stderr}`);
   const a = JSON.parse(r.stdout) as Answer & { ok: boolean };
   assert.equal(a.ok, true);
   assert.ok(fs.existsSync(path.join(a.generation, 'MANIFEST.json')), `${a.generation} is committed`);
   assert.ok(a.pauseMs > 0 && a.pauseMs <= a.durationMs, `a pause (${a.pauseMs} ms) within the checkpoint (${a.durationMs} ms)`);
+  // The pause window is on this host's monotonic clock: inside the CLI's run, and holding the pause.
+  const [from, to] = a.pauseWindowUs;
+  assert.ok(before < from && from <= to && to < done, `the pause window [${from}, ${to}] µs lies within the CLI's run [${before}, ${done}]`);
+  assert.ok(to - from >= Math.floor(a.pauseMs * 1000), `the pause window (${to - from} µs) holds the pause (${a.pauseMs} ms)`);
   return a;
 }
 

@@ -2,10 +2,11 @@
  * The heartbeat loop every C workload of the bench runs once it is set up: it sleeps
  * 1 ms per iteration and, every 10 ms, prints one line
  *
- *     beat K ok gap_us G          (or "beat K BAD <what>" when its self-check failed)
+ *     beat K ok gap_us G at_us T     (or "beat K BAD <what> ..." when its self-check failed)
  *
  * where G is the largest gap, in microseconds, between two consecutive iterations since
- * the previous line. That is the application's own view of a checkpoint's pause: while
+ * the previous line, and T the CLOCK_MONOTONIC time of the line, in microseconds (the
+ * bench lines the lines up with the pause window the coordinator reports). That is the application's own view of a checkpoint's pause: while
  * its threads are stopped the loop does not run, and the first line after they run again
  * carries the gap. An undisturbed loop shows about 1.1 ms (the sleep plus timer slack),
  * so that is the resolution of the figure.
@@ -67,8 +68,8 @@ static int hb_tick(struct hb *h)
 static void hb_print(struct hb *h, const char *status)
 {
 	h->beat++;
-	printf("beat %llu %s gap_us %llu\n", (unsigned long long)h->beat, status,
-	       (unsigned long long)(h->max_gap_ns / 1000));
+	printf("beat %llu %s gap_us %llu at_us %llu\n", (unsigned long long)h->beat, status,
+	       (unsigned long long)(h->max_gap_ns / 1000), (unsigned long long)(hb_now() / 1000));
 	fflush(stdout);
 	h->max_gap_ns = 0;
 	h->next_beat_ns = hb_now() + HB_BEAT_NS;

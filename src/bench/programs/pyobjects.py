@@ -72,7 +72,7 @@ def main():
                 bad = i
         beat += 1
         status = 'ok' if bad is None else f'BAD record {bad}'
-        print(f'beat {beat} {status} gap_us {max_gap // 1000}', flush=True)
+        print(f'beat {beat} {status} gap_us {max_gap // 1000} at_us {time.monotonic_ns() // 1000}', flush=True)
         max_gap = 0
         next_beat = time.monotonic_ns() + BEAT_NS
 
