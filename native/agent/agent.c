@@ -125,7 +125,8 @@ static uint64_t pidns_ino(void)
 	return parse_dec(&p);
 }
 
-int agent_hello(uint32_t flags)
+/* HELLO, without waiting for the answer (hello_answer reads it). */
+static long hello_send(uint32_t flags)
 {
 	static struct proto_msg m;
 	char host[65] = "";
@@ -142,13 +143,26 @@ int agent_hello(uint32_t flags)
 	str_copy(m.name, g_agent.name, sizeof(m.name));
 	str_copy(m.ckpt_dir, g_agent.ckpt_dir, sizeof(m.ckpt_dir));
 	str_copy(m.hostname, host, sizeof(m.hostname));
-	long e = send_msg(&m);
-	if (!e)
-		e = recv_msg(&m);
+	return send_msg(&m);
+}
+
+/* The coordinator's WELCOME, the first message it sends on a connection. */
+static long hello_answer(void)
+{
+	static struct proto_msg m;
+	long e = recv_msg(&m);
 	if (!e && m.type != MSG_WELCOME)
 		e = -71;
 	if (!e)
 		g_agent.proc_id = m.proc_id;
+	return e;
+}
+
+int agent_hello(uint32_t flags)
+{
+	long e = hello_send(flags);
+	if (!e)
+		e = hello_answer();
 	return (int)e;
 }
 
@@ -402,14 +416,23 @@ static int start_ckpt_thread(void)
 	return err;
 }
 
-/* Connects, says HELLO and starts the checkpoint thread. A program that cannot join when
+/* Set while the checkpoint thread has the coordinator's WELCOME still to read; 2 when a
+ * failure to join then ends the program. */
+static int welcome_pending;
+
+/* Connects, says HELLO and starts the checkpoint thread, which reads the coordinator's
+ * answer: the program runs on meanwhile (a round trip through the coordinator on every
+ * fork and exec would be most of what running under Stasis adds to starting a program).
+ * Nothing is lost by not waiting: the HELLO is on its way before this returns, and a
+ * checkpoint that starts before the coordinator has read it finds the process in its
+ * init's list and waits for it (coordinator/barrier.ts). A program that cannot join when
  * it starts exits (it was launched wrong); a forked child that cannot runs on unjoined:
  * its init lists it, so a checkpoint then fails cleanly rather than miss it. */
 static void join_coordinator(const char *addr, int fatal)
 {
 	long e = agent_connect();
 	if (!e)
-		e = agent_hello(0);
+		e = hello_send(0);
 	if (e) {
 		agent_log("cannot join the coordinator at ", addr, e == -111 ? ": connection refused" : ": protocol error");
 		if (fatal)
@@ -419,10 +442,27 @@ static void join_coordinator(const char *addr, int fatal)
 		g_agent.coord_fd = -1;
 		return;
 	}
+	welcome_pending = fatal ? 2 : 1;
 	if (start_ckpt_thread()) {
 		agent_log("cannot start the checkpoint thread", 0, 0);
 		sys_exit_group(1);
 	}
+}
+
+/* The checkpoint thread's first act after join_coordinator: the answer to its HELLO. */
+static void await_welcome(void)
+{
+	int fatal = welcome_pending == 2;
+	welcome_pending = 0;
+	long e = hello_answer();
+	if (!e)
+		return;
+	agent_log("cannot join the coordinator", 0, e == -71 ? ": protocol error" : ": it closed the connection");
+	if (fatal)
+		sys_exit_group(1);
+	sys_close(g_agent.coord_fd);
+	g_agent.coord_fd = -1;
+	g_agent.unjoined = 1;
 }
 
 static void *ckpt_main(void *arg)
@@ -435,6 +475,8 @@ static void *ckpt_main(void *arg)
 	sys_call3(SYS_get_robust_list_, 0, (long)&head, (long)&len);
 	g_agent.ckpt_robust_head = (uint64_t)head;
 	g_agent.ckpt_robust_len = len;
+	if (welcome_pending)
+		await_welcome();
 	agent_ckpt_loop();
 }
 
