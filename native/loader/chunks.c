@@ -29,6 +29,11 @@ const struct m_region *rst_region_of(const struct meta *m, uint64_t addr, uint64
 	return addr >= g->start && addr + len <= g->end && addr + len > addr ? g : 0;
 }
 
+int rst_region_mappable(const struct m_region *g)
+{
+	return (g->kind == RK_ANON || g->kind == RK_HEAP) && !(g->flags & (RF_SHARED | RF_GROWSDOWN));
+}
+
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len)
 {
 	const struct m_region *g = rst_region_of(m, addr, len);

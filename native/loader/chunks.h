@@ -40,4 +40,6 @@ __attribute__((noreturn)) void rst_chunk_die(const struct meta *m, const struct 
 int rst_chunk_target(const struct meta *m, uint64_t addr, uint64_t len);
 /* The region that holds all of [addr, addr+len), or null. */
 const struct m_region *rst_region_of(const struct meta *m, uint64_t addr, uint64_t len);
+/* 1 when the region's memory may be mapped from an image file (place.c says which). */
+int rst_region_mappable(const struct m_region *g);
 #endif

@@ -559,12 +559,20 @@ static void stage2(void *argp)
 	rst_image_advice = 0;
 	move_vdso(m, a);
 	map_regions(m);
-	rst_refs_place(m); /* pages kept in earlier generations' images */
+	struct rst_maps *mp = m_take(&arena, sizeof(*mp));
+	memset(mp, 0, sizeof(*mp));
+	mp->map = a->map;
+	mp->budget = a->map ? rst_map_budget(m->nregions) : 0;
+	mp->ranges = m_take(&arena, sizeof(*mp->ranges) * RI_MAX_RANGES);
+	mp->max = RI_MAX_RANGES;
+	rst_refs_place(m, mp); /* pages kept in earlier generations' images */
 	rst_image_advice = 1;
 	rst_pages_into_place = 1; /* PAGES records come among the chunks */
-	struct mapped_range *ranges = m_take(&arena, sizeof(*ranges) * RI_MAX_RANGES);
-	int nranges = rst_place_chunks(m, a->map, a->map ? rst_map_budget(m->nregions) : 0, ranges, RI_MAX_RANGES);
+	rst_place_chunks(m, mp);
 	rst_image_advice = 0;
+	rst_maps_sort(mp);
+	struct mapped_range *ranges = mp->ranges;
+	int nranges = mp->n;
 	rst_track_arm(m, ranges, nranges); /* before anything else writes to the process's memory */
 	protect_regions(m);
 	restore_process(m);
@@ -622,16 +630,18 @@ static void stage2(void *argp)
 	ri->flags = a->drop_caps ? RI_DROP_CAPS : 0;
 	ri->entered = 0;
 	str_copy(ri->ckpt_dir, a->ckpt_dir, sizeof(ri->ckpt_dir));
-	ri->nimages = nranges > 0;
+	/* The files memory was mapped from: this image, and earlier ones references named. */
+	ri->nimages = nranges > 0 ? 1 + (unsigned)mp->nfiles : 0;
 	ri->images[0].dev = a->image_dev;
 	ri->images[0].ino = a->image_ino;
+	for (int i = 0; i < mp->nfiles; i++) {
+		ri->images[1 + i].dev = mp->files[i].dev;
+		ri->images[1 + i].ino = mp->files[i].ino;
+	}
 	ri->nranges = (unsigned)nranges;
-	for (int i = 0; i < nranges; i++) { /* ascending for the agent's binary search (they come so) */
-		int j = i;
-		for (; j > 0 && ri->ranges[j - 1].start > ranges[i].start; j--)
-			ri->ranges[j] = ri->ranges[j - 1];
-		ri->ranges[j].start = ranges[i].start;
-		ri->ranges[j].end = ranges[i].end;
+	for (int i = 0; i < nranges; i++) { /* ascending and apart (rst_maps_sort) */
+		ri->ranges[i].start = ranges[i].start;
+		ri->ranges[i].end = ranges[i].end;
 	}
 	ri->nbounds = 0;
 	for (int i = 0; i < m->nregions && nranges > 0; i++) {

@@ -14,7 +14,7 @@
  * - chunks of other kinds: shared memory (it must be the shared object), stacks (a stack
  *   grows down from a mapping of its own), private file mappings (a library's changed
  *   pages: their mapping is the library's);
- * - chunks under MAP_MIN: mapping them saves little and costs a VMA each;
+ * - chunks under RST_MAP_MIN: mapping them saves little and costs a VMA each;
  * - beyond the VMA budget (vm.max_map_count) or the restart block's table of ranges, and
  *   everything after a mapping fails (a filesystem that cannot map);
  * - everything, with --no-map, or when the image is on a noexec mount (the program could
@@ -38,15 +38,9 @@
 #include "../common/img.h"
 #include "../common/sys.h"
 
-#define MAP_MIN (64u << 10)
 #define MAP_PRIVATE_ 0x02
 #define MAP_ANON_ 0x20
 #define MAP_FIXED_ 0x10
-
-static int mappable(const struct m_region *g)
-{
-	return (g->kind == RK_ANON || g->kind == RK_HEAP) && !(g->flags & (RF_SHARED | RF_GROWSDOWN));
-}
 
 /* Copies [at, at+len) of the chunk's memory from its data, without a CRC (the rest of the
  * chunk is mapped, and the record CRC covers the whole). */
@@ -58,11 +52,11 @@ static void copy_part(const struct meta *m, const struct chunk *k, uint64_t at, 
 	rst_pread_all(&c, (void *)at, len, k->data_at + (at - k->addr));
 }
 
-int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_range *ranges, int max)
+void rst_place_chunks(struct meta *m, struct rst_maps *mp)
 {
 	struct chunk k;
-	uint64_t mapped = 0, page = m->page_size;
-	int n = 0, tried_pool = 0;
+	uint64_t page = m->page_size;
+	int first = mp->n, tried_pool = 0;
 	struct rst_pool *pool = 0;
 	while (rst_next_chunk(m, &k)) {
 		if (k.enc != IMG_ENC_RAW && !tried_pool) {
@@ -74,10 +68,10 @@ int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_ran
 			continue;
 		}
 		rst_pool_wait_range(pool, m, k.addr, k.raw);
-		const struct m_region *g = map && k.enc == 0 && mapped < budget ? rst_region_of(m, k.addr, k.raw) : 0;
+		const struct m_region *g = mp->map && k.enc == 0 && mp->budget ? rst_region_of(m, k.addr, k.raw) : 0;
 		uint64_t head = g && k.addr == g->start ? page : 0;
-		int joins = n > 0 && ranges[n - 1].end == k.addr + head;
-		if (!g || !mappable(g) || k.raw - head < MAP_MIN || (!joins && n == max)) {
+		int joins = mp->n > first && mp->ranges[mp->n - 1].end == k.addr + head;
+		if (!g || !rst_region_mappable(g) || k.raw - head < RST_MAP_MIN || (!joins && mp->n == mp->max)) {
 			rst_read_chunk(m, &k, (void *)k.addr);
 			continue;
 		}
@@ -89,20 +83,41 @@ int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_ran
 			r = sys_mmap((void *)at, len, 3, MAP_PRIVATE_ | MAP_ANON_ | MAP_FIXED_, -1, 0);
 			if (r != (long)at)
 				rst_die("cannot map memory at its checkpointed address", 0, r < 0 ? r : -17);
-			map = 0;
+			mp->map = 0;
 			rst_read_chunk(m, &k, (void *)k.addr);
 			continue;
 		}
 		if (head)
 			copy_part(m, &k, k.addr, head);
-		mapped++;
+		mp->budget--;
 		if (joins)
-			ranges[n - 1].end = at + len;
+			mp->ranges[mp->n - 1].end = at + len;
 		else
-			ranges[n++] = (struct mapped_range){ at, at + len };
+			mp->ranges[mp->n++] = (struct mapped_range){ at, at + len };
 	}
 	rst_pool_finish(pool, m);
-	return n;
+}
+
+void rst_maps_sort(struct rst_maps *mp)
+{
+	struct mapped_range *v = mp->ranges;
+	for (int i = 1; i < mp->n; i++) {
+		struct mapped_range x = v[i];
+		int j = i;
+		for (; j > 0 && v[j - 1].start > x.start; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	int n = 0;
+	for (int i = 0; i < mp->n; i++) {
+		if (n > 0 && v[i].start <= v[n - 1].end) {
+			if (v[i].end > v[n - 1].end)
+				v[n - 1].end = v[i].end;
+		} else {
+			v[n++] = v[i];
+		}
+	}
+	mp->n = n;
 }
 
 uint64_t rst_map_budget(int nregions)

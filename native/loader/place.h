@@ -8,11 +8,26 @@ struct mapped_range {
 	uint64_t start, end;
 };
 
-/* Walks the chunks from where meta_read stopped, to END, mapping what may be mapped
- * (map != 0, at most `budget` chunks) from the image at m->cur.fd and copying the rest;
- * dies on a bad chunk. The mapped memory goes into `ranges` (ascending, adjacent chunks
- * as one range, at most `max`); returns their number. */
-int rst_place_chunks(struct meta *m, int map, uint64_t budget, struct mapped_range *ranges, int max);
+#define RST_MAP_MIN (64u << 10) /* less is copied: mapping saves little and costs a VMA */
+#define RST_MAPPED_FILES 7 /* earlier images whose memory may be mapped: restart_info has 8 */
+
+/* What stage 2 maps from image files rather than copies, shared by the references to
+ * earlier images (refs.c) and the image's own chunks. */
+struct rst_maps {
+	int map;                     /* 0: copy everything (--no-map, noexec, a mapping failed) */
+	uint64_t budget;             /* mappings still allowed (rst_map_budget) */
+	struct mapped_range *ranges; /* the memory mapped: each pass's ascending, adjacent joined */
+	int n, max;
+	int nfiles;                  /* the earlier images mapped from */
+	struct { uint64_t dev, ino; } files[RST_MAPPED_FILES];
+};
+
+/* Walks the chunks from where meta_read stopped, to END, mapping what may be mapped from
+ * the image at m->cur.fd (while mp->map and mp->budget allow) and copying the rest; dies
+ * on a bad chunk. The mapped memory is added to mp->ranges. */
+void rst_place_chunks(struct meta *m, struct rst_maps *mp);
+/* Sorts mp->ranges and joins those that touch or overlap. */
+void rst_maps_sort(struct rst_maps *mp);
 /* How many chunks may be mapped: half of what vm.max_map_count leaves. */
 uint64_t rst_map_budget(int nregions);
 #endif

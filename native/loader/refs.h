@@ -62,9 +62,10 @@ extern int rst_pages_into_place;
  * record names, and that each reference lies in a CHUNK or PAGES record of it. Dies with
  * one line otherwise. Also notes the image's absolute path for the agent. */
 void rst_refs_open(struct meta *m, const char *image);
-/* Stage 2: copies the referenced pages into place (checking each record's CRC) and closes
- * the parent images. */
-void rst_refs_place(struct meta *m);
+/* Stage 2: maps the raw chunks references cover mostly (while mp allows), copies the other
+ * referenced pages into place (checking each record's CRC) and closes the parent images. */
+struct rst_maps;
+void rst_refs_place(struct meta *m, struct rst_maps *mp);
 /* The image's absolute path, as stage 1 noted it. */
 const char *rst_refs_image_path(void);
 #endif

@@ -134,6 +134,16 @@ export function assertSameOutput(actual: Buffer, expected: Buffer, what: string)
 }
 
 /** The only image of a generation folder. */
+/** The [start, end) ranges of `pid`'s mappings of `file`. */
+export function mappingsOf(pid: number, file: string): [bigint, bigint][] {
+  return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')
+    .filter((l) => l.endsWith(` ${file}`) || l.endsWith(` ${file} (deleted)`))
+    .map((l) => {
+      const [s, e] = l.split(' ')[0]!.split('-');
+      return [BigInt(`0x${s}`), BigInt(`0x${e}`)];
+    });
+}
+
 export function onlyImage(gen: string): string {
   const imgs = fs.readdirSync(gen).filter((f) => f.endsWith('.img'));
   assert.equal(imgs.length, 1, `${gen} holds ${imgs.join(', ')}`);

@@ -11,7 +11,10 @@
  *     back to it instead of storing it again;
  *   - a forked writer killed mid-image: that generation fails, the next image is a full one
  *     (the pages written before the failed pause are stored, not lost), the one after it is
- *     incremental again, and a restart of it ends like the uninterrupted run.
+ *     incremental again, and a restart of it ends like the uninterrupted run;
+ *   - a restart of an incremental generation (`--no-compress`) maps the raw chunks of the
+ *     full image it refers to in place (native/loader/refs.c), pages zapped since read as
+ *     zero, and its next checkpoint refers that memory back to the full image.
  * As root and as an unprivileged user.
  */
 
@@ -23,8 +26,8 @@ import { parseManifest } from '../../src/ckpt-dir/manifest';
 import { ChunkEncoding } from '../../src/image/format';
 import { readImage } from '../../src/image/reader';
 import {
-  checkpoint, expectFinishesLikeReference, imageFacts, killLaunched, killRestart, launchUntil, LIMIT, onlyImage, scribbleAfter,
-  startRestart, waitRestoredWrites,
+  checkpoint, expectFinishesLikeReference, hostPid, imageFacts, killLaunched, killRestart, launchUntil, LIMIT, mappingsOf, onlyImage,
+  scribbleAfter, startRestart, waitRestoredWrites,
 } from './flows';
 import { Box, countLines, freePort, Proc, reference, removeShared, variants, waitForLines, writeMark } from './harness';
 
@@ -113,5 +116,40 @@ for (const v of variants()) {
     await killLaunched(box, port, launched);
     scribbleAfter(launched.out, facts3.stdoutOffset);
     await expectFinishesLikeReference(startRestart(box, port, launched.ckptDir), launched.out, await ref, 'restart after a failed writer');
+  });
+
+  test(`a restart of an incremental generation maps the full image's chunks it refers to, and refers them back — ${v.name}`, { skip: v.skip, timeout: 300000 }, async (t) => {
+    const box = Box.create(t, v.identity());
+    const ref = reference('incr', ARGS);
+    const port = await freePort();
+    const launched = await launchUntil(box, port, 'incr', ARGS, 3, LIMIT.start, ['--no-compress']);
+    const gen1 = await checkpoint(box, port);
+    // Long enough for some steps to zap pages (MADV_DONTNEED) that gen1 holds: gen2 stores
+    // nothing for them and refers to nothing, so they must come back as zero, not as gen1's.
+    await steps(launched.out, 40, [launched.proc]);
+    const gen2 = await checkpoint(box, port);
+    await killLaunched(box, port, launched);
+    const full = onlyImage(gen1);
+    assert.ok((await parentsOf(gen2)).includes(`gen-000001/${path.basename(full)}`), 'the second generation refers to the first');
+
+    scribbleAfter(launched.out, (await imageFacts(gen2)).stdoutOffset);
+    const mark = writeMark(launched.out);
+    const again = startRestart(box, port, gen2);
+    await waitRestoredWrites(launched.out, mark, again);
+    const pid = await hostPid(box, port, again);
+    const mapped = mappingsOf(pid, full);
+    assert.ok(mapped.length > 0, `memory gen2 refers to should be mapped from ${full}; the maps: ${fs.readFileSync(`/proc/${pid}/maps`, 'utf8')}`);
+    await steps(launched.out, 12, [again]);
+    const gen3 = await checkpoint(box, port);
+    const facts3 = await imageFacts(gen3);
+    await killRestart(again);
+    const img3 = await readImage(onlyImage(gen3), { verify: true });
+    assert.deepEqual(img3.regions.filter((g) => g.path.includes('.img')).map((g) => g.path), [], 'the newer image must not refer to an image as a file mapping');
+    assert.ok((await parentsOf(gen3)).includes(`gen-000001/${path.basename(full)}`), 'the generation after the restart refers back to the full one');
+    assert.ok(refBytes(gen3) > MIB / 2, `the memory mapped from the full image is referred to, not stored again: ${refBytes(gen3)} bytes`);
+
+    scribbleAfter(launched.out, facts3.stdoutOffset);
+    await expectFinishesLikeReference(box.startStasis(['restart', '--coord-port', String(port), gen3]), launched.out, await ref,
+      'restart of the generation written after restarting an incremental one');
   });
 }

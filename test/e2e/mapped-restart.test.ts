@@ -20,8 +20,8 @@ import { after, test } from 'node:test';
 import { readImage } from '../../src/image/reader';
 import { RegionKind } from '../../src/image/format';
 import {
-  checkpoint, expectFinishesLikeReference, hostPid, imageFacts, killLaunched, killRestart, launchUntil, onlyImage, scribbleAfter,
-  startRestart, waitRestoredWrites,
+  checkpoint, expectFinishesLikeReference, hostPid, imageFacts, killLaunched, killRestart, launchUntil, mappingsOf, onlyImage,
+  scribbleAfter, startRestart, waitRestoredWrites,
 } from './flows';
 import { Box, freePort, reference, removeShared, variants, writeMark } from './harness';
 
@@ -30,16 +30,6 @@ after(removeShared);
 const ARGS = ['120'];
 /** Where test/programs/mapped.c keeps its sparse mapping, which it never writes after it starts. */
 const SPARSE_ADDR = 0x200000000000n, SPARSE_LEN = 16n << 20n;
-
-/** The [start, end) ranges of `pid`'s mappings of `file`. */
-function mappingsOf(pid: number, file: string): [bigint, bigint][] {
-  return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')
-    .filter((l) => l.endsWith(` ${file}`) || l.endsWith(` ${file} (deleted)`))
-    .map((l) => {
-      const [s, e] = l.split(' ')[0]!.split('-');
-      return [BigInt(`0x${s}`), BigInt(`0x${e}`)];
-    });
-}
 
 for (const v of variants()) for (const incremental of [false, true]) {
   const what = incremental ? 'referred back to the old image, which is kept' : 'and the old image is not needed';
