@@ -11,29 +11,15 @@
  * checks it is the image the record names (size, and the CRC of its INFO record), and that
  * each reference lies inside the record it names; a restart whose earlier generation is
  * gone fails there, with one line, before anything is touched. Stage 2 (rst_refs_place)
- * first maps the raw chunks that references cover mostly (below), then reads each other
- * referenced record once (a zstd chunk decoded with chunk-decode.c), checks its CRC and
- * copies the referenced pages into place; a chunk referred to whole is read (or decoded)
- * straight into place.
- *
- * Mapping. A generation restarted from an incremental image has most of its memory in raw
- * chunks of earlier images. Copied, all of it is read and copied into new memory (4 GiB:
- * about 6 s on the machine this was written on, most of it the kernel clearing the new
- * pages); mapped like the image's own raw chunks (place.c), pages come in from the page
- * cache when first touched. A chunk is referred to in many pieces when scattered pages
- * of it were written since (stored in a later image), and a mapping per piece would soon
- * hit vm.max_map_count; so a raw chunk of private anonymous memory whose references cover
- * at least half of it is mapped whole, once, and the pages of it that no reference to it
- * covers are set to zero, which is what the anonymous memory under it held. Everything
- * else then goes on top as before: the other references, copied, and the image's own
- * chunks and PAGES records (loader.c). The first page of a region is never mapped
- * (place.c says why). The agent learns the files from the restart block, as for the
- * image's own chunks; the data CRCs of mapped chunks are not checked (--verify does).
+ * first maps the raw chunks that references cover mostly (refs-map.c), then reads each
+ * other referenced record once (a zstd chunk decoded with chunk-decode.c), checks its CRC
+ * and copies the referenced pages into place; a chunk referred to whole is read (or
+ * decoded) straight into place.
  */
 #include "refs.h"
 #include "chunks.h"
 #include "chunk-decode.h"
-#include "place.h"
+#include "refs-walk.h"
 #include "meta-records.h"
 #include "rt.h"
 #include "../common/crc32c.h"
@@ -245,12 +231,6 @@ static __attribute__((noreturn)) void die_pages(const struct img_cursor *c, cons
 	rst_rec_die(c, REC_PAGES, sb_cstr(&s), b);
 }
 
-struct pages_head {
-	uint32_t n, enc, stored, pad;
-	uint64_t data_at;
-	uint32_t crc_head; /* over head, list and pad: the data's CRC goes on from here */
-};
-
 /* Reads and checks a PAGES record's head and address list (into list_buf) at file offset
  * `off` of the image cursor c. The addresses are checked against m's regions when m is
  * given (the image's own records; a parent's were checked when it was written). */
@@ -402,14 +382,6 @@ static void note_abs_path(const char *image)
 	sb_cstr(&s);
 }
 
-/* A parent's record head at rec_at: its type, and for a CHUNK the memory it covers. */
-struct prec {
-	uint16_t type;
-	uint32_t len, crc;
-	uint64_t addr, raw;     /* CHUNK */
-	uint32_t enc, stored, pad;
-};
-
 static void read_prec(const struct img_cursor *pc, uint64_t rec_at, struct prec *r)
 {
 	uint8_t b[IMG_REC_HEADER + IMG_CHUNK_HEAD];
@@ -468,8 +440,7 @@ static void parent_cursor(const struct meta *m, int k, struct img_cursor *pc)
 	pc->size = m->incr->parents[k].file_size;
 }
 
-/* Calls fn for every REFS entry of the image, in order. */
-static void each_ref(struct meta *m, void (*fn)(struct meta *m, const struct m_ref_row *e, void *ctx), void *ctx)
+void rst_each_ref(struct meta *m, void (*fn)(struct meta *m, const struct m_ref_row *e, void *ctx), void *ctx)
 {
 	struct m_incr *x = m->incr;
 	for (int i = 0; i < x->nrecs; i++) {
@@ -515,10 +486,8 @@ static __attribute__((noreturn)) void die_ref(const struct meta *m, const struct
 	rst_exit_failed();
 }
 
-/* Reads the record a reference names (its head, and a PAGES record's page list) into r and
- * ph unless *parent and *rec_at say they hold it already. Returns 1 if it was read. */
-static int ref_target(struct meta *m, const struct m_ref_row *e, int *parent, uint64_t *rec_at, struct prec *r,
-		      struct pages_head *ph)
+int rst_ref_target(struct meta *m, const struct m_ref_row *e, int *parent, uint64_t *rec_at, struct prec *r,
+		   struct pages_head *ph)
 {
 	if (*parent == (int)e->parent && *rec_at == e->record_at)
 		return 0;
@@ -538,7 +507,7 @@ static int ref_target(struct meta *m, const struct m_ref_row *e, int *parent, ui
 static void check_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 {
 	struct check_ctx *k = ctx;
-	ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph);
+	rst_ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph);
 	if (k->r.type == REC_CHUNK) {
 		if (e->addr < k->r.addr || e->addr + e->len > k->r.addr + k->r.raw)
 			die_ref(m, e, ": the CHUNK it names does not hold those pages");
@@ -607,7 +576,7 @@ void rst_refs_open(struct meta *m, const char *image)
 		parent_fd[k] = fd;
 	}
 	struct check_ctx k = { -1, 0, { 0 }, { 0 } };
-	each_ref(m, check_ref, &k);
+	rst_each_ref(m, check_ref, &k);
 }
 
 /* ---- the parents: stage 2 ---- */
@@ -627,14 +596,6 @@ struct slot {
 	uint64_t rec_at;
 	uint64_t used;         /* when it was last used: the least recent is reused */
 	uint8_t *data;         /* IMG_CHUNK_MAX bytes: the record's raw memory */
-};
-
-#define KEEP_MAX (IMG_CHUNK_MAX / PAGE / 2 + 1) /* disjoint runs of pages in one chunk */
-#define MAPPED_MAX 16384                        /* chunks mapped, kept for the copying pass */
-
-struct mapped_chunk {
-	uint64_t start, end, rec_at;
-	int parent;
 };
 
 struct place_ctx {
@@ -724,7 +685,7 @@ static int in_a_slot(const struct place_ctx *k)
 static void place_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 {
 	struct place_ctx *k = ctx;
-	if (ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph) && k->r.type != REC_PAGES &&
+	if (rst_ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph) && k->r.type != REC_PAGES &&
 	    (k->r.type != REC_CHUNK || k->r.enc > IMG_ENC_SHUF8_ZSTD))
 		die_ref(m, e, ": no CHUNK or PAGES record is at the offset it names");
 	if (k->r.type == REC_CHUNK) {
@@ -751,116 +712,6 @@ static void place_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 	memcpy((void *)e->addr, record_data(m, e, k) + (uint64_t)i * PAGE, e->len);
 }
 
-/* The mapping pass: references come in address order, and the raw chunk being gathered
- * covers [start, end) (its extent, less a region's first page). */
-struct map_ctx {
-	struct rst_maps *mp;
-	int parent;
-	uint64_t rec_at;
-	struct prec r;
-	struct pages_head ph;
-	int open, cparent, bad;
-	uint64_t crec, start, end, data_at, covered;
-	uint32_t nkeep;
-	struct mapped_range keep[KEEP_MAX]; /* what references to the chunk cover, ascending */
-	struct mapped_chunk *done;          /* the chunks mapped, ascending */
-	uint32_t ndone;
-};
-
-/* The parent image's place in mp->files, added if there is room; -1 if not. */
-static int mapped_file(struct rst_maps *mp, int fd)
-{
-	struct kstat st;
-	if (sys_call2(SYS_fstat_, fd, (long)&st) < 0)
-		return -1;
-	for (int i = 0; i < mp->nfiles; i++)
-		if (mp->files[i].dev == st.dev && mp->files[i].ino == st.ino)
-			return i;
-	if (mp->nfiles == RST_MAPPED_FILES)
-		return -1;
-	mp->files[mp->nfiles].dev = st.dev;
-	mp->files[mp->nfiles].ino = st.ino;
-	return mp->nfiles++;
-}
-
-/* Maps the gathered chunk if its references cover at least half of it, and zeroes what
- * they do not cover. */
-static void map_gathered(struct map_ctx *k)
-{
-	struct rst_maps *mp = k->mp;
-	uint64_t len = k->end - k->start;
-	k->open = 0;
-	if (k->bad || len < RST_MAP_MIN || k->covered * 2 < len || !mp->map || !mp->budget || k->ndone == MAPPED_MAX ||
-	    (mp->n == mp->max && mp->ranges[mp->n - 1].end != k->start))
-		return;
-	int fd = parent_fd[k->cparent];
-	if (mapped_file(mp, fd) < 0)
-		return;
-	long r = sys_mmap((void *)k->start, len, 3, 0x12 /* MAP_PRIVATE|MAP_FIXED */, fd, (long)k->data_at);
-	if (r != (long)k->start) {
-		/* A failed MAP_FIXED may have unmapped the range: anonymous (zero) again, and
-		 * nothing more is mapped. */
-		r = sys_mmap((void *)k->start, len, 3, 0x32 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED */, -1, 0);
-		if (r != (long)k->start)
-			rst_die("cannot map memory at its checkpointed address", 0, r < 0 ? r : -17);
-		mp->map = 0;
-		return;
-	}
-	mp->budget--;
-	uint64_t at = k->start;
-	for (uint32_t i = 0; i < k->nkeep; i++) {
-		if (k->keep[i].start > at)
-			memset((void *)at, 0, k->keep[i].start - at);
-		at = k->keep[i].end;
-	}
-	if (at < k->end)
-		memset((void *)at, 0, k->end - at);
-	if (mp->n > 0 && mp->ranges[mp->n - 1].end == k->start)
-		mp->ranges[mp->n - 1].end = k->end;
-	else
-		mp->ranges[mp->n++] = (struct mapped_range){ k->start, k->end };
-	k->done[k->ndone++] = (struct mapped_chunk){ k->start, k->end, k->crec, k->cparent };
-}
-
-static void gather_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
-{
-	struct map_ctx *k = ctx;
-	ref_target(m, e, &k->parent, &k->rec_at, &k->r, &k->ph);
-	if (k->open && e->addr >= k->end)
-		map_gathered(k);
-	if (k->r.type != REC_CHUNK || k->r.enc != IMG_ENC_RAW)
-		return;
-	if (!k->open) {
-		/* A chunk starts: referred to from here on, up to its end. */
-		const struct m_region *g = rst_region_of(m, k->r.addr, k->r.raw);
-		if (!g || !rst_region_mappable(g))
-			return;
-		k->open = 1;
-		k->bad = 0;
-		k->cparent = k->parent;
-		k->crec = k->rec_at;
-		k->start = k->r.addr + (k->r.addr == g->start ? PAGE : 0);
-		k->end = k->r.addr + k->r.raw;
-		k->data_at = k->rec_at + IMG_REC_HEADER + IMG_CHUNK_HEAD + k->r.pad + (k->start - k->r.addr);
-		k->bad = k->start >= k->end || k->data_at % PAGE != 0;
-		k->covered = 0;
-		k->nkeep = 0;
-	} else if (k->parent != k->cparent || k->rec_at != k->crec) {
-		return; /* another raw chunk's pages among this one's: copied on top later */
-	}
-	uint64_t lo = e->addr > k->start ? e->addr : k->start;
-	uint64_t hi = e->addr + e->len < k->end ? e->addr + e->len : k->end;
-	if (lo >= hi)
-		return;
-	if (k->nkeep > 0 && k->keep[k->nkeep - 1].end == lo)
-		k->keep[k->nkeep - 1].end = hi;
-	else if (k->nkeep < KEEP_MAX)
-		k->keep[k->nkeep++] = (struct mapped_range){ lo, hi };
-	else
-		k->bad = 1;
-	k->covered += hi - lo;
-}
-
 void rst_refs_place(struct meta *m, struct rst_maps *mp)
 {
 	struct m_incr *x = m->incr;
@@ -878,18 +729,10 @@ void rst_refs_place(struct meta *m, struct rst_maps *mp)
 		uint64_t done_len = (uint64_t)MAPPED_MAX * sizeof(struct mapped_chunk);
 		long done = mp->map ? sys_mmap(0, done_len, 3, 0x22 | 0x4000, -1, 0) : -1;
 		if (done >= 0) {
-			static struct map_ctx g;
-			mem_zero(&g, sizeof(g));
-			g.mp = mp;
-			g.parent = -1;
-			g.done = (struct mapped_chunk *)done;
-			each_ref(m, gather_ref, &g);
-			if (g.open)
-				map_gathered(&g);
-			k.done = g.done;
-			k.ndone = g.ndone;
+			k.done = (struct mapped_chunk *)done;
+			k.ndone = rst_refs_map(m, mp, parent_fd, (struct mapped_chunk *)done, MAPPED_MAX);
 		}
-		each_ref(m, place_ref, &k);
+		rst_each_ref(m, place_ref, &k);
 		if (done >= 0)
 			sys_munmap((void *)done, done_len);
 		sys_munmap((void *)buf, len);
