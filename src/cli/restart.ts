@@ -2,7 +2,8 @@
  * `stasis restart [DIR]`: restore the processes of a generation. Everything that can be
  * checked is checked before anything starts: the generation is complete, its manifest
  * valid and its process tree restorable, every image's records before its chunks intact
- * (with --verify, every chunk's data CRC too: that reads the whole images), and
+ * (with --verify, every chunk's data CRC too, of the earlier images an incremental one
+ * refers to as well: that reads the whole images), and
  * `stasis-restore --check` passes on every image (src/restart/check.ts: each chunk's head
  * and END too, the mapped files, the vdso). Then stasis-init takes over in the foreground:
  * it recreates the tree in a fresh PID namespace and runs the freestanding loader
@@ -36,7 +37,8 @@ const spec: CommandSpec = {
     'Memory is mapped from the images and read as the process touches it, so a process keeps its\n' +
     'image\'s disk space as long as it runs, even once retention has removed that generation.\n' +
     'Every image\'s structure is checked before anything starts; --verify also checks the checksums\n' +
-    'of the memory data, which mapping does not read (it reads every image first).',
+    'of the memory data, which mapping does not read (it reads every image first, and the earlier\n' +
+    'images an incremental generation refers to).',
   options: [
     CKPT_DIR_OPTION,
     { name: 'verify', help: 'check every memory chunk\'s checksum before anything starts (reads the whole images)' },
@@ -54,6 +56,12 @@ async function run(args: ParsedArgs): Promise<number> {
   const images: ImageMetadata[] = [];
   for (const image of gen.images) images.push(verify ? await readImage(image.path, { verify }) : await readImageMetadata(image.path));
   await checkDependencies(gen, images);
+  if (verify) {
+    // The earlier images the references name are read too, and may be mapped in place
+    // unread (native/loader/refs-map.c): --verify checks their chunks as well.
+    const parents = new Set(images.flatMap((i) => (i.incremental?.parents ?? []).map((p) => path.join(gen.ckptDir, p.path))));
+    for (const p of parents) await readImage(p, { verify });
+  }
   const plan = planRestart(gen, images);
 
   const restorer = requireNative('restorer');
