@@ -27,7 +27,10 @@
 #define KEEP_MAX (IMG_CHUNK_MAX / PAGE / 2 + 1) /* disjoint runs of pages in one chunk */
 
 /* The mapping pass: references come in address order, and the raw chunk being gathered
- * covers [start, end) (its extent, less a region's first page). */
+ * covers [start, end): from its first reference seen (or the region's second page) to
+ * its end. Every reference to it inside [start, end) comes while it is being gathered, so
+ * is in keep; refs.c skips exactly those (same chunk, inside a mapped [start, end)) and
+ * copies every other reference on top. */
 struct map_ctx {
 	struct rst_maps *mp;
 	const int *parent_fd;
@@ -116,6 +119,11 @@ static void gather_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 		k->cparent = k->parent;
 		k->crec = k->rec_at;
 		k->start = k->r.addr + (k->r.addr == g->start ? PAGE : 0);
+		/* Not below this reference: earlier ones to this chunk (among another chunk's
+		 * pages, while that one was gathered) are not in keep, and would be zeroed and
+		 * then skipped by the copying pass. */
+		if (e->addr > k->start)
+			k->start = e->addr;
 		k->end = k->r.addr + k->r.raw;
 		k->data_at = k->rec_at + IMG_REC_HEADER + IMG_CHUNK_HEAD + k->r.pad + (k->start - k->r.addr);
 		k->bad = k->start >= k->end || k->data_at % PAGE != 0;
