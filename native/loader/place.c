@@ -38,10 +38,6 @@
 #include "../common/img.h"
 #include "../common/sys.h"
 
-#define MAP_PRIVATE_ 0x02
-#define MAP_ANON_ 0x20
-#define MAP_FIXED_ 0x10
-
 /* Copies [at, at+len) of the chunk's memory from its data, without a CRC (the rest of the
  * chunk is mapped, and the record CRC covers the whole). */
 static void copy_part(const struct meta *m, const struct chunk *k, uint64_t at, uint64_t len)
@@ -56,7 +52,7 @@ void rst_place_chunks(struct meta *m, struct rst_maps *mp)
 {
 	struct chunk k;
 	uint64_t page = m->page_size;
-	int first = mp->n, tried_pool = 0;
+	int tried_pool = 0;
 	struct rst_pool *pool = 0;
 	while (rst_next_chunk(m, &k)) {
 		if (k.enc != IMG_ENC_RAW && !tried_pool) {
@@ -70,54 +66,15 @@ void rst_place_chunks(struct meta *m, struct rst_maps *mp)
 		rst_pool_wait_range(pool, m, k.addr, k.raw);
 		const struct m_region *g = mp->map && k.enc == 0 && mp->budget ? rst_region_of(m, k.addr, k.raw) : 0;
 		uint64_t head = g && k.addr == g->start ? page : 0;
-		int joins = mp->n > first && mp->ranges[mp->n - 1].end == k.addr + head;
-		if (!g || !rst_region_mappable(g) || k.raw - head < RST_MAP_MIN || (!joins && mp->n == mp->max)) {
-			rst_read_chunk(m, &k, (void *)k.addr);
-			continue;
-		}
-		uint64_t at = k.addr + head, len = k.raw - head;
-		long r = sys_mmap((void *)at, len, 3, MAP_PRIVATE_ | MAP_FIXED_, m->cur.fd, (long)(k.data_at + head));
-		if (r != (long)at) {
-			/* A failed MAP_FIXED may have unmapped the range: make it anonymous again,
-			 * and copy from here on. */
-			r = sys_mmap((void *)at, len, 3, MAP_PRIVATE_ | MAP_ANON_ | MAP_FIXED_, -1, 0);
-			if (r != (long)at)
-				rst_die("cannot map memory at its checkpointed address", 0, r < 0 ? r : -17);
-			mp->map = 0;
+		if (!g || !rst_region_mappable(g) || k.raw - head < RST_MAP_MIN || !rst_maps_room(mp, k.addr + head) ||
+		    !rst_maps_file(mp, k.addr + head, k.raw - head, m->cur.fd, k.data_at + head)) {
 			rst_read_chunk(m, &k, (void *)k.addr);
 			continue;
 		}
 		if (head)
 			copy_part(m, &k, k.addr, head);
-		mp->budget--;
-		if (joins)
-			mp->ranges[mp->n - 1].end = at + len;
-		else
-			mp->ranges[mp->n++] = (struct mapped_range){ at, at + len };
 	}
 	rst_pool_finish(pool, m);
-}
-
-void rst_maps_sort(struct rst_maps *mp)
-{
-	struct mapped_range *v = mp->ranges;
-	for (int i = 1; i < mp->n; i++) {
-		struct mapped_range x = v[i];
-		int j = i;
-		for (; j > 0 && v[j - 1].start > x.start; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-	int n = 0;
-	for (int i = 0; i < mp->n; i++) {
-		if (n > 0 && v[i].start <= v[n - 1].end) {
-			if (v[i].end > v[n - 1].end)
-				v[n - 1].end = v[i].end;
-		} else {
-			v[n++] = v[i];
-		}
-	}
-	mp->n = n;
 }
 
 uint64_t rst_map_budget(int nregions)

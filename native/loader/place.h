@@ -26,6 +26,15 @@ struct rst_maps {
  * the image at m->cur.fd (while mp->map and mp->budget allow) and copying the rest; dies
  * on a bad chunk. The mapped memory is added to mp->ranges. */
 void rst_place_chunks(struct meta *m, struct rst_maps *mp);
+
+/* maps.c, for both: */
+/* 1 when memory mapped at `at` can be noted in mp->ranges (it joins the last range, or
+ * there is room). */
+int rst_maps_room(const struct rst_maps *mp, uint64_t at);
+/* Maps [at, at+len) from fd at file offset off (MAP_PRIVATE|MAP_FIXED), spends one of the
+ * budget and notes the range; returns 1. When the mapping fails the range is anonymous
+ * (zero) again, nothing more is mapped (mp->map = 0), and it returns 0. */
+int rst_maps_file(struct rst_maps *mp, uint64_t at, uint64_t len, int fd, uint64_t off);
 /* Sorts mp->ranges and joins those that touch or overlap. */
 void rst_maps_sort(struct rst_maps *mp);
 /* How many chunks may be mapped: half of what vm.max_map_count leaves. */

@@ -70,22 +70,11 @@ static void map_gathered(struct map_ctx *k)
 	uint64_t len = k->end - k->start;
 	k->open = 0;
 	if (k->bad || len < RST_MAP_MIN || k->covered * 2 < len || !mp->map || !mp->budget || k->ndone == k->cap ||
-	    (mp->n == mp->max && mp->ranges[mp->n - 1].end != k->start))
+	    !rst_maps_room(mp, k->start))
 		return;
 	int fd = k->parent_fd[k->cparent];
-	if (mapped_file(mp, fd) < 0)
+	if (mapped_file(mp, fd) < 0 || !rst_maps_file(mp, k->start, len, fd, k->data_at))
 		return;
-	long r = sys_mmap((void *)k->start, len, 3, 0x12 /* MAP_PRIVATE|MAP_FIXED */, fd, (long)k->data_at);
-	if (r != (long)k->start) {
-		/* A failed MAP_FIXED may have unmapped the range: anonymous (zero) again, and
-		 * nothing more is mapped. */
-		r = sys_mmap((void *)k->start, len, 3, 0x32 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED */, -1, 0);
-		if (r != (long)k->start)
-			rst_die("cannot map memory at its checkpointed address", 0, r < 0 ? r : -17);
-		mp->map = 0;
-		return;
-	}
-	mp->budget--;
 	uint64_t at = k->start;
 	for (uint32_t i = 0; i < k->nkeep; i++) {
 		if (k->keep[i].start > at)
@@ -94,10 +83,6 @@ static void map_gathered(struct map_ctx *k)
 	}
 	if (at < k->end)
 		memset((void *)at, 0, k->end - at);
-	if (mp->n > 0 && mp->ranges[mp->n - 1].end == k->start)
-		mp->ranges[mp->n - 1].end = k->end;
-	else
-		mp->ranges[mp->n++] = (struct mapped_range){ k->start, k->end };
 	k->done[k->ndone++] = (struct mapped_chunk){ k->start, k->end, k->crec, k->cparent };
 }
 
@@ -115,7 +100,6 @@ static void gather_ref(struct meta *m, const struct m_ref_row *e, void *ctx)
 		if (!g || !rst_region_mappable(g))
 			return;
 		k->open = 1;
-		k->bad = 0;
 		k->cparent = k->parent;
 		k->crec = k->rec_at;
 		k->start = k->r.addr + (k->r.addr == g->start ? PAGE : 0);
